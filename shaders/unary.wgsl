@@ -1,0 +1,39 @@
+// Elementwise activations, one per OP constant, on f32 tensors; `out` may alias nothing.
+// x: [count], out: [count]
+//   OP 0 SiLU        x·σ(x)
+//   OP 1 GELU (tanh) 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+//   OP 2 ReLU        max(x, 0)
+//   OP 3 tanh-clamp  3·tanh(x/3)   (TAEHV's input clamp)
+//   OP 4 clamp01     min(max(x, 0), 1)
+
+override OP: u32 = 0u;
+
+struct Params { count: u32 }
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+// WGSL's tanh() overflows past |a| ≈ 88 on some drivers; this form never does.
+fn safe_tanh(a: f32) -> f32 {
+  let e = exp(-2.0 * abs(a));
+  return sign(a) * (1.0 - e) / (1.0 + e);
+}
+
+fn apply(v: f32) -> f32 {
+  switch OP {
+    case 0u: { return v / (1.0 + exp(-v)); }
+    case 1u: { return 0.5 * v * (1.0 + safe_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+    case 2u: { return max(v, 0.0); }
+    case 3u: { return 3.0 * safe_tanh(v / 3.0); }
+    default: { return clamp(v, 0.0, 1.0); }
+  }
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
+  let i = gid.x + gid.y * groups.x * 256u;
+  if (i < params.count) {
+    out[i] = apply(x[i]);
+  }
+}

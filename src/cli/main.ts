@@ -1,0 +1,51 @@
+// `npx webdit <command>`: the command-line entry (Node, WebGPU through Dawn).
+
+import { Options, UsageError, parseArgs } from './args.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(options: Options): Promise<void>;
+}
+
+/** Commands by name; each module is imported only when its command runs. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  info: async () => (await import('./commands/info.ts')).default,
+  'bench-kernels': async () => (await import('./commands/bench-kernels.ts')).default,
+};
+
+function help(): string {
+  return ['usage: webdit <command> [options]', '', 'commands:', ...Object.keys(COMMANDS).map((c) => `  ${c}`), '', 'webdit <command> --help for its options'].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 1;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`webdit: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  const command = await load();
+  const parsed = parseArgs(rest);
+  if (parsed.options.has('help')) {
+    console.log(`${command.summary}\n\nusage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    await command.run(new Options(parsed, name));
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\nusage: ${command.usage}`);
+      return 2;
+    }
+    console.error(`webdit ${name}: ${err.message}`);
+    if (process.env.WEBDIT_DEBUG) console.error(err.stack);
+    return 1;
+  }
+}

@@ -1,0 +1,446 @@
+// The GPU runtime: one device, a buffer pool, a pipeline cache keyed by shader and constants, one
+// pending command encoder (flushed only when a result is needed or the uniform arena is full), and
+// an optional per-kernel profiler on timestamp queries. Knows nothing of models.
+
+import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-layout.ts';
+import { shaderSource } from './shaders.ts';
+import { Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
+import { KernelProfiler } from './profiler.ts';
+
+export interface KernelRef {
+  /** File name in shaders/ without `.wgsl`. */
+  shader: string;
+  /** WGSL `override` constants: they specialise the pipeline, so they are part of its cache key. */
+  constants?: Record<string, number>;
+}
+
+export interface DispatchArgs {
+  bindings: Record<string, Tensor | GPUBuffer>;
+  uniforms?: Record<string, number>;
+  /** Total workgroups: a count (folded into x·y past the per-dimension limit) or an explicit grid. */
+  workgroups: number | [number, number, number];
+  /** Name for the profiler and error messages; defaults to the shader name. */
+  label?: string;
+}
+
+export interface ContextOptions {
+  /** Fill every new tensor with NaN so an element a kernel forgets to write fails the test. */
+  poison?: boolean;
+  /** Record GPU time per kernel label (needs the timestamp-query feature). */
+  profile?: boolean;
+  /** Submit after every dispatch (debugging: localises an error to one kernel). */
+  flushEveryDispatch?: boolean;
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: ShaderLayout;
+  bindGroupLayout: GPUBindGroupLayout;
+  name: string;
+}
+
+const UNIFORM_ARENA_BYTES = 1 << 18;
+
+/** Pool buckets: sizes rounded up to 1/8 of their power of two, so reuse wastes at most 12.5%. */
+function bucketBytes(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const step = 2 ** (Math.ceil(Math.log2(bytes)) - 3);
+  return Math.ceil(bytes / step) * step;
+}
+
+export class GpuContext {
+  readonly limits: GPUSupportedLimits;
+  readonly features: ReadonlySet<string>;
+  readonly profiler: KernelProfiler | undefined;
+  readonly options: ContextOptions;
+
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly pipelines = new Map<string, Pipeline>();
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private readonly uniformArena: GPUBuffer;
+  private readonly uniformStaging = new ArrayBuffer(UNIFORM_ARENA_BYTES);
+  private uniformUsed = 0;
+  private readonly uniformAlign: number;
+  private pendingDispatches = 0;
+  private firstError: Error | undefined;
+  private lostReason: string | undefined;
+
+  /** Tensors handed out and not yet released, and the bytes they hold (tests count these). */
+  liveTensors = 0;
+  liveBytes = 0;
+  /** Bytes held by the pool's free buffers. */
+  pooledBytes = 0;
+  /** Submissions so far, by reason: shows how well dispatches are batched. */
+  readonly flushes: Record<string, number> = {};
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
+    options: ContextOptions = {},
+  ) {
+    this.options = options;
+    this.limits = device.limits;
+    this.features = new Set(device.features as unknown as Iterable<string>);
+    this.uniformAlign = Math.max(256, device.limits.minUniformBufferOffsetAlignment);
+    this.uniformArena = device.createBuffer({
+      label: 'uniform arena',
+      size: UNIFORM_ARENA_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      const kind = err instanceof GPUOutOfMemoryError ? 'GPU out of memory' : 'GPU error';
+      this.firstError ??= new Error(`${kind}: ${err.message}`);
+    });
+    void device.lost.then((info) => {
+      this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
+    });
+    if (options.profile) {
+      if (!this.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
+      this.profiler = new KernelProfiler(device);
+    }
+  }
+
+  get isLost(): boolean {
+    return this.lostReason !== undefined;
+  }
+
+  /** Throws the first asynchronous GPU error (validation, out-of-memory, device lost), if any. */
+  checkErrors(): void {
+    if (this.lostReason) throw new Error(this.lostReason);
+    if (this.firstError) {
+      const e = this.firstError;
+      this.firstError = undefined;
+      throw e;
+    }
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------
+
+  /** A new tensor of the given shape (contents undefined, or NaN when poisoning). */
+  empty(shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
+    const count = elementCount(shape);
+    const bytes = storageBytes(count, dtype);
+    if (bytes > this.limits.maxBufferSize) {
+      throw new Error(
+        `tensor ${label} ${formatShape(shape)} ${dtype} needs ${bytes} bytes; this GPU's largest buffer is ${this.limits.maxBufferSize}`,
+      );
+    }
+    const buffer = this.acquireBuffer(bytes);
+    const t = new Tensor(this, buffer, shape, dtype, label);
+    this.liveTensors++;
+    this.liveBytes += bucketBytes(bytes);
+    if (this.options.poison) this.fill(t, 0x7fc00000);
+    return t;
+  }
+
+  /** Uploads host data. f16/bf16 data is given as raw 16-bit words. */
+  upload(
+    data: Float32Array | Uint32Array | Int32Array | Uint16Array,
+    shape: readonly number[],
+    dtype?: DType,
+    label = '',
+  ): Tensor {
+    const dt: DType = dtype ?? (data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : data instanceof Int32Array ? 'i32' : 'f16');
+    const count = elementCount(shape);
+    if (data.length !== count) throw new Error(`upload ${label}: ${data.length} values for shape ${formatShape(shape)}`);
+    const t = this.empty(shape, dt, label);
+    this.writeTensor(t, data);
+    return t;
+  }
+
+  /** Writes host data into a tensor (ordered after every dispatch recorded so far). */
+  writeTensor(t: Tensor, data: ArrayBufferView, byteOffset = 0): void {
+    t.assertLive('writeTensor');
+    // queue.writeBuffer runs before commands still pending in the encoder: submit them first so a
+    // pooled buffer is not overwritten under a dispatch that reads its previous contents.
+    if (this.pendingDispatches > 0) this.flush('write after pending dispatches');
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 !== 0) {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    this.device.queue.writeBuffer(t.buffer, byteOffset, bytes);
+  }
+
+  /** Reads a tensor back. f32 as Float32Array; f16/bf16 widened to Float32Array; u32/i32 as is. */
+  async read(t: Tensor): Promise<Float32Array> {
+    const raw = await this.readRaw(t);
+    switch (t.dtype) {
+      case 'f32':
+        return new Float32Array(raw, 0, t.size);
+      case 'f16':
+        return f16ToF32(new Uint16Array(raw, 0, t.size));
+      case 'bf16':
+        return bf16ToF32(new Uint16Array(raw, 0, t.size));
+      default:
+        return Float32Array.from(new (t.dtype === 'u32' ? Uint32Array : Int32Array)(raw, 0, t.size));
+    }
+  }
+
+  async readRaw(t: Tensor): Promise<ArrayBuffer> {
+    t.assertLive('read');
+    const bytes = t.byteLength;
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      this.endPass();
+      this.commandEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+      this.flush('read back');
+      await this.whileAlive(staging.mapAsync(GPUMapMode.READ));
+      this.checkErrors();
+      return staging.getMappedRange().slice(0);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Submits pending work and waits until the GPU has finished it. */
+  async sync(): Promise<void> {
+    this.flush('sync');
+    await this.whileAlive(this.device.queue.onSubmittedWorkDone());
+    this.checkErrors();
+  }
+
+  /** Copies `bytes` from one tensor to another (in recording order). */
+  copy(src: Tensor, dst: Tensor, bytes = Math.min(src.byteLength, dst.byteLength), srcOffset = 0, dstOffset = 0): void {
+    src.assertLive('copy');
+    dst.assertLive('copy');
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.pendingDispatches++;
+  }
+
+  /** Fills a tensor's words with one 32-bit pattern (0 for zeros; 0x7fc00000 for f32 NaN). */
+  fill(t: Tensor, word: number): void {
+    const words = t.byteLength / 4;
+    this.dispatch(
+      { shader: 'fill' },
+      { bindings: { out: t.buffer }, uniforms: { count: words, word }, workgroups: Math.ceil(words / 256), label: 'fill' },
+    );
+  }
+
+  zeros(shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
+    const t = this.empty(shape, dtype, label);
+    this.fill(t, 0);
+    return t;
+  }
+
+  /** @internal Called by Tensor.release(). */
+  releaseBuffer(t: Tensor): void {
+    const bytes = t.buffer.size;
+    this.liveTensors--;
+    this.liveBytes -= bytes;
+    const list = this.pool.get(bytes);
+    if (list) list.push(t.buffer);
+    else this.pool.set(bytes, [t.buffer]);
+    this.pooledBytes += bytes;
+  }
+
+  /** Destroys the pool's free buffers (live tensors are untouched). */
+  trimPool(): void {
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.pooledBytes = 0;
+  }
+
+  private acquireBuffer(bytes: number): GPUBuffer {
+    const size = bucketBytes(bytes);
+    const reused = this.pool.get(size)?.pop();
+    if (reused) {
+      this.pooledBytes -= size;
+      return reused;
+    }
+    return this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  // ---- kernels ---------------------------------------------------------------------------
+
+  pipeline(kernel: KernelRef): Pipeline {
+    const constants = kernel.constants ?? {};
+    const key = `${kernel.shader}|${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const code = shaderSource(kernel.shader);
+    const layout = parseShaderLayout(code, kernel.shader);
+    for (const name of Object.keys(constants)) {
+      if (!layout.overrides.includes(name)) throw new Error(`${kernel.shader}.wgsl declares no override "${name}"`);
+    }
+    const module = this.device.createShaderModule({ label: kernel.shader, code });
+    const bindGroupLayout = this.device.createBindGroupLayout({
+      label: kernel.shader,
+      entries: layout.bindings.map((b) => ({
+        binding: b.binding,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: b.access === 'uniform' ? 'uniform' : b.access === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+    });
+    const pipeline = this.device.createComputePipeline({
+      label: key,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] }),
+      compute: { module, entryPoint: 'main', constants },
+    });
+    p = { pipeline, layout, bindGroupLayout, name: kernel.shader };
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  /** Records one dispatch into the pending encoder. */
+  dispatch(kernel: KernelRef, args: DispatchArgs): void {
+    if (this.lostReason) throw new Error(this.lostReason);
+    const p = this.pipeline(kernel);
+    const label = args.label ?? kernel.shader;
+    const entries: GPUBindGroupEntry[] = [];
+    for (const b of p.layout.bindings) {
+      if (b.access === 'uniform') continue;
+      const v = args.bindings[b.name];
+      if (!v) throw new Error(`${label}: binding "${b.name}" not given`);
+      if (v instanceof Tensor) v.assertLive(`${label} (${b.name})`);
+      const buffer = v instanceof Tensor ? v.buffer : v;
+      if (buffer.size > this.limits.maxStorageBufferBindingSize) {
+        throw new Error(`${label}: binding "${b.name}" is ${buffer.size} bytes, over this GPU's binding limit ${this.limits.maxStorageBufferBindingSize}`);
+      }
+      entries.push({ binding: b.binding, resource: { buffer } });
+    }
+    for (const name of Object.keys(args.bindings)) {
+      if (!p.layout.bindings.some((b) => b.name === name)) throw new Error(`${label}: ${kernel.shader}.wgsl has no binding "${name}"`);
+    }
+    const uniformBinding = p.layout.bindings.find((b) => b.access === 'uniform');
+    if (uniformBinding) {
+      if (this.uniformUsed + p.layout.uniformBytes > UNIFORM_ARENA_BYTES) this.flush('uniform arena full');
+      const offset = this.uniformUsed;
+      writeUniforms(p.layout, args.uniforms ?? {}, new DataView(this.uniformStaging), offset, label);
+      this.uniformUsed = Math.ceil((offset + p.layout.uniformBytes) / this.uniformAlign) * this.uniformAlign;
+      entries.push({ binding: uniformBinding.binding, resource: { buffer: this.uniformArena, offset, size: p.layout.uniformBytes } });
+    }
+    const grid = this.grid(args.workgroups, label);
+    const bindGroup = this.device.createBindGroup({ layout: p.bindGroupLayout, entries });
+    let pass: GPUComputePassEncoder;
+    if (this.profiler) {
+      this.endPass();
+      pass = this.commandEncoder().beginComputePass({ timestampWrites: this.profiler.nextWrites(label) });
+    } else {
+      pass = this.pass ??= this.commandEncoder().beginComputePass();
+    }
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (this.profiler) pass.end();
+    this.pendingDispatches++;
+    if (this.options.flushEveryDispatch || this.profiler?.full) this.flush(this.profiler?.full ? 'profiler query set full' : 'debug');
+  }
+
+  private grid(workgroups: DispatchArgs['workgroups'], label: string): [number, number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (Array.isArray(workgroups)) {
+      if (workgroups.some((w) => w > max)) throw new Error(`${label}: grid [${workgroups}] exceeds ${max} per dimension`);
+      return workgroups;
+    }
+    if (workgroups <= max) return [Math.max(1, workgroups), 1, 1];
+    const y = Math.ceil(workgroups / max);
+    if (y > max) throw new Error(`${label}: ${workgroups} workgroups exceed the device's grid`);
+    return [max, y, 1];
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  /** Submits the pending commands. `reason` is counted in `flushes`. */
+  flush(reason: string): void {
+    this.endPass();
+    if (!this.encoder) return;
+    if (this.uniformUsed > 0) {
+      this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
+      this.uniformUsed = 0;
+    }
+    this.profiler?.resolve(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.profiler?.afterSubmit();
+    this.encoder = undefined;
+    this.pendingDispatches = 0;
+    this.flushes[reason] = (this.flushes[reason] ?? 0) + 1;
+  }
+
+  /** Races a GPU promise against device loss, so a lost device rejects instead of hanging. */
+  private whileAlive<T>(p: Promise<T>): Promise<T> {
+    return Promise.race([
+      p,
+      this.device.lost.then((info) => {
+        throw new Error(`GPU device lost (${info.reason}): ${info.message || 'no message'}`);
+      }),
+    ]);
+  }
+
+  /** Releases everything: pool, pipelines, the device itself. */
+  destroy(): void {
+    this.trimPool();
+    this.uniformArena.destroy();
+    this.device.destroy();
+  }
+}
+
+export function f16ToF32(h: Uint16Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = halfToFloat(h[i]);
+  return out;
+}
+
+export function bf16ToF32(h: Uint16Array): Float32Array {
+  const words = new Uint32Array(h.length);
+  for (let i = 0; i < h.length; i++) words[i] = h[i] << 16;
+  return new Float32Array(words.buffer);
+}
+
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Rounds a float to the nearest f16 (ties to even) and returns its bits. */
+export function floatToHalf(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
+  return sign | half;
+}
+
+/** Rounds a float to bf16 (ties to even) and returns its bits. */
+export function floatToBf16(v: number): number {
+  const f = new Float32Array([v]);
+  const x = new Uint32Array(f.buffer)[0];
+  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
+  const rounded = x + 0x7fff + ((x >>> 16) & 1);
+  return (rounded >>> 16) & 0xffff;
+}
