@@ -12,6 +12,8 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./commands/info.ts')).default,
   'bench-kernels': async () => (await import('./commands/bench-kernels.ts')).default,
+  transformer: async () => (await import('./commands/transformer.ts')).default,
+  plan: async () => (await import('./commands/plan.ts')).default,
 };
 
 function help(): string {

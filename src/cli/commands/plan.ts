@@ -1,0 +1,32 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from '../main.ts';
+import { UsageError } from '../args.ts';
+import { parseWanConfig } from '../../model/config.ts';
+import { planMemory } from '../../model/plan.ts';
+
+const plan: Command = {
+  summary: 'Print the GPU memory a generation would need (weights, activations, attention, cache), without allocating it.',
+  usage: 'webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N]',
+  async run(options) {
+    const configPath = options.requiredString('config');
+    const frames = options.integer('frames');
+    const height = options.integer('height');
+    const width = options.integer('width');
+    const dtype = options.string('dtype') ?? 'f16';
+    const textLen = options.integer('text-len', 512);
+    options.finish();
+    if (frames === undefined || height === undefined || width === undefined) throw new UsageError('plan: --frames, --height and --width are required');
+    if (dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`plan: --dtype must be f16 or f32, got ${dtype}`);
+    const config = parseWanConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
+    const result = planMemory(config, { frames, height, width }, { weightDType: dtype, textLen });
+    const gib = (b: number) => Math.round((b / 2 ** 30) * 1000) / 1000;
+    console.log(
+      JSON.stringify(
+        { ...result, gib: Object.fromEntries(Object.entries(result.bytes).map(([k, v]) => [k, gib(v)])), fits: { '8GB': result.bytes.total < 8e9 * 0.9, '16GB': result.bytes.total < 16e9 * 0.9 } },
+        null,
+        2,
+      ),
+    );
+  },
+};
+export default plan;
