@@ -1,0 +1,113 @@
+// Each policy's compute/reuse pattern on synthetic indicator sequences (no GPU).
+import { describe, expect, it } from 'vitest';
+import {
+  BwCacheSchedule,
+  FirstBlockSchedule,
+  POLICY_DEFAULTS,
+  StaticSchedule,
+  TeaCacheSchedule,
+  polyval,
+  selectedBlocks,
+  type BwCacheConfig,
+} from '../../src/cache/policies.ts';
+import { formatCacheSpec, parseCacheSpec } from '../../src/cache/spec.ts';
+
+/** Runs a BWCache schedule: `indicator(step)` is what a computed step would measure. */
+function bwPattern(config: Partial<BwCacheConfig>, steps: number, indicator: (step: number) => number | undefined): string {
+  const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, ...config }, steps, 4);
+  let pattern = '';
+  for (let s = 0; s < steps; s++) {
+    const d = schedule.decide(s);
+    pattern += d === 'compute' ? 'C' : 'R';
+    if (d === 'compute') schedule.observe(s, indicator(s));
+  }
+  return pattern;
+}
+
+describe('BWCache schedule', () => {
+  const falling = (s: number) => (s === 0 ? undefined : [0, 0.3, 0.2, 0.1][s] ?? 0.05);
+
+  it('periodic: computes until the first trigger, then R reused + 1 computed, forced tail of ⌈k/2⌉', () => {
+    // Trigger at step 3 (0.1 < 0.15); R = 2; tail = ⌈3/2⌉ = 2 steps.
+    expect(bwPattern({ maxReuse: 2 }, 20, falling)).toBe('CCCC' + 'RRC'.repeat(4) + 'RR' + 'CC');
+  });
+
+  it('default R is 10% of the steps', () => {
+    // 30 steps → R = 3.
+    expect(bwPattern({}, 30, falling)).toBe('CCCC' + 'RRRC'.repeat(6) + 'CC');
+  });
+
+  it('never triggers when the indicator stays above δ', () => {
+    expect(bwPattern({ maxReuse: 2 }, 12, () => 0.5)).toBe('C'.repeat(12));
+  });
+
+  it('δ = 0 never reuses', () => {
+    expect(bwPattern({ threshold: 0, maxReuse: 3 }, 15, () => 0)).toBe('C'.repeat(15));
+  });
+
+  it('dynamic: re-checks at every computed step', () => {
+    // After the trigger at 3: reuse 4,5; step 6 measures 0.2 (above) → compute 7; 7 measures 0.1 → reuse 8,9; …
+    const ind = (s: number) => (s === 0 ? undefined : s === 6 ? 0.2 : falling(s));
+    expect(bwPattern({ maxReuse: 2, mode: 'dynamic' }, 16, ind)).toBe('CCCC' + 'RR' + 'C' + 'C' + 'RRC' + 'RRC' + 'CC');
+  });
+
+  it('a configured tail is honoured', () => {
+    expect(bwPattern({ maxReuse: 1, tailSteps: 5 }, 14, falling)).toBe('CCCC' + 'RC' + 'RC' + 'R' + 'CCCCC');
+  });
+
+  it('per-block reuse skips only the blocks whose own indicator is below δ, at most R in a row', () => {
+    const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, reuse: 'block', maxReuse: 2, tailSteps: 1 }, 10, 4);
+    schedule.observe(2, 0.1); // first trigger
+    schedule.observeBlocks(2, [0.05, 0.5, 0.1, NaN]);
+    expect(schedule.blocksToReuse(3)).toEqual([true, false, true, false]);
+    expect(schedule.blocksToReuse(4)).toEqual([true, false, true, false]);
+    expect(schedule.blocksToReuse(5)).toEqual([false, false, false, false]); // R = 2 reached
+    schedule.observeBlocks(5, [0.3, 0.01, NaN, NaN]);
+    expect(schedule.blocksToReuse(6)).toEqual([false, true, true, false]);
+    expect(schedule.blocksToReuse(9)).toEqual([false, false, false, false]); // tail
+  });
+});
+
+describe('other policies', () => {
+  it('static: every N steps after the warm-up, tail computed', () => {
+    const s = new StaticSchedule({ ...POLICY_DEFAULTS.static, interval: 3, warmupSteps: 2, tailSteps: 2 }, 14);
+    expect(Array.from({ length: 14 }, (_, i) => (s.decide(i) === 'compute' ? 'C' : 'R')).join('')).toBe('CC' + 'CRR'.repeat(3) + 'C' + 'CC');
+  });
+
+  it('first-block: reuse while block 0 residual changes less than the threshold', () => {
+    const s = new FirstBlockSchedule({ ...POLICY_DEFAULTS['first-block'], threshold: 0.05 });
+    expect([undefined, 0.2, 0.04, 0.049, 0.05, 0.01].map((c) => s.decide(c))).toEqual(['compute', 'compute', 'reuse', 'reuse', 'compute', 'reuse']);
+  });
+
+  it('teacache: accumulates the rescaled indicator and recomputes when it reaches δ', () => {
+    const s = new TeaCacheSchedule({ ...POLICY_DEFAULTS.teacache, threshold: 0.1, coefficients: [2, 0], warmupSteps: 1, tailSteps: 1 }, 8);
+    // rescaled: 2·change → 0.04, 0.04 (sum 0.08 < 0.1 reuse), 0.04 (0.12 ≥ 0.1 compute, reset), …
+    const changes = [undefined, 0.02, 0.02, 0.02, 0.01, 0.2, 0.01, 0.01];
+    expect(changes.map((c, i) => (s.decide(i, c) === 'compute' ? 'C' : 'R')).join('')).toBe('CRRCRCRC');
+  });
+
+  it('polyval uses numpy order', () => {
+    expect(polyval([1, -2, 3], 2)).toBe(3);
+  });
+
+  it('block selections', () => {
+    expect(selectedBlocks('every-other', 5)).toEqual([0, 2, 4]);
+    expect(selectedBlocks([3, 1, 3], 4)).toEqual([1, 3]);
+    expect(() => selectedBlocks([4], 4)).toThrow(/0\.\.3/);
+  });
+});
+
+describe('cache specs', () => {
+  it('parses defaults and options', () => {
+    expect(parseCacheSpec('bwcache')).toEqual(POLICY_DEFAULTS.bwcache);
+    expect(parseCacheSpec('bwcache:threshold=0.2,mode=dynamic,reuse=block,blocks=0;2')).toMatchObject({ threshold: 0.2, mode: 'dynamic', reuse: 'block', blocks: [0, 2] });
+    expect(formatCacheSpec(parseCacheSpec('static:interval=3'))).toBe('static:interval=3');
+  });
+
+  it('refuses unknown policies, options and bad values clearly', () => {
+    expect(() => parseCacheSpec('magic')).toThrow(/unknown cache policy "magic"/);
+    expect(() => parseCacheSpec('bwcache:speed=2')).toThrow(/no option "speed"/);
+    expect(() => parseCacheSpec('bwcache:threshold=abc')).toThrow(/threshold must be a non-negative number/);
+    expect(() => parseCacheSpec('bwcache:mode=sometimes')).toThrow(/periodic, dynamic/);
+  });
+});
