@@ -1,0 +1,117 @@
+import type { GpuContext } from '../context.ts';
+import { formatShape, type Tensor } from '../tensor.ts';
+import { expectDType, expectShape, rowsCols } from './check.ts';
+
+export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
+
+export interface MatmulOptions {
+  /** [N] f32, added before the activation. */
+  bias?: Tensor;
+  activation?: MatmulActivation;
+  /** The output's shape, f32: out = residual + … (must not be `out` itself). */
+  residual?: Tensor;
+  /** [R, N] f32: row `gateRow` (default 0) scales the activated product before the residual add. */
+  gate?: Tensor;
+  gateRow?: number;
+  /** Written in place of a new tensor; the output's shape, f32. */
+  out?: Tensor;
+}
+
+const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
+const ACTIVATION: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
+/** Output rows and columns per workgroup (the shader's TILE). */
+export const MATMUL_TILE = 64;
+
+// Unused bindings (no bias, no residual, no gate) still need a buffer: one small one per context.
+const dummies = new WeakMap<GpuContext, Tensor>();
+function dummy(ctx: GpuContext): Tensor {
+  let t = dummies.get(ctx);
+  if (!t || t.isReleased) {
+    t = ctx.zeros([4], 'f32', 'matmul dummy');
+    dummies.set(ctx, t);
+  }
+  return t;
+}
+
+/**
+ * Y = act(X·Wᵀ + b), optionally gated and added to a residual, as a PyTorch Linear layer:
+ * x [..., K] f32 (leading dims flattened into M), w [N, K] f32/f16/bf16, output [..., N] f32.
+ * out = residual + gate[gateRow, :] · act(x·wᵀ + bias).
+ */
+export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  const { bias, residual, gate, activation = 'none' } = options;
+  expectDType(op, 'x', x, 'f32');
+  expectDType(op, 'w', w, 'f32', 'f16', 'bf16');
+  if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
+  if (w.shape.length !== 2) throw new Error(`${op}: w must be [N, K], got ${formatShape(w.shape)}`);
+  const { rows: M, cols: K } = rowsCols(x);
+  const [N, wK] = w.shape;
+  if (wK !== K) throw new Error(`${op}: x ${formatShape(x.shape)} and w ${formatShape(w.shape)} disagree on K (${K} vs ${wK})`);
+  if (!Object.hasOwn(ACTIVATION, activation)) throw new Error(`${op}: unknown activation "${activation}"`);
+  const outShape = [...x.shape.slice(0, -1), N];
+  if (bias) {
+    expectDType(op, 'bias', bias, 'f32');
+    expectShape(op, 'bias', bias, [N]);
+  }
+  if (residual) {
+    expectDType(op, 'residual', residual, 'f32');
+    expectShape(op, 'residual', residual, outShape);
+  }
+  let gateRow = 0;
+  if (gate) {
+    expectDType(op, 'gate', gate, 'f32');
+    if (gate.shape.length !== 2 || gate.shape[1] !== N) {
+      throw new Error(`${op}: gate must be [R, ${N}], got ${formatShape(gate.shape)}`);
+    }
+    gateRow = options.gateRow ?? 0;
+    if (!Number.isInteger(gateRow) || gateRow < 0 || gateRow >= gate.shape[0]) {
+      throw new Error(`${op}: gateRow ${gateRow} is outside gate's ${gate.shape[0]} rows`);
+    }
+  } else if (options.gateRow !== undefined) {
+    throw new Error(`${op}: gateRow given without a gate`);
+  }
+  const out = options.out ?? ctx.empty(outShape, 'f32', op);
+  if (options.out) {
+    expectDType(op, 'out', out, 'f32');
+    expectShape(op, 'out', out, outShape);
+    // WebGPU forbids binding one buffer as both read and read_write in a dispatch.
+    for (const [name, t] of Object.entries({ x, w, bias, gate, residual })) {
+      if (t && t.buffer === out.buffer) throw new Error(`${op}: ${name} and out are the same buffer; write to a separate output`);
+    }
+  }
+  if (M === 0 || N === 0) return out;
+
+  const isHalf = w.dtype !== 'f32';
+  const aligned = K % 4 === 0 && (!isHalf || K % 8 === 0);
+  const placeholder = dummy(ctx);
+  const mTiles = Math.ceil(M / MATMUL_TILE);
+  const nTiles = Math.ceil(N / MATMUL_TILE);
+  ctx.dispatch(
+    {
+      shader: 'matmul',
+      constants: {
+        WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
+        HAS_BIAS: bias ? 1 : 0,
+        ACTIVATION: ACTIVATION[activation],
+        HAS_GATE: gate ? 1 : 0,
+        HAS_RESIDUAL: residual ? 1 : 0,
+        ALIGNED: aligned ? 1 : 0,
+      },
+    },
+    {
+      bindings: {
+        x,
+        w,
+        bias: bias ?? placeholder,
+        gate: gate ?? placeholder,
+        residual: residual ?? placeholder,
+        out,
+      },
+      uniforms: { M, N, K, gateRow },
+      workgroups: [nTiles, mTiles, 1],
+      label: op,
+    },
+  );
+  return out;
+}
