@@ -217,7 +217,7 @@ function encodeData(name: string, t: EncodableTensor): Uint8Array {
 }
 
 /** A safetensors file in memory (tests, small outputs). Tensors are laid out in the given order. */
-export function encodeSafetensors(tensors: Record<string, EncodableTensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, EncodableTensor>, metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
