@@ -175,10 +175,10 @@ export class BwCacheSchedule {
     });
   }
 
-  /** Per-block indicators measured at a computed step (NaN where a block was not measured). */
-  observeBlocks(step: number, perBlock: number[]): void {
-    perBlock.forEach((v, i) => {
-      if (!Number.isNaN(v)) this.blockBelow[i] = v < this.config.threshold;
+  /** Per-block results at a step: whether each measured block's indicator was below δ (undefined: not measured). */
+  observeBlocks(below: (boolean | undefined)[]): void {
+    below.forEach((v, i) => {
+      if (v !== undefined) this.blockBelow[i] = v;
     });
   }
 }

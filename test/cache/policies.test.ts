@@ -58,11 +58,11 @@ describe('BWCache schedule', () => {
   it('per-block reuse skips only the blocks whose own indicator is below δ, at most R in a row', () => {
     const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, reuse: 'block', maxReuse: 2, tailSteps: 1 }, 10, 4);
     schedule.observe(2, 0.1); // first trigger
-    schedule.observeBlocks(2, [0.05, 0.5, 0.1, NaN]);
+    schedule.observeBlocks([true, false, true, undefined]);
     expect(schedule.blocksToReuse(3)).toEqual([true, false, true, false]);
     expect(schedule.blocksToReuse(4)).toEqual([true, false, true, false]);
     expect(schedule.blocksToReuse(5)).toEqual([false, false, false, false]); // R = 2 reached
-    schedule.observeBlocks(5, [0.3, 0.01, NaN, NaN]);
+    schedule.observeBlocks([false, true, undefined, undefined]);
     expect(schedule.blocksToReuse(6)).toEqual([false, true, true, false]);
     expect(schedule.blocksToReuse(9)).toEqual([false, false, false, false]); // tail
   });
