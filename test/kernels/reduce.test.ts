@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { testContext } from '../helpers/gpu.ts';
+import { randomArray, rng, runSeed } from '../helpers/reference.ts';
+import { maxAbs, relativeL1 } from '../../src/gpu/kernels/reduce.ts';
+
+function l1Sums(a: Float32Array, b: Float32Array): [number, number] {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff += Math.abs(a[i] - b[i]);
+    norm += Math.abs(b[i]);
+  }
+  return [diff, norm];
+}
+
+function maxAbsReference(a: Float32Array): number {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+}
+
+const relative = (out: number, ref: number) => Math.abs(out - ref) / Math.abs(ref);
+
+describe(`reductions (seed ${runSeed})`, () => {
+  it('relativeL1 writes both sums into the slot on awkward sizes', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed);
+    const sizes = [1, 2, 255, 257, 4097, 65537];
+    const out = ctx.empty([2 * sizes.length]);
+    const refs: [number, number][] = [];
+    sizes.forEach((n, slot) => {
+      const aData = randomArray(n, rand, 2);
+      const bData = Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1);
+      const [a, b] = [ctx.upload(aData, [n]), ctx.upload(bData, [n])];
+      relativeL1(ctx, a, b, out, slot);
+      refs.push(l1Sums(aData, bData));
+      a.release();
+      b.release();
+    });
+    const sums = await ctx.read(out);
+    sizes.forEach((n, slot) => {
+      expect(relative(sums[2 * slot], refs[slot][0]), `Σ|a − b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(sums[2 * slot + 1], refs[slot][1]), `Σ|b|, n ${n}`).toBeLessThan(1e-5);
+    });
+    out.release();
+  });
+
+  it('relativeL1 and maxAbs stay within 1e-5 of float64 on 3·10^6 elements', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 1);
+    const n = 3_000_017;
+    // A common offset makes every |b| term alike: the case where a plain running f32 sum drifts most.
+    const bData = Float32Array.from(randomArray(n, rand, 0.5), (v) => 3 + v);
+    const aData = Float32Array.from(bData, (v) => v + (rand() * 2 - 1) * 1e-3);
+    aData[1_234_567] = -17.25; // one outlier for the maximum
+    const [a, b] = [ctx.upload(aData, [n]), ctx.upload(bData, [n])];
+    const sums = ctx.empty([2]);
+    const maxima = ctx.empty([1]);
+    relativeL1(ctx, a, b, sums, 0);
+    maxAbs(ctx, a, maxima, 0);
+    const [diff, norm] = l1Sums(aData, bData);
+    const got = await ctx.read(sums);
+    expect(relative(got[0], diff)).toBeLessThan(1e-5);
+    expect(relative(got[1], norm)).toBeLessThan(1e-5);
+    expect((await ctx.read(maxima))[0]).toBe(17.25);
+    [a, b, sums, maxima].forEach((t) => t.release());
+  });
+
+  it('fills many slots from consecutive calls before one read, leaving other slots untouched', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 2);
+    const slots = 7;
+    const sums = ctx.empty([2 * slots]); // poisoned with NaN by the test context
+    const maxima = ctx.empty([slots]);
+    const refs = new Map<number, { l1: [number, number]; max: number }>();
+    for (const slot of [5, 0, 3, 6, 1]) {
+      const n = 1000 + 97 * slot;
+      const aData = randomArray(n, rand, slot + 1);
+      const bData = randomArray(n, rand, 1);
+      const [a, b] = [ctx.upload(aData, [n]), ctx.upload(bData, [n])];
+      relativeL1(ctx, a, b, sums, slot);
+      maxAbs(ctx, a, maxima, slot);
+      refs.set(slot, { l1: l1Sums(aData, bData), max: maxAbsReference(aData) });
+      a.release();
+      b.release();
+    }
+    const [gotSums, gotMax] = [await ctx.read(sums), await ctx.read(maxima)];
+    for (let slot = 0; slot < slots; slot++) {
+      const ref = refs.get(slot);
+      if (!ref) {
+        expect(Number.isNaN(gotSums[2 * slot]) && Number.isNaN(gotSums[2 * slot + 1]), `slot ${slot} untouched`).toBe(true);
+        expect(Number.isNaN(gotMax[slot]), `max slot ${slot} untouched`).toBe(true);
+        continue;
+      }
+      expect(relative(gotSums[2 * slot], ref.l1[0]), `slot ${slot}`).toBeLessThan(1e-5);
+      expect(relative(gotSums[2 * slot + 1], ref.l1[1]), `slot ${slot}`).toBeLessThan(1e-5);
+      expect(gotMax[slot], `max slot ${slot}`).toBe(ref.max);
+    }
+    [sums, maxima].forEach((t) => t.release());
+  });
+
+  it('maxAbs is exact on awkward sizes, sees negative maxima, and reports a NaN', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 3);
+    const sizes = [1, 3, 257, 65537];
+    const maxima = ctx.empty([sizes.length + 1]);
+    const refs = sizes.map((n, slot) => {
+      const data = randomArray(n, rand, 100);
+      data[Math.floor(rand() * n)] = -250.5;
+      const a = ctx.upload(data, [n]);
+      maxAbs(ctx, a, maxima, slot);
+      a.release();
+      return maxAbsReference(data);
+    });
+    const withNaN = Float32Array.from(randomArray(5000, rand), (v, i) => (i === 4321 ? Number.NaN : v));
+    const a = ctx.upload(withNaN, [5000]);
+    maxAbs(ctx, a, maxima, sizes.length);
+    const got = await ctx.read(maxima);
+    expect(Array.from(got.subarray(0, sizes.length))).toEqual(refs);
+    expect(got[sizes.length]).toBeNaN();
+    [a, maxima].forEach((t) => t.release());
+  });
+
+  it('leaves no scratch tensors alive', async () => {
+    const ctx = await testContext();
+    const a = ctx.zeros([5000]);
+    const out = ctx.zeros([2]);
+    const live = ctx.liveTensors;
+    relativeL1(ctx, a, a, out, 0);
+    maxAbs(ctx, a, out, 1);
+    expect(ctx.liveTensors).toBe(live);
+    expect(Array.from(await ctx.read(out))).toEqual([0, 0]);
+    [a, out].forEach((t) => t.release());
+  });
+
+  it('refuses wrong shapes, dtypes, slots and aliasing before dispatch', async () => {
+    const ctx = await testContext();
+    const a = ctx.zeros([4, 3]);
+    const b = ctx.zeros([12]);
+    const ints = ctx.zeros([4, 3], 'u32');
+    const out = ctx.zeros([6]);
+    const out2d = ctx.zeros([3, 2]);
+    expect(() => relativeL1(ctx, a, b, out, 0)).toThrow(/same shape/);
+    expect(() => relativeL1(ctx, a, ints, out, 0)).toThrow(/b must be f32, got u32/);
+    expect(() => relativeL1(ctx, a, a, out, 3)).toThrow(/slot 3 does not fit out \[6\]/);
+    expect(() => relativeL1(ctx, a, a, out, 1.5)).toThrow(/slot 1.5/);
+    expect(() => relativeL1(ctx, a, a, out2d, 0)).toThrow(/rank 1/);
+    expect(() => relativeL1(ctx, b, b, b, 0)).toThrow(/must not alias/);
+    expect(() => maxAbs(ctx, ints, out, 0)).toThrow(/a must be f32, got u32/);
+    expect(() => maxAbs(ctx, a, out, 6)).toThrow(/slot 6 does not fit/);
+    expect(() => maxAbs(ctx, a, out, -1)).toThrow(/slot -1/);
+    expect(() => maxAbs(ctx, b, b, 0)).toThrow(/must not alias/);
+    [a, b, ints, out, out2d].forEach((t) => t.release());
+  });
+});
