@@ -71,8 +71,8 @@ describe('UniPC order 1', () => {
     const weight = (from: number, to: number) => 1 - sig[to] - ((1 - sig[from]) * sig[to]) / sig[from];
     const ratio = (from: number, to: number) => sig[to] / sig[from];
     let x: Float64Array = INITIAL;
-    let start = INITIAL;
-    let x0Prev = INITIAL;
+    let start: Float64Array = INITIAL;
+    let x0Prev: Float64Array = INITIAL;
     const out: Float64Array[] = [];
     for (let i = 0; i < steps; i++) {
       const v = standIn(x, s.timesteps[i], i);
