@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'bench-kernels': async () => (await import('./commands/bench-kernels.ts')).default,
   transformer: async () => (await import('./commands/transformer.ts')).default,
   plan: async () => (await import('./commands/plan.ts')).default,
+  timesteps: async () => (await import('./commands/timesteps.ts')).default,
 };
 
 function help(): string {
