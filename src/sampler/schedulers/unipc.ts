@@ -8,7 +8,7 @@
 // coefficients are computed here in double precision.
 
 import { ConfigReader, checkStepCount, linspace, truthy, type RawConfig } from './config.ts';
-import { TermBuilder, type Combination, type Operand, type ResultOperand, type StepPlan } from './plan.ts';
+import { TermBuilder, type Combination, type Operand, type ResultOperand, type StepPlan, type Term } from './plan.ts';
 import { SchedulerBase } from './scheduler.ts';
 
 export interface UniPCConfig {
@@ -196,7 +196,7 @@ export class UniPCMultistepScheduler extends SchedulerBase {
    * UniC-p at step i: refines the sample predicted at step i − 1 (kept as lastSample) using this
    * step's x0 and the x0 history (history0 = step i − 1, history1 = step i − 2, ...).
    */
-  private correctorTerms(i: number, order: number): ReturnType<TermBuilder['terms']> {
+  private correctorTerms(i: number, order: number): Term[] {
     const sigmaT = this.sigmas[i];
     const sigmaS0 = this.sigmas[i - 1];
     const alphaT = 1 - sigmaT;
@@ -220,7 +220,7 @@ export class UniPCMultistepScheduler extends SchedulerBase {
   }
 
   /** UniP-p at step i: from the sample at σ_i to σ_{i+1}, using this x0 and the older ones. */
-  private predictorTerms(i: number, order: number, start: Operand): ReturnType<TermBuilder['terms']> {
+  private predictorTerms(i: number, order: number, start: Operand): Term[] {
     const sigmaT = this.sigmas[i + 1];
     const sigmaS0 = this.sigmas[i];
     const alphaT = 1 - sigmaT;
