@@ -73,6 +73,8 @@ export class GpuContext {
   pooledBytes = 0;
   /** Submissions so far, by reason: shows how well dispatches are batched. */
   readonly flushes: Record<string, number> = {};
+  /** Prefix for the labels of dispatches recorded inside `withLabel` (what the profiler groups by). */
+  private labelScope: string | undefined;
 
   constructor(
     readonly device: GPUDevice,
@@ -156,7 +158,7 @@ export class GpuContext {
     // queue.writeBuffer runs before commands still pending in the encoder: submit them first so a
     // pooled buffer is not overwritten under a dispatch that reads its previous contents.
     if (this.pendingDispatches > 0) this.flush('write after pending dispatches');
-    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    let bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength % 4 !== 0) {
       const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
       padded.set(bytes);
@@ -289,11 +291,22 @@ export class GpuContext {
     return p;
   }
 
+  /** Runs `fn` with its dispatches labelled `scope/…`, so the profiler can total them as a group. */
+  withLabel<T>(scope: string, fn: () => T): T {
+    const outer = this.labelScope;
+    this.labelScope = outer ? `${outer}/${scope}` : scope;
+    try {
+      return fn();
+    } finally {
+      this.labelScope = outer;
+    }
+  }
+
   /** Records one dispatch into the pending encoder. */
   dispatch(kernel: KernelRef, args: DispatchArgs): void {
     if (this.lostReason) throw new Error(this.lostReason);
     const p = this.pipeline(kernel);
-    const label = args.label ?? kernel.shader;
+    const label = this.labelScope ? `${this.labelScope}/${args.label ?? kernel.shader}` : (args.label ?? kernel.shader);
     const entries: GPUBindGroupEntry[] = [];
     for (const b of p.layout.bindings) {
       if (b.access === 'uniform') continue;

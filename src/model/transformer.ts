@@ -1,0 +1,329 @@
+// The Wan2.1 text-to-video transformer (WanTransformer3DModel), batch 1, on webdit's kernels.
+// Reads top to bottom like upstream's forward: patch embedding → condition embedder → blocks → head.
+// The block loop is exposed (`embed`, `runBlock`, `head`, and the `runBlocks` hook of `forward`) so
+// a cache can run, skip or replace blocks; this file knows nothing of caching policies.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { matmul } from '../gpu/kernels/matmul.ts';
+import { attention } from '../gpu/kernels/attention.ts';
+import { rope } from '../gpu/kernels/rope.ts';
+import { layerNorm } from '../gpu/kernels/layer-norm.ts';
+import { rmsNorm } from '../gpu/kernels/rms-norm.ts';
+import { add } from '../gpu/kernels/add.ts';
+import { unary } from '../gpu/kernels/unary.ts';
+import { patchify, unpatchify } from '../gpu/kernels/patchify.ts';
+import { ropeTables } from './rope-tables.ts';
+import type { WanConfig } from './config.ts';
+
+/** Weights by diffusers name (matmul weights f32/f16/bf16; the rest f32). */
+export type WanWeights = Map<string, Tensor>;
+
+/** Per-step inputs shared by every block: the embedded timestep and the token grid. */
+export interface StepState {
+  /** Latent-token grid [F', H', W']. */
+  grid: [number, number, number];
+  timestep: number;
+  /** time_embedder output [1, dim]. */
+  temb: Tensor;
+  /** time_proj(SiLU(temb)) [1, 6·dim]: the six modulation rows before each block's table is added. */
+  timestepProj: Tensor;
+  /** RoPE tables [L, headDim/2] for the grid (owned by the model's table cache). */
+  rope: { cos: Tensor; sin: Tensor };
+}
+
+/** The prompt after the text embedder, with each block's cross-attention keys and values. */
+export interface TextState {
+  /** [textLen, dim] */
+  context: Tensor;
+  crossKV: ({ k: Tensor; v: Tensor } | undefined)[];
+  dispose(): void;
+}
+
+/** Runs the block stack on the embedded tokens; the default runs every block in order. */
+export type BlockStackRunner = (
+  hidden: Tensor,
+  runBlock: (index: number, hidden: Tensor) => Tensor,
+  step: StepState,
+) => Tensor | Promise<Tensor>;
+
+export interface ForwardOptions {
+  runBlocks?: BlockStackRunner;
+  /** When given, receives copies of the golden-comparable intermediates (see shared/golden/README.md). */
+  intermediates?: Map<string, Tensor>;
+}
+
+/** Sinusoidal timestep embedding [cos | sin], computed in double precision as upstream does. */
+export function timestepSinusoid(timestep: number, freqDim: number): Float32Array {
+  const half = freqDim / 2;
+  const out = new Float32Array(freqDim);
+  for (let j = 0; j < half; j++) {
+    const angle = timestep * Math.pow(10000, -j / half);
+    out[j] = Math.cos(angle);
+    out[half + j] = Math.sin(angle);
+  }
+  return out;
+}
+
+export class WanTransformer {
+  private readonly ropeCache = new Map<string, { cos: Tensor; sin: Tensor }>();
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly config: WanConfig,
+    readonly weights: WanWeights,
+  ) {}
+
+  private w(name: string): Tensor {
+    const t = this.weights.get(name);
+    if (!t) throw new Error(`model weight ${name} is not loaded`);
+    return t;
+  }
+
+  private linear(x: Tensor, name: string, options: Parameters<typeof matmul>[3] = {}): Tensor {
+    return matmul(this.ctx, x, this.w(`${name}.weight`), { bias: this.w(`${name}.bias`), ...options });
+  }
+
+  /** Token grid of a latent video [C, F, H, W]. */
+  gridOf(latents: Tensor): [number, number, number] {
+    const [c, f, h, w] = latents.shape;
+    const [pt, ph, pw] = this.config.patchSize;
+    if (latents.shape.length !== 4 || c !== this.config.inChannels) {
+      throw new Error(`latents must be [${this.config.inChannels}, F, H, W], got [${latents.shape.join(', ')}]`);
+    }
+    if (f % pt || h % ph || w % pw) throw new Error(`latent size ${f}×${h}×${w} is not a multiple of the patch ${pt}×${ph}×${pw}`);
+    return [f / pt, h / ph, w / pw];
+  }
+
+  /** Zero-pads the prompt embedding [n, textDim] to textLen rows, then runs the text embedder. */
+  encodeText(embeds: Float32Array, rows: number, textLen: number): TextState {
+    const { textDim, numLayers } = this.config;
+    if (embeds.length !== rows * textDim) throw new Error(`prompt embedding has ${embeds.length} values, expected ${rows} × ${textDim}`);
+    if (rows > textLen) throw new Error(`prompt embedding has ${rows} tokens, more than the text length ${textLen}`);
+    const padded = new Float32Array(textLen * textDim);
+    padded.set(embeds);
+    const input = this.ctx.upload(padded, [textLen, textDim], 'f32', 'text input');
+    const h = this.linear(input, 'condition_embedder.text_embedder.linear_1', { activation: 'gelu_tanh' });
+    const context = this.linear(h, 'condition_embedder.text_embedder.linear_2');
+    input.release();
+    h.release();
+    const crossKV: TextState['crossKV'] = new Array(numLayers).fill(undefined);
+    return {
+      context,
+      crossKV,
+      dispose() {
+        context.release();
+        for (const kv of crossKV) {
+          kv?.k.release();
+          kv?.v.release();
+        }
+        crossKV.fill(undefined);
+      },
+    };
+  }
+
+  private ropeFor(grid: [number, number, number]): { cos: Tensor; sin: Tensor } {
+    const key = grid.join('x');
+    let tables = this.ropeCache.get(key);
+    if (!tables) {
+      const half = this.config.headDim / 2;
+      const L = grid[0] * grid[1] * grid[2];
+      const host = ropeTables(this.config.headDim, grid[0], grid[1], grid[2]);
+      tables = {
+        cos: this.ctx.upload(host.cos, [L, half], 'f32', 'rope cos'),
+        sin: this.ctx.upload(host.sin, [L, half], 'f32', 'rope sin'),
+      };
+      this.ropeCache.set(key, tables);
+    }
+    return tables;
+  }
+
+  /** Patch embedding and timestep embedding: tokens [L, dim] and the step's shared state. */
+  embed(latents: Tensor, timestep: number): { hidden: Tensor; step: StepState } {
+    const { patchSize, dim, freqDim, inChannels } = this.config;
+    const grid = this.gridOf(latents);
+    const patches = patchify(this.ctx, latents, patchSize);
+    const patchWeight = this.w('patch_embedding.weight').reshape([dim, inChannels * patchSize[0] * patchSize[1] * patchSize[2]]);
+    const hidden = matmul(this.ctx, patches, patchWeight, { bias: this.w('patch_embedding.bias') });
+    patches.release();
+
+    const sinusoid = this.ctx.upload(timestepSinusoid(timestep, freqDim), [1, freqDim], 'f32', 'timestep sinusoid');
+    const t1 = this.linear(sinusoid, 'condition_embedder.time_embedder.linear_1', { activation: 'silu' });
+    const temb = this.linear(t1, 'condition_embedder.time_embedder.linear_2');
+    const tembSilu = unary(this.ctx, 'silu', temb);
+    const proj = this.linear(tembSilu, 'condition_embedder.time_proj');
+    [sinusoid, t1, tembSilu].forEach((t) => t.release());
+    const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid) };
+    return { hidden, step };
+  }
+
+  releaseStep(step: StepState): void {
+    step.temb.release();
+    step.timestepProj.release();
+  }
+
+  /** The block's six modulation rows for this step: scale_shift_table + timestep_proj, [6, dim]. */
+  modulation(index: number, step: StepState): Tensor {
+    const table = this.w(`blocks.${index}.scale_shift_table`).reshape([6, this.config.dim]);
+    return add(this.ctx, table, step.timestepProj.reshape([6, this.config.dim]));
+  }
+
+  /** The block's first modulated input LN(x)·(1 + scale) + shift (what TeaCache-style policies watch). */
+  modulatedInput(index: number, hidden: Tensor, step: StepState): Tensor {
+    const mod = this.modulation(index, step);
+    const h = layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: mod, shiftRow: 0, scaleRow: 1 } });
+    mod.release();
+    return h;
+  }
+
+  private crossKV(index: number, text: TextState): { k: Tensor; v: Tensor } {
+    let kv = text.crossKV[index];
+    if (!kv) {
+      // The prompt is fixed for a whole generation, so the cross-attention keys and values are too.
+      const b = `blocks.${index}.attn2`;
+      const kRaw = this.linear(text.context, `${b}.to_k`);
+      const k = rmsNorm(this.ctx, kRaw, this.w(`${b}.norm_k.weight`), this.config.eps);
+      kRaw.release();
+      kv = { k, v: this.linear(text.context, `${b}.to_v`) };
+      text.crossKV[index] = kv;
+    }
+    return kv;
+  }
+
+  /** One transformer block: returns the new hidden state; `hidden` is not released. */
+  runBlock(index: number, hidden: Tensor, step: StepState, text: TextState): Tensor {
+    const { eps, numHeads } = this.config;
+    const ctx = this.ctx;
+    const b = `blocks.${index}`;
+    const mod = this.modulation(index, step); // rows: shift, scale, gate, c_shift, c_scale, c_gate
+
+    // Self-attention on the modulated, normalised tokens, with RMSNorm across heads and 3D RoPE.
+    const h1 = layerNorm(ctx, hidden, { eps, modulation: { table: mod, shiftRow: 0, scaleRow: 1 } });
+    const qRaw = this.linear(h1, `${b}.attn1.to_q`);
+    const kRaw = this.linear(h1, `${b}.attn1.to_k`);
+    const v = this.linear(h1, `${b}.attn1.to_v`);
+    h1.release();
+    const qNorm = rmsNorm(ctx, qRaw, this.w(`${b}.attn1.norm_q.weight`), eps);
+    const kNorm = rmsNorm(ctx, kRaw, this.w(`${b}.attn1.norm_k.weight`), eps);
+    qRaw.release();
+    kRaw.release();
+    const q = rope(ctx, qNorm, step.rope.cos, step.rope.sin, numHeads);
+    const k = rope(ctx, kNorm, step.rope.cos, step.rope.sin, numHeads);
+    qNorm.release();
+    kNorm.release();
+    const selfAttn = attention(ctx, q, k, v, numHeads);
+    [q, k, v].forEach((t) => t.release());
+    const x1 = this.linear(selfAttn, `${b}.attn1.to_out.0`, { gate: mod, gateRow: 2, residual: hidden });
+    selfAttn.release();
+
+    // Cross-attention to the prompt: affine LayerNorm, no modulation, no gate.
+    const h2 = this.config.crossAttnNorm
+      ? layerNorm(ctx, x1, { eps, weight: this.w(`${b}.norm2.weight`), bias: this.w(`${b}.norm2.bias`) })
+      : x1;
+    const q2Raw = this.linear(h2, `${b}.attn2.to_q`);
+    if (h2 !== x1) h2.release();
+    const q2 = rmsNorm(ctx, q2Raw, this.w(`${b}.attn2.norm_q.weight`), eps);
+    q2Raw.release();
+    const kv = this.crossKV(index, text);
+    const crossAttn = attention(ctx, q2, kv.k, kv.v, numHeads);
+    q2.release();
+    const x2 = this.linear(crossAttn, `${b}.attn2.to_out.0`, { residual: x1 });
+    crossAttn.release();
+    x1.release();
+
+    // Gated feed-forward on the modulated tokens.
+    const h3 = layerNorm(ctx, x2, { eps, modulation: { table: mod, shiftRow: 3, scaleRow: 4 } });
+    const ff = this.linear(h3, `${b}.ffn.net.0.proj`, { activation: 'gelu_tanh' });
+    h3.release();
+    const x3 = this.linear(ff, `${b}.ffn.net.2`, { gate: mod, gateRow: 5, residual: x2 });
+    ff.release();
+    x2.release();
+    mod.release();
+    return x3;
+  }
+
+  /** Output head: modulated LayerNorm with temb, projection to patches [L, prod(patch)·C_out]. */
+  headTokens(hidden: Tensor, step: StepState): Tensor {
+    const { dim, eps } = this.config;
+    const ctx = this.ctx;
+    // (scale_shift_table [1, 2, dim] + temb) → rows shift, scale.
+    const tembTwice = ctx.empty([2, dim], 'f32', 'temb ×2');
+    ctx.copy(step.temb, tembTwice, dim * 4, 0, 0);
+    ctx.copy(step.temb, tembTwice, dim * 4, 0, dim * 4);
+    const table = add(ctx, this.w('scale_shift_table').reshape([2, dim]), tembTwice);
+    tembTwice.release();
+    const h = layerNorm(ctx, hidden, { eps, modulation: { table, shiftRow: 0, scaleRow: 1 } });
+    table.release();
+    const out = this.linear(h, 'proj_out');
+    h.release();
+    return out;
+  }
+
+  /** Tokens [L, prod(patch)·C_out] → video [C_out, F, H, W]. */
+  unpatchify(tokens: Tensor, step: StepState): Tensor {
+    return unpatchify(this.ctx, tokens, { channels: this.config.outChannels, grid: step.grid, patch: this.config.patchSize });
+  }
+
+  /** The whole model: latents [C, F, H, W] at `timestep` → velocity [C_out, F, H, W]. */
+  async forward(latents: Tensor, timestep: number, text: TextState, options: ForwardOptions = {}): Promise<Tensor> {
+    const { hidden, step } = this.embed(latents, timestep);
+    const keep = options.intermediates;
+    const snapshot = (name: string, t: Tensor) => {
+      if (!keep) return;
+      const copy = this.ctx.empty(t.shape, t.dtype, name);
+      this.ctx.copy(t, copy);
+      keep.set(name, copy);
+    };
+    snapshot('patch_embedding', hidden);
+    snapshot('temb', step.temb.reshape([this.config.dim]));
+    snapshot('timestep_proj', step.timestepProj.reshape([6, this.config.dim]));
+    snapshot('context', text.context);
+
+    const runBlock = (index: number, h: Tensor): Tensor => {
+      const out = this.runBlock(index, h, step, text);
+      snapshot(`block_${index}`, out);
+      return out;
+    };
+    const runner = options.runBlocks ?? defaultBlockStack(this.config.numLayers);
+    let blocksOut: Tensor;
+    try {
+      blocksOut = await runner(hidden, runBlock, step);
+    } catch (e) {
+      hidden.release();
+      this.releaseStep(step);
+      throw e;
+    }
+    if (blocksOut !== hidden) hidden.release();
+    const tokens = this.headTokens(blocksOut, step);
+    blocksOut.release();
+    snapshot('head', tokens);
+    const video = this.unpatchify(tokens, step);
+    tokens.release();
+    this.releaseStep(step);
+    return video;
+  }
+
+  /** Frees the weights and the cached RoPE tables. */
+  dispose(): void {
+    for (const t of this.weights.values()) t.release();
+    this.weights.clear();
+    for (const { cos, sin } of this.ropeCache.values()) {
+      cos.release();
+      sin.release();
+    }
+    this.ropeCache.clear();
+  }
+}
+
+/** Runs blocks 0..n−1 in order, releasing each intermediate hidden state. */
+export function defaultBlockStack(numLayers: number): BlockStackRunner {
+  return (hidden, runBlock) => {
+    let h = hidden;
+    for (let i = 0; i < numLayers; i++) {
+      const next = runBlock(i, h);
+      if (h !== hidden) h.release();
+      h = next;
+    }
+    return h;
+  };
+}
