@@ -1,8 +1,12 @@
 // Linear layer with a fused epilogue: out[m, n] = residual[m, n] + gate[gateRow, n] · act(Σ_k x[m, k]·w[n, k] + bias[n]).
-// Register-blocked tiling: a workgroup of 16×16 threads owns a 64×64 output tile, each thread a 4×4
-// block; K advances in slices of 32, staged in workgroup memory transposed (k-major) so that the inner
-// loop reads one vec4 of x rows and one vec4 of w rows per k and does 16 FMAs. Weights are f32 or
-// f16/bf16 (two halves per u32); accumulation is f32.
+// Register-blocked tiling, two ways of feeding the registers (override STAGED):
+//  - staged (GPUs): 16×16 threads own a 64×64 output tile, each thread a 4×4 block; K advances in
+//    slices of 32 staged in workgroup memory transposed (k-major), so each k costs two vec4 reads from
+//    workgroup memory for 16 FMAs.
+//  - direct (CPU implementations such as SwiftShader, where a barrier suspends every 4-lane batch as
+//    a coroutine and the CPU caches already do the staging): 8×8 threads own a 64×32 tile, each thread
+//    an 8×4 block streamed straight from memory, 16 bytes of each of its 12 rows per step.
+// Weights are f32 or f16/bf16 (two halves per u32); accumulation is f32.
 //   x:        [M, K]  f32, read as 16-byte chunks
 //   w:        [N, K]  f32 (4 per chunk) or f16/bf16 (8 per chunk), read as 16-byte chunks
 //   bias:     [N]     f32 (HAS_BIAS; else a dummy)
@@ -17,6 +21,9 @@ override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
 override HAS_GATE: bool = false;
 override HAS_RESIDUAL: bool = false;
+override STAGED: bool = true;
+// Threads per workgroup, derived from STAGED: 16×16 staged, 8×8 direct.
+override GROUP_SIZE: u32 = select(64u, 256u, STAGED);
 // Every row of x and w starts on a 16-byte boundary (K % 4 == 0, and K % 8 == 0 for 16-bit weights):
 // each thread's 8 consecutive k then lie in whole chunks, loaded as vectors. Otherwise element by element.
 override ALIGNED: bool = false;
@@ -31,9 +38,12 @@ struct Params { M: u32, N: u32, K: u32, gateRow: u32 }
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
+// Staged path: TILE×TILE outputs per workgroup, GROUP×GROUP threads, 4×4 outputs per thread.
 const TILE = 64u;
 const TILE_K = 32u;
-const GROUP = 16u; // threads per side; each thread owns TILE / GROUP = 4 rows and 4 columns
+const GROUP = 16u;
+// Direct path: DIRECT_SIDE×DIRECT_SIDE threads, 8×4 outputs per thread (a 64×32 tile).
+const DIRECT_SIDE = 8u;
 
 // k-major slices: xTile[k * GROUP + i] holds rows 4i..4i+3 of the tile at slice column k.
 var<workgroup> xTile: array<vec4<f32>, TILE_K * GROUP>;
@@ -161,12 +171,11 @@ fn store(m: u32, n: u32, acc: f32) {
   out[m * N + n] = v;
 }
 
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local: vec3u,
-        @builtin(local_invocation_index) thread: u32) {
+fn staged(group: vec3u, thread: u32) {
   let M = params.M;
   let N = params.N;
   let K = params.K;
+  let local = vec2<u32>(thread % GROUP, thread / GROUP);
   let m0 = group.y * TILE;
   let n0 = group.x * TILE;
 
@@ -181,14 +190,18 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
 
+  // The next slice is fetched into registers while this one is multiplied, hiding memory latency.
+  var xs = load_x8(m0 + loadRow, loadK, M);
+  var ws = load_w8(n0 + loadRow, loadK, N);
   for (var k0 = 0u; k0 < K; k0 += TILE_K) {
-    let xs = load_x8(m0 + loadRow, k0 + loadK, M);
-    let ws = load_w8(n0 + loadRow, k0 + loadK, N);
+    workgroupBarrier(); // every thread is done reading the previous slice
     for (var j = 0u; j < 8u; j++) {
       xTile[(loadK + j) * GROUP + slot][lane] = xs[j];
       wTile[(loadK + j) * GROUP + slot][lane] = ws[j];
     }
     workgroupBarrier();
+    xs = load_x8(m0 + loadRow, k0 + TILE_K + loadK, M);
+    ws = load_w8(n0 + loadRow, k0 + TILE_K + loadK, N);
     for (var k = 0u; k < TILE_K; k++) {
       let a = xTile[k * GROUP + local.y];
       let b = wTile[k * GROUP + local.x];
@@ -197,7 +210,6 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
       acc2 = fma(vec4<f32>(a.z), b, acc2);
       acc3 = fma(vec4<f32>(a.w), b, acc3);
     }
-    workgroupBarrier();
   }
 
   let m = m0 + local.y * 4u;
@@ -211,5 +223,79 @@ fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_id) local
         }
       }
     }
+  }
+}
+
+fn direct(group: vec3u, thread: u32) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let m = (group.y * DIRECT_SIDE + thread / DIRECT_SIDE) * 8u;
+  let n = (group.x * DIRECT_SIDE + thread % DIRECT_SIDE) * 4u;
+  // Element offsets of this thread's rows; rows past the end repeat the last one (never stored).
+  var xRow: array<u32, 8>;
+  for (var r = 0u; r < 8u; r++) {
+    xRow[r] = min(m + r, M - 1u) * K;
+  }
+  let wRow = min(vec4<u32>(n) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u)) * K;
+  // acc[j][r] = Σ_k x[m + r (+ 4), k] · w[n + j, k]: a vec4 times a 4×4 matrix is four dot products.
+  var accLo = mat4x4<f32>();
+  var accHi = mat4x4<f32>();
+  if (ALIGNED && WEIGHT_FORMAT == 0u) {
+    let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
+    let x4 = xRow[4] / 4u; let x5 = xRow[5] / 4u; let x6 = xRow[6] / 4u; let x7 = xRow[7] / 4u;
+    let w4 = wRow / 4u;
+    for (var c = 0u; c < K / 4u; c++) {
+      let b = mat4x4<f32>(bitcast<vec4<f32>>(w[w4.x + c]), bitcast<vec4<f32>>(w[w4.y + c]),
+                          bitcast<vec4<f32>>(w[w4.z + c]), bitcast<vec4<f32>>(w[w4.w + c]));
+      accLo += transpose(mat4x4<f32>(x[x0 + c], x[x1 + c], x[x2 + c], x[x3 + c])) * b;
+      accHi += transpose(mat4x4<f32>(x[x4 + c], x[x5 + c], x[x6 + c], x[x7 + c])) * b;
+    }
+  } else if (ALIGNED) {
+    let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
+    let x4 = xRow[4] / 4u; let x5 = xRow[5] / 4u; let x6 = xRow[6] / 4u; let x7 = xRow[7] / 4u;
+    let w8 = wRow / 8u;
+    for (var c = 0u; c < K / 8u; c++) {
+      // One 16-byte chunk holds 8 weights: k = 8c…8c+3 in .xy, 8c+4…8c+7 in .zw.
+      let q0 = w[w8.x + c]; let q1 = w[w8.y + c]; let q2 = w[w8.z + c]; let q3 = w[w8.w + c];
+      let bLo = mat4x4<f32>(vec4(unpack_pair(q0.x), unpack_pair(q0.y)), vec4(unpack_pair(q1.x), unpack_pair(q1.y)),
+                            vec4(unpack_pair(q2.x), unpack_pair(q2.y)), vec4(unpack_pair(q3.x), unpack_pair(q3.y)));
+      let bHi = mat4x4<f32>(vec4(unpack_pair(q0.z), unpack_pair(q0.w)), vec4(unpack_pair(q1.z), unpack_pair(q1.w)),
+                            vec4(unpack_pair(q2.z), unpack_pair(q2.w)), vec4(unpack_pair(q3.z), unpack_pair(q3.w)));
+      let k = 2u * c;
+      accLo += transpose(mat4x4<f32>(x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k])) * bLo
+             + transpose(mat4x4<f32>(x[x0 + k + 1u], x[x1 + k + 1u], x[x2 + k + 1u], x[x3 + k + 1u])) * bHi;
+      accHi += transpose(mat4x4<f32>(x[x4 + k], x[x5 + k], x[x6 + k], x[x7 + k])) * bLo
+             + transpose(mat4x4<f32>(x[x4 + k + 1u], x[x5 + k + 1u], x[x6 + k + 1u], x[x7 + k + 1u])) * bHi;
+    }
+  } else {
+    for (var k = 0u; k < K; k++) {
+      let b = vec4<f32>(w_at(wRow.x + k), w_at(wRow.y + k), w_at(wRow.z + k), w_at(wRow.w + k));
+      let aLo = vec4<f32>(x_at(xRow[0] + k), x_at(xRow[1] + k), x_at(xRow[2] + k), x_at(xRow[3] + k));
+      let aHi = vec4<f32>(x_at(xRow[4] + k), x_at(xRow[5] + k), x_at(xRow[6] + k), x_at(xRow[7] + k));
+      accLo += mat4x4<f32>(aLo * b.x, aLo * b.y, aLo * b.z, aLo * b.w);
+      accHi += mat4x4<f32>(aHi * b.x, aHi * b.y, aHi * b.z, aHi * b.w);
+    }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (n + j < N) {
+      for (var r = 0u; r < 4u; r++) {
+        if (m + r < M) {
+          store(m + r, n + j, accLo[j][r]);
+        }
+        if (m + 4u + r < M) {
+          store(m + 4u + r, n + j, accHi[j][r]);
+        }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(GROUP_SIZE)
+fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) thread: u32) {
+  if (STAGED) {
+    staged(group, thread);
+  } else {
+    direct(group, thread);
   }
 }

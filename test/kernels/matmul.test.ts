@@ -3,7 +3,7 @@ import { testContext } from '../helpers/gpu.ts';
 import { randomArray, relativeError, rng, runSeed } from '../helpers/reference.ts';
 import { floatToBf16, floatToHalf, halfToFloat, type GpuContext } from '../../src/gpu/context.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
-import { matmul, type MatmulActivation, type MatmulOptions } from '../../src/gpu/kernels/matmul.ts';
+import { matmul, type MatmulActivation, type MatmulOptions, type MatmulPath } from '../../src/gpu/kernels/matmul.ts';
 
 type WeightType = 'f32' | 'f16' | 'bf16';
 
@@ -57,6 +57,7 @@ interface Case {
   residual?: boolean;
   leading?: number[];
   scale?: number;
+  path?: MatmulPath;
 }
 
 async function check(c: Case, seed: number): Promise<number> {
@@ -66,7 +67,7 @@ async function check(c: Case, seed: number): Promise<number> {
   const xData = randomArray(M * K, rand, c.scale ?? 1);
   const { w, seen } = uploadWeights(ctx, randomArray(N * K, rand), [N, K], c.type ?? 'f32');
   const ref: Reference = { activation: c.activation };
-  const options: MatmulOptions = { activation: c.activation };
+  const options: MatmulOptions = { activation: c.activation, path: c.path ?? 'direct' };
   const temporaries: Tensor[] = [w];
   const outShape = c.leading ? [...c.leading, N] : [M, N];
   if (c.bias) {
@@ -106,28 +107,36 @@ const SHAPES: [number, number, number][] = [
   [3, 131, 8],
 ];
 
+// Compiling the staged variant takes seconds on SwiftShader, so it runs on fewer epilogue variants:
+// the epilogue (store) is shared by both paths and is covered in full on the direct one.
 describe(`matmul (seed ${runSeed})`, () => {
-  it('f32 weights match float64 on awkward shapes', async () => {
-    for (const [M, N, K] of SHAPES) {
-      expect(await check({ M, N, K }, runSeed + M * 7 + N * 13 + K), `M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
-    }
-  });
-
-  for (const type of ['f16', 'bf16'] as const) {
-    it(`${type} weights (packed, odd N·K included) match float64 on the rounded weights`, async () => {
-      for (const [M, N, K] of [[1, 1, 1], [7, 65, 131], [65, 33, 64], [13, 7, 257], [66, 131, 40], [5, 3, 12]] as const) {
-        expect(await check({ M, N, K, type }, runSeed + M + N + K), `${type} M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
+  for (const path of ['direct', 'staged'] as const) {
+    it(`${path}: f32 weights match float64 on awkward shapes`, async () => {
+      for (const [M, N, K] of SHAPES) {
+        expect(await check({ M, N, K, path }, runSeed + M * 7 + N * 13 + K), `M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
       }
     });
   }
 
+  it('direct: f16 and bf16 weights (packed, odd N·K included) match float64 on the rounded weights', async () => {
+    for (const type of ['f16', 'bf16'] as const) {
+      for (const [M, N, K] of [[1, 1, 1], [7, 65, 131], [65, 33, 64], [13, 7, 257], [66, 131, 40], [5, 3, 12]] as const) {
+        expect(await check({ M, N, K, type }, runSeed + M + N + K), `${type} M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('staged: f16 (vector loads) and bf16 (element loads) weights match float64', async () => {
+    for (const [M, N, K, type] of [[65, 129, 64, 'f16'], [3, 7, 8, 'f16'], [66, 67, 131, 'bf16'], [1, 65, 5, 'bf16']] as const) {
+      expect(await check({ M, N, K, type, path: 'staged' }, runSeed + M + N + K), `${type} M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
+    }
+  });
+
   for (const activation of ['none', 'gelu_tanh', 'silu'] as const) {
-    it(`bias + ${activation} matches float64 (large arguments included)`, async () => {
-      for (const [M, N, K] of [[7, 65, 131], [65, 67, 64]] as const) {
-        for (const type of ['f32', 'f16'] as const) {
-          const err = await check({ M, N, K, type, activation, bias: true, scale: 4 }, runSeed + K);
-          expect(err, `${activation} ${type} M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
-        }
+    it(`direct: bias + ${activation} matches float64 (large arguments included)`, async () => {
+      for (const [M, N, K, type] of [[7, 65, 131, 'f32'], [65, 67, 64, 'f16']] as const) {
+        const err = await check({ M, N, K, type, activation, bias: true, scale: 4 }, runSeed + K);
+        expect(err, `${activation} ${type} M=${M} N=${N} K=${K}`).toBeLessThan(1e-5);
       }
     });
   }
@@ -136,8 +145,9 @@ describe(`matmul (seed ${runSeed})`, () => {
     const cases: Case[] = [
       { M: 65, N: 67, K: 40, residual: true },
       { M: 65, N: 67, K: 40, gateRows: 1 },
-      { M: 33, N: 131, K: 72, gateRows: 6, residual: true, bias: true, activation: 'gelu_tanh' },
       { M: 70, N: 9, K: 17, gateRows: 3, residual: true, type: 'bf16', activation: 'silu' },
+      { M: 33, N: 131, K: 72, gateRows: 6, residual: true, bias: true, activation: 'gelu_tanh' },
+      { M: 33, N: 131, K: 72, gateRows: 6, residual: true, bias: true, activation: 'gelu_tanh', path: 'staged' },
     ];
     for (const c of cases) expect(await check(c, runSeed + c.K), JSON.stringify(c)).toBeLessThan(1e-5);
   });
@@ -147,7 +157,7 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(await check({ M: 7, N: 5, K: 9, leading: [7], type: 'f16' }, runSeed)).toBeLessThan(1e-5);
   });
 
-  it('writes into a given out tensor', async () => {
+  it('picks a path by adapter when none is given, and writes into a given out tensor', async () => {
     const ctx = await testContext();
     const rand = rng(runSeed);
     const xData = randomArray(9 * 16, rand);
@@ -160,7 +170,6 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(relativeError(got, reference(xData, Float64Array.from(wData), 9, 5, 16, {}))).toBeLessThan(1e-5);
     [x, w, out].forEach((t) => t.release());
   });
-
   it('refuses bad input before dispatch', async () => {
     const ctx = await testContext();
     const x = ctx.zeros([4, 8]);
@@ -187,6 +196,7 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(() => matmul(ctx, x, w, { gateRow: 1 })).toThrow(/gateRow given without a gate/);
     expect(() => matmul(ctx, x, w, { out: residualWrong })).toThrow(/out must have shape \[4, 6\]/);
     expect(() => matmul(ctx, x, w, { activation: 'relu' as MatmulActivation })).toThrow(/unknown activation "relu"/);
+    expect(() => matmul(ctx, x, w, { path: 'fast' as MatmulPath })).toThrow(/unknown path "fast"/);
     const released = ctx.zeros([6, 8]);
     released.release();
     expect(() => matmul(ctx, x, released)).toThrow(/already released/);

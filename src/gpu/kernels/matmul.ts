@@ -15,12 +15,27 @@ export interface MatmulOptions {
   gateRow?: number;
   /** Written in place of a new tensor; the output's shape, f32. */
   out?: Tensor;
+  /** How the kernel feeds its registers; defaults to the adapter's best (see `preferredMatmulPath`). */
+  path?: MatmulPath;
+}
+
+/**
+ * 'staged': K-slices staged in workgroup memory behind barriers (GPUs). 'direct': each thread streams
+ * its rows from memory with no barrier (CPU implementations such as SwiftShader, where a barrier
+ * suspends every 4-lane batch as a coroutine and the CPU caches do the staging anyway).
+ */
+export type MatmulPath = 'staged' | 'direct';
+
+/** Output tile per workgroup, [rows, columns], for each path (the shader's TILE and DIRECT_SIDE·8×4). */
+const TILES: Record<MatmulPath, [number, number]> = { staged: [64, 64], direct: [64, 32] };
+
+export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
+  const { vendor, architecture, description } = ctx.adapterInfo;
+  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`) ? 'direct' : 'staged';
 }
 
 const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
 const ACTIVATION: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
-/** Output rows and columns per workgroup (the shader's TILE). */
-export const MATMUL_TILE = 64;
 
 // Unused bindings (no bias, no residual, no gate) still need a buffer: one small one per context.
 const dummies = new WeakMap<GpuContext, Tensor>();
@@ -31,6 +46,13 @@ function dummy(ctx: GpuContext): Tensor {
     dummies.set(ctx, t);
   }
   return t;
+}
+
+/** The shader reads x and w in 16-byte chunks, so a last partial chunk must still lie inside the buffer. */
+function expectWholeChunks(op: string, name: string, t: Tensor): void {
+  if (t.buffer.size < Math.ceil(t.byteLength / 16) * 16) {
+    throw new Error(`${op}: ${name}'s buffer (${t.buffer.size} bytes) must be padded to a multiple of 16 bytes`);
+  }
 }
 
 /**
@@ -45,10 +67,14 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   expectDType(op, 'w', w, 'f32', 'f16', 'bf16');
   if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
   if (w.shape.length !== 2) throw new Error(`${op}: w must be [N, K], got ${formatShape(w.shape)}`);
+  expectWholeChunks(op, 'x', x);
+  expectWholeChunks(op, 'w', w);
   const { rows: M, cols: K } = rowsCols(x);
   const [N, wK] = w.shape;
   if (wK !== K) throw new Error(`${op}: x ${formatShape(x.shape)} and w ${formatShape(w.shape)} disagree on K (${K} vs ${wK})`);
   if (!Object.hasOwn(ACTIVATION, activation)) throw new Error(`${op}: unknown activation "${activation}"`);
+  const path = options.path ?? preferredMatmulPath(ctx);
+  if (!Object.hasOwn(TILES, path)) throw new Error(`${op}: unknown path "${path}"`);
   const outShape = [...x.shape.slice(0, -1), N];
   if (bias) {
     expectDType(op, 'bias', bias, 'f32');
@@ -85,8 +111,9 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   const isHalf = w.dtype !== 'f32';
   const aligned = K % 4 === 0 && (!isHalf || K % 8 === 0);
   const placeholder = dummy(ctx);
-  const mTiles = Math.ceil(M / MATMUL_TILE);
-  const nTiles = Math.ceil(N / MATMUL_TILE);
+  const [tileRows, tileCols] = TILES[path];
+  const mTiles = Math.ceil(M / tileRows);
+  const nTiles = Math.ceil(N / tileCols);
   ctx.dispatch(
     {
       shader: 'matmul',
@@ -97,6 +124,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
         HAS_GATE: gate ? 1 : 0,
         HAS_RESIDUAL: residual ? 1 : 0,
         ALIGNED: aligned ? 1 : 0,
+        STAGED: path === 'staged' ? 1 : 0,
       },
     },
     {
