@@ -1,0 +1,53 @@
+// Fair timing of GPU work from two or more contenders in one process: each records `reps` runs of its
+// operation and then waits until its device has finished them; trials alternate between contenders
+// so background load hits them alike, and the median trial is reported.
+
+export interface Contender {
+  /** Records `reps` runs of the operation (uploads already done). */
+  run(reps: number): void;
+  /** Resolves when the GPU has finished everything recorded so far. */
+  wait(): Promise<void>;
+}
+
+export interface TimingOptions {
+  /** Untimed runs per contender first (pipeline compilation, first touch of buffers). */
+  warmups: number;
+  /** Timed trials per contender, alternating. */
+  trials: number;
+  /** Runs per trial are chosen so the slowest contender's trial lasts about this long. */
+  targetTrialMs: number;
+  maxReps: number;
+}
+
+async function timeOnce(c: Contender, reps: number): Promise<number> {
+  const start = performance.now();
+  c.run(reps);
+  await c.wait();
+  return performance.now() - start;
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Milliseconds per run for each contender (median over trials), and the runs per trial used. */
+export async function timeInterleaved(contenders: Contender[], options: TimingOptions): Promise<{ msPerRun: number[]; reps: number }> {
+  let slowest = 0;
+  for (const c of contenders) {
+    for (let i = 0; i < options.warmups; i++) {
+      const ms = await timeOnce(c, 1);
+      if (i === options.warmups - 1) slowest = Math.max(slowest, ms);
+    }
+  }
+  const reps = Math.max(1, Math.min(options.maxReps, Math.round(options.targetTrialMs / Math.max(slowest, 1e-3))));
+  const samples: number[][] = contenders.map(() => []);
+  for (let t = 0; t < options.trials; t++) {
+    // Alternate the order too, so neither side always runs right after the other's burst.
+    const order = contenders.map((_, i) => i);
+    if (t % 2) order.reverse();
+    for (const i of order) samples[i].push((await timeOnce(contenders[i], reps)) / reps);
+  }
+  return { msPerRun: samples.map(median), reps };
+}
