@@ -71,9 +71,11 @@ describe(`attention kernel (seed ${runSeed})`, () => {
     { queries: 1, keys: 1, heads: 1, headDim: 12 },
     { queries: 37, keys: 131, heads: 3, headDim: 20 },
     { queries: 1, keys: 131, heads: 2, headDim: 64 },
+    { queries: 65, keys: 49, heads: 3, headDim: 64 },
     { queries: 131, keys: 1, heads: 4, headDim: 12 },
     { queries: 33, keys: 17, heads: 2, headDim: 128 },
-    { queries: 67, keys: 37, heads: 2, headDim: 20 },
+    { queries: 129, keys: 37, heads: 2, headDim: 20 },
+    { queries: 67, keys: 33, heads: 2, headDim: 72 },
     { queries: 5, keys: 29, heads: 2, headDim: 15 },
     { queries: 9, keys: 19, heads: 1, headDim: 256 },
   ];

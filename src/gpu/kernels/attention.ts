@@ -2,11 +2,20 @@ import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
 
-/** The largest head size the kernel's register slices hold (shaders/attention.wgsl: MAX_SLOTS·16). */
+/** The largest head size the kernel's register slices hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES). */
 export const ATTENTION_MAX_HEAD_DIM = 256;
 
-/** Query rows per workgroup (shaders/attention.wgsl: ROWS). */
-const QUERY_ROWS_PER_GROUP = 32;
+/** Threads per workgroup (shaders/attention.wgsl: THREADS), shared by ROWS = 128/LANES query rows. */
+const THREADS_PER_GROUP = 128;
+
+/**
+ * Threads per query row: enough that each holds at most 8 vec4 chunks of the head where possible
+ * (d ≤ 32: 1, d ≤ 64: 2, else 4). Fewer lanes put more query rows on each shared K/V tile.
+ */
+function lanesFor(headDim: number): number {
+  const chunks = Math.ceil(headDim / 4);
+  return chunks <= 8 ? 1 : chunks <= 16 ? 2 : 4;
+}
 
 /**
  * Multi-head attention softmax(Q·Kᵀ/√d)·V with the heads packed in the columns, as the Linear
@@ -37,12 +46,14 @@ export function attention(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, head
   }
   const y = out ?? ctx.empty(q.shape, 'f32', op);
   if (queries === 0) return y;
+  const lanes = lanesFor(headDim);
+  const rowsPerGroup = THREADS_PER_GROUP / lanes;
   ctx.dispatch(
-    { shader: 'attention', constants: { HEAD_DIM: headDim } },
+    { shader: 'attention', constants: { HEAD_DIM: headDim, LANES: lanes } },
     {
       bindings: { q, k, v, out: y },
       uniforms: { queries, keys, heads, scale: 1 / Math.sqrt(headDim) },
-      workgroups: [Math.ceil(queries / QUERY_ROWS_PER_GROUP), heads, 1],
+      workgroups: [Math.ceil(queries / rowsPerGroup), heads, 1],
       label: op,
     },
   );
