@@ -108,6 +108,15 @@ describe(`attention kernel (seed ${runSeed})`, () => {
     [tq, tk, tv, ty].forEach((t) => t.release());
   });
 
+  it('returns an empty [0, width] output when there are no queries', async () => {
+    const ctx = await testContext();
+    const q = ctx.zeros([0, 24]);
+    const k = ctx.zeros([3, 24]);
+    const y = attention(ctx, q, k, k, 2);
+    expect(y.shape).toEqual([0, 24]);
+    [q, k, y].forEach((t) => t.release());
+  });
+
   it('refuses bad shapes and dtypes before dispatch', async () => {
     const ctx = await testContext();
     const q = ctx.zeros([5, 24]);
@@ -124,6 +133,7 @@ describe(`attention kernel (seed ${runSeed})`, () => {
       noKeys: ctx.zeros([0, 24]),
       bigHeadQ: ctx.zeros([1, 264]),
       bigHeadK: ctx.zeros([1, 264]),
+      noColumns: ctx.zeros([3, 0]),
     };
     expect(() => attention(ctx, q, bad.rank3, v, 2, out)).toThrow(/k must have rank 2/);
     expect(() => attention(ctx, q, k, bad.shortV, 2, out)).toThrow(/v must have shape \[7, 24\], got \[6, 24\]/);
@@ -135,6 +145,7 @@ describe(`attention kernel (seed ${runSeed})`, () => {
     expect(() => attention(ctx, q, k, v, 2, bad.wideOut)).toThrow(/out must have shape \[5, 24\]/);
     expect(() => attention(ctx, q, bad.noKeys, bad.noKeys, 2, out)).toThrow(/no keys/);
     expect(() => attention(ctx, bad.bigHeadQ, bad.bigHeadK, bad.bigHeadK, 1)).toThrow(/head size 264 exceeds/);
+    expect(() => attention(ctx, bad.noColumns, bad.noColumns, bad.noColumns, 1)).toThrow(/no columns/);
     expect(() => attention(ctx, q, k, v, 2, q)).toThrow(/another tensor than q, k and v/);
     // Nothing was dispatched into `out`: it still holds the test context's NaN poison.
     expect((await ctx.read(out)).every(Number.isNaN)).toBe(true);

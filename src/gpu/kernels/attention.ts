@@ -33,6 +33,7 @@ export function attention(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, head
   if (!Number.isInteger(heads) || heads < 1) throw new Error(`${op}: heads must be a positive integer, got ${heads}`);
   if (width % heads !== 0) throw new Error(`${op}: q width ${width} is not a multiple of ${heads} heads`);
   const headDim = width / heads;
+  if (headDim < 1) throw new Error(`${op}: q has no columns`);
   if (headDim > ATTENTION_MAX_HEAD_DIM) throw new Error(`${op}: head size ${headDim} exceeds the kernel's ${ATTENTION_MAX_HEAD_DIM}`);
   expectShape(op, 'k', k, [keys, width]);
   expectShape(op, 'v', v, [keys, width]);
