@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   transformer: async () => (await import('./commands/transformer.ts')).default,
   plan: async () => (await import('./commands/plan.ts')).default,
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
+  generate: async () => (await import('./commands/generate.ts')).default,
 };
 
 function help(): string {

@@ -1,0 +1,403 @@
+// The cache manager: wraps the model's block stack (through the `runBlocks` hook of forward) and, per
+// CFG branch, keeps block features and residuals in GPU buffers (f16 or f32), measures the similarity
+// indicator with GPU reductions, and asks the policy's schedule whether to compute or reuse.
+// At most one small read-back per step: the indicator's mean (and a bitmask of the blocks under δ).
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { cast } from '../gpu/kernels/cast.ts';
+import { add } from '../gpu/kernels/add.ts';
+import { linearCombination } from '../gpu/kernels/linear-combination.ts';
+import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import { defaultBlockStack, type BlockStackRunner, type StepState } from '../model/transformer.ts';
+import {
+  BwCacheSchedule,
+  FirstBlockSchedule,
+  StaticSchedule,
+  TeaCacheSchedule,
+  selectedBlocks,
+  type CacheConfig,
+} from './policies.ts';
+
+export type Branch = 'cond' | 'uncond';
+
+/** Profiler label group of the similarity-indicator kernels (reductions and the decision). */
+export const INDICATOR_LABEL = 'indicator';
+export const BRANCHES: Branch[] = ['cond', 'uncond'];
+
+/** What the manager needs of a model: its depth, and block 0's modulated input (TeaCache). */
+export interface CachedModel {
+  readonly config: { numLayers: number };
+  modulatedInput(index: number, hidden: Tensor, step: StepState): Tensor;
+}
+
+export interface BranchStats {
+  /** computed[step][block]: true where the block ran, false where its features were reused. */
+  computed: boolean[][];
+  /** The indicator value the policy decided on at each step (null where none was measured). */
+  indicator: (number | null)[];
+  /** Relative L1 of each block's features against its previous computed step (null: not measured). */
+  blockIndicator: (number | null)[][];
+}
+
+export interface CacheStats {
+  policy: CacheConfig['policy'];
+  steps: number;
+  numLayers: number;
+  branches: Partial<Record<Branch, BranchStats>>;
+  /** Block computations done / block computations an uncached run does. */
+  computedFraction: number;
+  /** Most GPU bytes the cache held at once (features, residuals, indicator sums). */
+  peakCacheBytes: number;
+}
+
+type Schedule = BwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
+
+/** One CFG branch's cache: never shared with the other branch. */
+class BranchCache {
+  readonly schedule: Schedule;
+  readonly prevFeatures: (Tensor | undefined)[];
+  readonly blockResiduals: (Tensor | undefined)[];
+  stackResidual: Tensor | undefined;
+  /** First Block Cache: block 0's last residual; TeaCache: block 0's last modulated input. */
+  probe: Tensor | undefined;
+  /** Relative-L1 sums, slot (step·numLayers + block) → (Σ|a−b|, Σ|b|). */
+  readonly sums: Tensor;
+  readonly decision: Tensor;
+  readonly measured: boolean[][];
+  readonly stats: BranchStats;
+  shapeKey = '';
+
+  constructor(ctx: GpuContext, config: CacheConfig, steps: number, numLayers: number) {
+    this.schedule =
+      config.policy === 'bwcache'
+        ? new BwCacheSchedule(config, steps, numLayers)
+        : config.policy === 'static'
+          ? new StaticSchedule(config, steps)
+          : config.policy === 'first-block'
+            ? new FirstBlockSchedule(config)
+            : config.policy === 'teacache'
+              ? new TeaCacheSchedule(config, steps)
+              : undefined;
+    this.prevFeatures = new Array(numLayers).fill(undefined);
+    this.blockResiduals = new Array(numLayers).fill(undefined);
+    this.sums = ctx.zeros([2 * steps * numLayers], 'f32', 'cache indicator sums');
+    this.decision = ctx.zeros([1 + Math.ceil(numLayers / 32)], 'u32', 'cache decision');
+    this.measured = Array.from({ length: steps }, () => new Array(numLayers).fill(false));
+    this.stats = {
+      computed: Array.from({ length: steps }, () => new Array(numLayers).fill(true)),
+      indicator: new Array(steps).fill(null),
+      blockIndicator: Array.from({ length: steps }, () => new Array(numLayers).fill(null)),
+    };
+  }
+
+  /** Drops features and residuals (a shape change makes them meaningless). */
+  clearFeatures(): void {
+    for (const list of [this.prevFeatures, this.blockResiduals]) {
+      list.forEach((t, i) => {
+        t?.release();
+        list[i] = undefined;
+      });
+    }
+    this.stackResidual?.release();
+    this.stackResidual = undefined;
+    this.probe?.release();
+    this.probe = undefined;
+  }
+
+  tensors(): Tensor[] {
+    return [...this.prevFeatures, ...this.blockResiduals, this.stackResidual, this.probe, this.sums, this.decision].filter(
+      (t): t is Tensor => t !== undefined,
+    );
+  }
+
+  dispose(): void {
+    this.clearFeatures();
+    this.sums.release();
+    this.decision.release();
+  }
+}
+
+export class CacheManager {
+  private readonly branches = new Map<Branch, BranchCache>();
+  private readonly numLayers: number;
+  private readonly selected: Set<number>;
+  private readonly storage: 'f16' | 'f32';
+  private peakBytes = 0;
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly model: CachedModel,
+    readonly config: CacheConfig,
+    readonly steps: number,
+  ) {
+    this.numLayers = model.config.numLayers;
+    this.selected = new Set(config.policy === 'bwcache' ? selectedBlocks(config.blocks, this.numLayers) : [0]);
+    this.storage = config.policy === 'none' ? 'f32' : config.storage;
+    if (!Number.isInteger(steps) || steps < 1) throw new Error(`cache: steps must be a positive integer, got ${steps}`);
+  }
+
+  private branch(name: Branch, hidden: Tensor): BranchCache {
+    let b = this.branches.get(name);
+    if (!b) {
+      b = new BranchCache(this.ctx, this.config, this.steps, this.numLayers);
+      this.branches.set(name, b);
+    }
+    const key = hidden.shape.join('x');
+    if (b.shapeKey && b.shapeKey !== key) b.clearFeatures();
+    b.shapeKey = key;
+    return b;
+  }
+
+  /** The hook for `model.forward(…, { runBlocks })` at sampling step `step` of branch `branch`. */
+  runner(branch: Branch, step: number): BlockStackRunner {
+    if (step < 0 || step >= this.steps) throw new Error(`cache: step ${step} outside 0..${this.steps - 1}`);
+    if (this.config.policy === 'none') return defaultBlockStack(this.numLayers);
+    return async (hidden, runBlock, stepState) => {
+      const b = this.branch(branch, hidden);
+      const out = await this.runStep(b, step, hidden, runBlock, stepState);
+      this.trackBytes();
+      return out;
+    };
+  }
+
+  private async runStep(
+    b: BranchCache,
+    step: number,
+    hidden: Tensor,
+    runBlock: (i: number, h: Tensor) => Tensor,
+    stepState: StepState,
+  ): Promise<Tensor> {
+    const s = b.schedule;
+    const cfg = this.config;
+    if (s instanceof BwCacheSchedule && cfg.policy === 'bwcache') {
+      const decision = s.decide(step);
+      if (cfg.reuse === 'block') return this.runBlockwise(b, step, hidden, runBlock, decision === 'reuse' ? s.blocksToReuse(step) : undefined);
+      if (decision === 'reuse' && b.stackResidual) return this.reuseStack(b, step, hidden, b.stackResidual);
+      const out = this.computeStack(b, step, hidden, runBlock, 0);
+      const mean = await this.readIndicator(b, step, cfg.threshold);
+      s.observe(step, mean?.mean);
+      return out;
+    }
+    if (s instanceof StaticSchedule) {
+      if (s.decide(step) === 'reuse' && b.stackResidual) return this.reuseStack(b, step, hidden, b.stackResidual);
+      return this.computeStack(b, step, hidden, runBlock, 0);
+    }
+    if (s instanceof FirstBlockSchedule) return this.runFirstBlock(b, s, step, hidden, runBlock);
+    if (s instanceof TeaCacheSchedule) {
+      const probe = this.model.modulatedInput(0, hidden, stepState);
+      const change = b.probe ? await this.measureProbe(b, step, probe, b.probe) : undefined;
+      b.probe = this.store(probe, b.probe);
+      probe.release();
+      if (s.decide(step, change) === 'reuse' && b.stackResidual) return this.reuseStack(b, step, hidden, b.stackResidual);
+      return this.computeStack(b, step, hidden, runBlock, 0);
+    }
+    throw new Error(`cache: no schedule for policy ${cfg.policy}`);
+  }
+
+  /** Runs blocks from `first` on; keeps the stack residual (out − input) unless told not to. */
+  private computeStack(
+    b: BranchCache,
+    step: number,
+    input: Tensor,
+    runBlock: (i: number, h: Tensor) => Tensor,
+    first: number,
+  ): Tensor {
+    let h = input;
+    for (let i = first; i < this.numLayers; i++) {
+      const next = runBlock(i, h);
+      if (h !== input) h.release();
+      h = next;
+      if (this.config.policy === 'bwcache' && this.selected.has(i)) this.measureAndStore(b, step, i, h);
+    }
+    const residual = linearCombination(this.ctx, [
+      { tensor: h, coef: 1 },
+      { tensor: input, coef: -1 },
+    ]);
+    b.stackResidual = this.store(residual, b.stackResidual);
+    residual.release();
+    return h;
+  }
+
+  private reuseStack(b: BranchCache, step: number, input: Tensor, residual: Tensor, fromBlock = 0): Tensor {
+    for (let i = fromBlock; i < this.numLayers; i++) b.stats.computed[step][i] = false;
+    return this.addStored(input, residual);
+  }
+
+  private runBlockwise(
+    b: BranchCache,
+    step: number,
+    input: Tensor,
+    runBlock: (i: number, h: Tensor) => Tensor,
+    reuseMask: boolean[] | undefined,
+  ): Promise<Tensor> {
+    let h = input;
+    for (let i = 0; i < this.numLayers; i++) {
+      const cached = b.blockResiduals[i];
+      let next: Tensor;
+      if (reuseMask?.[i] && cached) {
+        next = this.addStored(h, cached);
+        b.stats.computed[step][i] = false;
+      } else {
+        next = runBlock(i, h);
+        const residual = linearCombination(this.ctx, [
+          { tensor: next, coef: 1 },
+          { tensor: h, coef: -1 },
+        ]);
+        b.blockResiduals[i] = this.store(residual, cached);
+        residual.release();
+        if (this.selected.has(i)) this.measureAndStore(b, step, i, next);
+      }
+      if (h !== input) h.release();
+      h = next;
+    }
+    return this.readIndicator(b, step, (this.config as { threshold: number }).threshold).then((result) => {
+      const s = b.schedule as BwCacheSchedule;
+      if (result) {
+        s.observe(step, result.mean);
+        s.observeBlocks(b.measured[step].map((m, i) => (m ? result.below[i] : undefined)));
+      }
+      return h;
+    });
+  }
+
+  private async runFirstBlock(
+    b: BranchCache,
+    s: FirstBlockSchedule,
+    step: number,
+    input: Tensor,
+    runBlock: (i: number, h: Tensor) => Tensor,
+  ): Promise<Tensor> {
+    const first = runBlock(0, input);
+    const residual = linearCombination(this.ctx, [
+      { tensor: first, coef: 1 },
+      { tensor: input, coef: -1 },
+    ]);
+    const change = b.probe ? await this.measureProbe(b, step, residual, b.probe) : undefined;
+    if (s.decide(change) === 'reuse' && b.stackResidual) {
+      residual.release();
+      const out = this.reuseStack(b, step, first, b.stackResidual, 1);
+      first.release();
+      return out;
+    }
+    // Compared against the residual of the last fully computed step, so slow drift still triggers.
+    b.probe = this.store(residual, b.probe);
+    residual.release();
+    const out = this.computeStack(b, step, first, runBlock, 1);
+    if (out !== first) first.release();
+    return out;
+  }
+
+  /** Relative L1 of `current` against the stored `previous` into this step's slot for block 0. */
+  private async measureProbe(b: BranchCache, step: number, current: Tensor, previous: Tensor): Promise<number | undefined> {
+    this.ctx.withLabel(INDICATOR_LABEL, () => {
+      const prev = this.widen(previous);
+      relativeL1(this.ctx, current, prev, b.sums, step * this.numLayers);
+      if (prev !== previous) prev.release();
+    });
+    b.measured[step][0] = true;
+    const threshold = (this.config as { threshold: number }).threshold;
+    return (await this.readIndicator(b, step, threshold))?.mean;
+  }
+
+  /** Measures block i's change against its previous computed step, then stores its new features. */
+  private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
+    const previous = b.prevFeatures[i];
+    if (previous) {
+      this.ctx.withLabel(INDICATOR_LABEL, () => {
+        const prev = this.widen(previous);
+        relativeL1(this.ctx, features, prev, b.sums, step * this.numLayers + i);
+        if (prev !== previous) prev.release();
+      });
+      b.measured[step][i] = true;
+    }
+    b.prevFeatures[i] = this.store(features, previous);
+  }
+
+  /** Mean indicator over the blocks measured at `step`, and which were below δ: one small read. */
+  private async readIndicator(b: BranchCache, step: number, threshold: number): Promise<{ mean: number; below: boolean[] } | undefined> {
+    const blocks = b.measured[step].flatMap((m, i) => (m ? [i] : []));
+    if (blocks.length === 0) return undefined;
+    const indices = this.blockIndices(blocks);
+    this.ctx.withLabel(INDICATOR_LABEL, () =>
+      this.ctx.dispatch(
+        { shader: 'indicator' },
+        {
+          bindings: { sums: b.sums, blocks: indices, out: b.decision },
+          uniforms: { slotBase: step * this.numLayers, count: blocks.length, words: Math.ceil(this.numLayers / 32), threshold },
+          workgroups: 1,
+          label: 'decide',
+        },
+      ),
+    );
+    indices.release();
+    const words = new Uint32Array(await this.ctx.readRaw(b.decision));
+    const mean = new Float32Array(words.buffer, 0, 1)[0];
+    const below = Array.from({ length: this.numLayers }, (_, i) => ((words[1 + (i >> 5)] >>> (i & 31)) & 1) === 1);
+    b.stats.indicator[step] = mean;
+    return { mean, below };
+  }
+
+  private blockIndices(blocks: number[]): Tensor {
+    return this.ctx.upload(Uint32Array.from(blocks), [blocks.length], 'u32', 'indicator blocks');
+  }
+
+  /** Copies features into cache storage, reusing the previous buffer when there is one. */
+  private store(t: Tensor, previous: Tensor | undefined): Tensor {
+    const target = previous ?? this.ctx.empty(t.shape, this.storage, 'cached features');
+    if (this.storage === 'f16') cast(this.ctx, t, 'f16', target);
+    else this.ctx.copy(t, target);
+    return target;
+  }
+
+  private widen(stored: Tensor): Tensor {
+    return stored.dtype === 'f32' ? stored : cast(this.ctx, stored, 'f32');
+  }
+
+  private addStored(x: Tensor, stored: Tensor): Tensor {
+    const r = this.widen(stored);
+    const out = add(this.ctx, x, r);
+    if (r !== stored) r.release();
+    return out;
+  }
+
+  private trackBytes(): void {
+    let bytes = 0;
+    for (const b of this.branches.values()) for (const t of b.tensors()) bytes += t.byteLength;
+    this.peakBytes = Math.max(this.peakBytes, bytes);
+  }
+
+  /** Reads the per-block indicator sums once, and returns the run's statistics. */
+  async stats(): Promise<CacheStats> {
+    const branches: CacheStats['branches'] = {};
+    let computed = 0;
+    let total = 0;
+    for (const [name, b] of this.branches) {
+      const sums = await this.ctx.read(b.sums);
+      b.measured.forEach((row, step) =>
+        row.forEach((m, i) => {
+          if (!m) return;
+          const slot = step * this.numLayers + i;
+          const den = sums[2 * slot + 1];
+          b.stats.blockIndicator[step][i] = den > 0 ? sums[2 * slot] / den : null;
+        }),
+      );
+      for (const row of b.stats.computed) for (const c of row) (computed += c ? 1 : 0), total++;
+      branches[name] = b.stats;
+    }
+    return {
+      policy: this.config.policy,
+      steps: this.steps,
+      numLayers: this.numLayers,
+      branches,
+      computedFraction: total ? computed / total : 1,
+      peakCacheBytes: this.peakBytes,
+    };
+  }
+
+  /** Frees every cache buffer (features, residuals, sums). */
+  dispose(): void {
+    for (const b of this.branches.values()) b.dispose();
+    this.branches.clear();
+  }
+}

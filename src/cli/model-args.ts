@@ -1,0 +1,77 @@
+// Shared by the commands that generate: the model folder (default: the shipped toy model), its
+// decoder, and the prompt (text through the model's own encoder, or precomputed embeddings).
+
+import { fileURLToPath } from 'node:url';
+import { UsageError, type Options } from './args.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { directoryFolder } from '../weights/node-folder.ts';
+import { fileSource } from '../weights/node-source.ts';
+import { openSafetensors, readTensor } from '../weights/safetensors.ts';
+import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
+import type { PromptEmbedding } from '../model/text-encoder.ts';
+
+export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../../public/models/toy/', import.meta.url));
+
+export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | undefined, decoderPath: string | undefined): Promise<ModelBundle> {
+  const dir = modelDir ?? SHIPPED_MODEL_DIR;
+  const decoder = decoderPath ? await fileSource(decoderPath) : undefined;
+  return loadBundle(ctx, directoryFolder(dir), { decoder });
+}
+
+/** Reads a prompt embedding file: `prompt_embeds` (diffusers' name) or its only tensor, [1, L, D] or [L, D]. */
+export async function readEmbeddingFile(path: string, preferred: string[], textDim: number): Promise<PromptEmbedding> {
+  const file = await openSafetensors(await fileSource(path));
+  const name = preferred.find((n) => file.tensors.has(n)) ?? (file.tensors.size === 1 ? [...file.tensors.keys()][0] : undefined);
+  if (!name) throw new Error(`${path}: expected a tensor named ${preferred.join(' or ')}; it has ${[...file.tensors.keys()].join(', ')}`);
+  const shape = file.tensors.get(name)!.shape;
+  const dims = shape.length === 3 && shape[0] === 1 ? shape.slice(1) : shape;
+  if (dims.length !== 2) throw new Error(`${path}: ${name} must be [1, L, D] or [L, D], got [${shape.join(', ')}]`);
+  if (dims[1] !== textDim) throw new Error(`${path}: ${name} has width ${dims[1]}, the model's text_dim is ${textDim}`);
+  return { data: await readTensor(file, name), rows: dims[0] };
+}
+
+export interface PromptArgs {
+  prompt: PromptEmbedding;
+  negative: PromptEmbedding | undefined;
+  text: string | undefined;
+}
+
+/** --prompt TEXT (needs the model's text encoder) or --embeds FILE, and the optional negative. */
+export async function promptFromArgs(
+  bundle: ModelBundle,
+  text: string | undefined,
+  embedsPath: string | undefined,
+  negativeText: string | undefined,
+  negativePath: string | undefined,
+): Promise<PromptArgs> {
+  const textDim = bundle.model.config.textDim;
+  if (text !== undefined && embedsPath !== undefined) throw new UsageError('give --prompt or --embeds, not both');
+  let prompt: PromptEmbedding;
+  if (embedsPath !== undefined) prompt = await readEmbeddingFile(embedsPath, ['prompt_embeds', 'encoder_hidden_states'], textDim);
+  else {
+    if (!bundle.textEncoder) throw new UsageError(`${bundle.name} has no text encoder in webdit: give --embeds FILE (precomputed prompt_embeds)`);
+    const prompt0 = text ?? '';
+    const { unknown } = bundle.textEncoder.tokenize(prompt0);
+    if (unknown.length) console.error(`note: the model does not know the words ${unknown.map((u) => `"${u}"`).join(', ')}`);
+    prompt = bundle.textEncoder.encode(prompt0);
+  }
+  let negative: PromptEmbedding | undefined;
+  if (negativePath !== undefined) negative = await readEmbeddingFile(negativePath, ['negative_prompt_embeds', 'prompt_embeds', 'encoder_hidden_states'], textDim);
+  else if (negativeText !== undefined) {
+    if (!bundle.textEncoder) throw new UsageError('--negative needs a model with a text encoder; give --negative-embeds FILE');
+    negative = bundle.textEncoder.encode(negativeText);
+  }
+  return { prompt, negative, text };
+}
+
+/** Video size and sampling settings, defaulting to the bundle's own. */
+export function samplingFromArgs(options: Options, bundle: ModelBundle) {
+  const d = bundle.defaults;
+  return {
+    frames: options.integer('frames', d.frames)!,
+    height: options.integer('height', d.height)!,
+    width: options.integer('width', d.width)!,
+    steps: options.integer('steps', d.steps)!,
+    guidance: options.number('guidance', d.guidance)!,
+  };
+}

@@ -1,0 +1,121 @@
+// A model bundle: everything a generation needs, loaded from one diffusers-style folder
+//   model_index.json                 (optional; webdit's defaults, text length, decoder)
+//   transformer/config.json + weights (one safetensors file or shards)
+//   scheduler/scheduler_config.json
+//   text_encoder/                    (webdit's word encoder, when the model ships one)
+// The decoder is the identity for a pixel-space model, or a TAEHV file given by the caller.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { ModelFolder } from '../weights/folder.ts';
+import type { ByteSource } from '../weights/source.ts';
+import { loadWanTransformer } from '../model/load.ts';
+import type { WanTransformer } from '../model/transformer.ts';
+import { WordTextEncoder } from '../model/text-encoder.ts';
+import type { VideoDecoder } from '../decoder/decoder.ts';
+import { IdentityDecoder } from '../decoder/identity.ts';
+import { TaehvDecoder } from '../decoder/taehv.ts';
+
+export interface BundleDefaults {
+  frames: number;
+  height: number;
+  width: number;
+  steps: number;
+  guidance: number;
+}
+
+/** Wan2.1's pipeline defaults (diffusers WanPipeline). */
+export const WAN_DEFAULTS: BundleDefaults = { frames: 81, height: 480, width: 832, steps: 50, guidance: 5 };
+
+export interface ModelBundle {
+  name: string;
+  model: WanTransformer;
+  decoder: VideoDecoder;
+  scheduler: object;
+  textEncoder: WordTextEncoder | undefined;
+  textLen: number;
+  defaults: BundleDefaults;
+  dispose(): void;
+}
+
+export interface BundleLoadOptions {
+  /** A TAEHV decoder file, for latent-space models whose folder names no decoder of its own. */
+  decoder?: ByteSource;
+  weights?: 'keep' | 'f32';
+  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The folder's `sub/` part as a folder of its own. */
+export function subFolder(folder: ModelFolder, sub: string): ModelFolder {
+  return {
+    name: `${folder.name.replace(/\/$/, '')}/${sub}`,
+    open: (path) => folder.open(`${sub}/${path}`),
+    readText: (path) => folder.readText(`${sub}/${path}`),
+  };
+}
+
+async function readJson(folder: ModelFolder, path: string): Promise<Record<string, unknown> | undefined> {
+  const text = await folder.readText(path);
+  if (text === undefined) return undefined;
+  try {
+    const json = JSON.parse(text) as unknown;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
+    return json as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${folder.name}/${path}: invalid JSON (${(e as Error).message})`);
+  }
+}
+
+function numberField(index: Record<string, unknown>, name: string, fallback: number): number {
+  const v = index[name];
+  return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
+}
+
+export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
+  const index = (await readJson(folder, 'model_index.json')) ?? {};
+  const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
+  if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);
+  const hasTextEncoder = (await folder.readText('text_encoder/vocab.json')) !== undefined;
+  const textEncoder = hasTextEncoder ? await WordTextEncoder.load(subFolder(folder, 'text_encoder')) : undefined;
+
+  const model = await loadWanTransformer(ctx, subFolder(folder, 'transformer'), {
+    weights: options.weights,
+    onProgress: options.onProgress,
+    signal: options.signal,
+  });
+  let decoder: VideoDecoder;
+  try {
+    if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
+    else {
+      const source = options.decoder ?? (typeof index.decoder === 'string' ? await folder.open(index.decoder) : undefined);
+      if (!source) {
+        throw new Error(`${folder.name}: a latent-space model needs a decoder: give a TAEHV file (taew2_1.safetensors)`);
+      }
+      decoder = await TaehvDecoder.load(ctx, source);
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const defaults: BundleDefaults = {
+    frames: numberField(index, 'frames', WAN_DEFAULTS.frames),
+    height: numberField(index, 'height', WAN_DEFAULTS.height),
+    width: numberField(index, 'width', WAN_DEFAULTS.width),
+    steps: numberField(index, 'steps', WAN_DEFAULTS.steps),
+    guidance: numberField(index, 'guidance', WAN_DEFAULTS.guidance),
+  };
+  const textLen = numberField(index, 'text_len', textEncoder?.textLen ?? 512);
+  return {
+    name: typeof index.name === 'string' ? index.name : folder.name,
+    model,
+    decoder,
+    scheduler,
+    textEncoder,
+    textLen,
+    defaults,
+    dispose() {
+      model.dispose();
+      decoder.dispose();
+    },
+  };
+}

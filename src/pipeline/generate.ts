@@ -1,0 +1,178 @@
+// Text-to-video generation: seeded noise → sampling loop (transformer with the cache's block hook,
+// classifier-free guidance, scheduler update on the GPU) → decoder → frames. Latents stay on the GPU
+// from the first step to the decoder; one sync per step gives progress and a prompt abort.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { linearCombination } from '../gpu/kernels/linear-combination.ts';
+import { swapOuter } from '../gpu/kernels/swap-outer.ts';
+import type { TextState, WanTransformer } from '../model/transformer.ts';
+import type { PromptEmbedding } from '../model/text-encoder.ts';
+import { CacheManager, type CacheStats } from '../cache/manager.ts';
+import type { CacheConfig } from '../cache/policies.ts';
+import { createScheduler } from '../sampler/schedulers/index.ts';
+import { gaussianNoise } from '../sampler/noise.ts';
+import type { VideoDecoder } from '../decoder/decoder.ts';
+
+export type { PromptEmbedding };
+
+export interface GenerateProgress {
+  step: number;
+  steps: number;
+  elapsedMs: number;
+  etaMs: number;
+}
+
+export interface GenerateOptions {
+  model: WanTransformer;
+  decoder: VideoDecoder;
+  prompt: PromptEmbedding;
+  /** The unconditional branch's embedding (Wan encodes "" too); zero rows when absent. */
+  negativePrompt?: PromptEmbedding;
+  /** Rows the prompt is zero-padded to (512 for Wan2.1). */
+  textLen: number;
+  frames: number;
+  height: number;
+  width: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+  /** diffusers scheduler config (`scheduler_config.json`). */
+  scheduler: object;
+  cache?: CacheConfig;
+  /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
+  latents?: Float32Array;
+  onProgress?: (p: GenerateProgress) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  /** [F, 3, H, W], RGB in [0, 1]. */
+  frames: Float32Array;
+  shape: [number, number, number, number];
+  /** Final latents [C, T, h, w] (before decoding). */
+  latents: Float32Array;
+  latentShape: number[];
+  seconds: number;
+  samplingSeconds: number;
+  decodeSeconds: number;
+  stats: CacheStats;
+}
+
+export class AbortError extends Error {
+  override name = 'AbortError';
+  constructor() {
+    super('generation aborted');
+  }
+}
+
+/** Latent shape for a video size, checked as diffusers' WanPipeline checks it. */
+export function latentShape(
+  model: WanTransformer,
+  decoder: VideoDecoder,
+  video: { frames: number; height: number; width: number },
+): [number, number, number, number] {
+  const { frames, height, width } = video;
+  const ts = decoder.temporalScale;
+  const ss = decoder.spatialScale;
+  const [pt, ph, pw] = model.config.patchSize;
+  const multiple = ss * Math.max(ph, pw);
+  for (const [name, v] of [['frames', frames], ['height', height], ['width', width]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${name} must be a positive integer, got ${v}`);
+  }
+  if (height % multiple || width % multiple) throw new Error(`height and width must be multiples of ${multiple} for this model, got ${width}×${height}`);
+  if ((frames - 1) % ts !== 0) throw new Error(`frames must be ${ts}k+1 for this model (e.g. ${ts + 1}, ${2 * ts + 1}, ${4 * ts + 1}), got ${frames}`);
+  const latentFrames = (frames - 1) / ts + 1;
+  if (latentFrames % pt !== 0) throw new Error(`frames give ${latentFrames} latent frames, not a multiple of the temporal patch ${pt}`);
+  if (decoder.latentChannels !== model.config.inChannels) {
+    throw new Error(`the decoder takes ${decoder.latentChannels} latent channels, the model makes ${model.config.inChannels}`);
+  }
+  return [model.config.inChannels, latentFrames, height / ss, width / ss];
+}
+
+export async function generate(ctx: GpuContext, options: GenerateOptions): Promise<GenerateResult> {
+  const { model, decoder, steps, guidance, signal } = options;
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isFinite(guidance)) throw new Error(`guidance must be a number, got ${guidance}`);
+  if (!Number.isInteger(options.seed) || options.seed < 0) throw new Error(`seed must be a non-negative integer, got ${options.seed}`);
+  const shape = latentShape(model, decoder, options);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (options.latents && options.latents.length !== count) {
+    throw new Error(`supplied latents have ${options.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
+  }
+  const throwIfAborted = () => {
+    if (signal?.aborted) throw new AbortError();
+  };
+  throwIfAborted();
+
+  const useCfg = guidance > 1;
+  const scheduler = createScheduler(options.scheduler);
+  scheduler.setTimesteps(steps);
+  const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
+  const owned: { text?: TextState; negative?: TextState; latents?: Tensor } = {};
+  const start = performance.now();
+  try {
+    owned.text = model.encodeText(options.prompt.data, options.prompt.rows, options.textLen);
+    if (useCfg) {
+      const neg = options.negativePrompt ?? { data: new Float32Array(0), rows: 0 };
+      owned.negative = model.encodeText(neg.data, neg.rows, options.textLen);
+    }
+    owned.latents = ctx.upload(options.latents ?? gaussianNoise(options.seed, count), shape, 'f32', 'latents');
+
+    for (let i = 0; i < steps; i++) {
+      throwIfAborted();
+      const t = scheduler.timesteps[i];
+      const cond = await model.forward(owned.latents, t, owned.text, { runBlocks: cache.runner('cond', i) });
+      let velocity = cond;
+      if (useCfg) {
+        const uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: cache.runner('uncond', i) });
+        // uncond + g·(cond − uncond), as one combination.
+        velocity = linearCombination(ctx, [
+          { tensor: uncond, coef: 1 - guidance },
+          { tensor: cond, coef: guidance },
+        ]);
+        uncond.release();
+        cond.release();
+      }
+      const next = scheduler.step(ctx, velocity, owned.latents);
+      velocity.release();
+      owned.latents.release();
+      owned.latents = next;
+      await ctx.sync();
+      const elapsedMs = performance.now() - start;
+      options.onProgress?.({ step: i + 1, steps, elapsedMs, etaMs: (elapsedMs / (i + 1)) * (steps - i - 1) });
+    }
+    const samplingSeconds = (performance.now() - start) / 1000;
+    throwIfAborted();
+    const finalLatents = await ctx.read(owned.latents);
+    const decodeStart = performance.now();
+    // The model's latents are [C, T, h, w]; decoders take frames first, [T, C, h, w].
+    const decoderInput = swapOuter(ctx, owned.latents);
+    let frameTensor: Tensor;
+    try {
+      frameTensor = await decoder.decode(ctx, decoderInput, { signal });
+    } finally {
+      decoderInput.release();
+    }
+    const frames = await ctx.read(frameTensor);
+    const frameShape = frameTensor.shape as [number, number, number, number];
+    frameTensor.release();
+    const end = performance.now();
+    return {
+      frames,
+      shape: [...frameShape],
+      latents: finalLatents,
+      latentShape: shape,
+      seconds: (end - start) / 1000,
+      samplingSeconds,
+      decodeSeconds: (end - decodeStart) / 1000,
+      stats: await cache.stats(),
+    };
+  } finally {
+    owned.text?.dispose();
+    owned.negative?.dispose();
+    owned.latents?.release();
+    cache.dispose();
+    scheduler.reset();
+  }
+}
