@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./commands/plan.ts')).default,
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
   generate: async () => (await import('./commands/generate.ts')).default,
+  bench: async () => (await import('./commands/bench.ts')).default,
 };
 
 function help(): string {

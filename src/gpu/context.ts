@@ -51,7 +51,7 @@ function bucketBytes(bytes: number): number {
 export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
-  readonly profiler: KernelProfiler | undefined;
+  private kernelProfiler: KernelProfiler | undefined;
   readonly options: ContextOptions;
 
   private readonly pool = new Map<number, GPUBuffer[]>();
@@ -98,9 +98,26 @@ export class GpuContext {
     void device.lost.then((info) => {
       this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
     });
-    if (options.profile) {
+    if (options.profile) this.setProfiling(true);
+  }
+
+  /** The per-kernel profiler while profiling is on. */
+  get profiler(): KernelProfiler | undefined {
+    return this.kernelProfiler;
+  }
+
+  /**
+   * Turns per-kernel GPU timing on or off. While on, each dispatch gets its own compute pass with
+   * timestamps, which costs some speed: time whole runs with profiling off.
+   */
+  setProfiling(on: boolean): void {
+    if (on && !this.kernelProfiler) {
       if (!this.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
-      this.profiler = new KernelProfiler(device);
+      this.flush('profiling switched on');
+      this.kernelProfiler = new KernelProfiler(this.device);
+    } else if (!on && this.kernelProfiler) {
+      this.flush('profiling switched off');
+      this.kernelProfiler = undefined;
     }
   }
 

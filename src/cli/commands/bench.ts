@@ -1,0 +1,72 @@
+import { writeFile } from 'node:fs/promises';
+import type { Command } from '../main.ts';
+import { UsageError } from '../args.ts';
+import { createNodeContext } from '../../gpu/node.ts';
+import { runCacheBenchmark, type BenchReport } from '../../pipeline/bench.ts';
+import { loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
+
+const DEFAULT_POLICIES = 'none,bwcache,static,first-block,teacache';
+const DEFAULT_PROMPT = 'a red circle moving right on a black background';
+
+function table(report: BenchReport): string {
+  const rows = report.policies.map((p) =>
+    [
+      p.spec.padEnd(28),
+      `${p.seconds.toFixed(2)}s`.padStart(8),
+      `${p.speedup.toFixed(2)}×`.padStart(7),
+      `${(p.computedFraction * 100).toFixed(0)}%`.padStart(6),
+      p.psnr === Infinity ? '     ∞' : p.psnr.toFixed(1).padStart(6),
+      p.ssim.toFixed(4).padStart(7),
+      p.indicatorShare === null ? '      -' : `${(p.indicatorShare * 100).toFixed(2)}%`.padStart(7),
+      `${(p.cacheOverhead * 100).toFixed(1)}%`.padStart(7),
+    ].join(' '),
+  );
+  return ['policy                           time speedup  comp.   PSNR    SSIM  indic.  cache', ...rows].join('\n');
+}
+
+const bench: Command = {
+  summary: 'Run cache policies on the same seeds and compare speed and quality against the uncached run (JSON with --json).',
+  usage:
+    'webdit bench [--model DIR] [--decoder FILE] [--prompt TEXT | --embeds FILE] [--steps N] [--seeds 0,1] ' +
+    `[--policies ${DEFAULT_POLICIES}] [--frames F --height H --width W --guidance G] [--no-profile] [--json] [--out FILE]`,
+  async run(options) {
+    const modelDir = options.string('model');
+    const decoderPath = options.string('decoder');
+    const text = options.string('prompt');
+    const embeds = options.string('embeds');
+    const negativeEmbeds = options.string('negative-embeds');
+    const seedsArg = options.string('seeds') ?? '0,1';
+    const policies = (options.string('policies') ?? DEFAULT_POLICIES).split(/\s+|;/).join('').split(/,(?![^:,]*=)/);
+    const json = options.flag('json');
+    const noProfile = options.flag('no-profile');
+    const outPath = options.string('out');
+    const seeds = seedsArg.split(',').map((s) => Number(s.trim()));
+    if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`bench: --seeds must be non-negative integers, got "${seedsArg}"`);
+    const ctx = await createNodeContext();
+    const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
+    try {
+      const sampling = samplingFromArgs(options, bundle);
+      options.finish();
+      const promptText = embeds === undefined ? (text ?? DEFAULT_PROMPT) : undefined;
+      const { prompt, negative } = await promptFromArgs(bundle, promptText, embeds, undefined, negativeEmbeds);
+      const report = await runCacheBenchmark(ctx, bundle, {
+        prompt,
+        promptText,
+        negativePrompt: negative,
+        seeds,
+        policies,
+        ...sampling,
+        profile: !noProfile,
+        onProgress: (m) => process.stderr.write(`bench: ${m}\n`),
+      });
+      const text2 = JSON.stringify(report, (_, v) => (v === Infinity ? 'Infinity' : v), 2);
+      if (outPath) await writeFile(outPath, text2);
+      if (json) console.log(text2);
+      else console.log(table(report));
+    } finally {
+      bundle.dispose();
+      ctx.destroy();
+    }
+  },
+};
+export default bench;

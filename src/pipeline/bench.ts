@@ -1,0 +1,188 @@
+// The cache benchmark: every policy on the same seeds in one process, against the uncached run of the
+// same seed. Speed is wall time of whole generations (runs interleaved, after a warm-up); quality is
+// PSNR/SSIM of the decoded frames against `none`; the indicator's share of GPU time comes from one
+// profiled run per policy (timestamp queries), when the adapter has them. Used by the CLI and bench.html.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { KernelTime } from '../gpu/profiler.ts';
+import { INDICATOR_LABEL, type CacheStats } from '../cache/manager.ts';
+import { formatCacheSpec, parseCacheSpec } from '../cache/spec.ts';
+import type { CacheConfig } from '../cache/policies.ts';
+import { psnr, ssim } from '../frames/metrics.ts';
+import type { ModelBundle } from './bundle.ts';
+import { generate, type GenerateResult, type PromptEmbedding } from './generate.ts';
+import { createScheduler } from '../sampler/schedulers/index.ts';
+
+export interface BenchSettings {
+  prompt: PromptEmbedding;
+  promptText?: string;
+  negativePrompt?: PromptEmbedding;
+  steps: number;
+  seeds: number[];
+  policies: string[];
+  frames: number;
+  height: number;
+  width: number;
+  guidance: number;
+  /** Profile one run per policy for the indicator's share of GPU time (needs timestamp-query). */
+  profile?: boolean;
+  onProgress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface PolicyResult {
+  spec: string;
+  /** Mean wall time of one generation over the seeds (sampling + decoding), seconds. */
+  seconds: number;
+  samplingSeconds: number;
+  /** none's seconds / this policy's, in this run. */
+  speedup: number;
+  /** Block computations done / those of the uncached run. */
+  computedFraction: number;
+  /** Indicator kernels' share of the GPU time of a profiled run (null where not profiled). */
+  indicatorShare: number | null;
+  /** Most extra GPU bytes the cache held, and that as a fraction of the model's weight bytes. */
+  cacheBytes: number;
+  cacheOverhead: number;
+  /** Against none, same seed (mean over seeds; Infinity PSNR for identical frames). */
+  psnr: number;
+  ssim: number;
+  perSeed: { seed: number; seconds: number; psnr: number; ssim: number; computedFraction: number }[];
+  /** The cond branch's compute (1) / reuse (0) map, steps × blocks, of the first seed. */
+  computeMap: number[][];
+  /** The indicator each step decided on (first seed, cond branch). */
+  indicator: (number | null)[];
+}
+
+export interface BenchReport {
+  adapter: GpuContext['adapterInfo'];
+  features: string[];
+  model: { name: string; parameters: number; weightBytes: number; numLayers: number };
+  settings: Omit<BenchSettings, 'prompt' | 'negativePrompt' | 'onProgress' | 'signal'>;
+  policies: PolicyResult[];
+  /** From the uncached computation: relative L1 of every block's output between adjacent steps [step][block]. */
+  curve: { timesteps: number[]; relL1: (number | null)[][] };
+  /** Per-kernel GPU time of the profiled uncached run, slowest first. */
+  kernels: KernelTime[] | null;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+function computeMapOf(stats: CacheStats): number[][] {
+  const cond = stats.branches.cond;
+  if (!cond) return Array.from({ length: stats.steps }, () => new Array(stats.numLayers).fill(1));
+  return cond.computed.map((row) => row.map((c) => (c ? 1 : 0)));
+}
+
+export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, settings: BenchSettings): Promise<BenchReport> {
+  const configs: CacheConfig[] = settings.policies.map((p) => parseCacheSpec(p));
+  if (!configs.some((c) => c.policy === 'none')) configs.unshift({ policy: 'none' });
+  if (settings.seeds.length === 0) throw new Error('bench: give at least one seed');
+  const say = settings.onProgress ?? (() => {});
+  const run = (cache: CacheConfig, seed: number, steps = settings.steps) =>
+    generate(ctx, {
+      model: bundle.model,
+      decoder: bundle.decoder,
+      prompt: settings.prompt,
+      negativePrompt: settings.negativePrompt,
+      textLen: bundle.textLen,
+      frames: settings.frames,
+      height: settings.height,
+      width: settings.width,
+      steps,
+      guidance: settings.guidance,
+      seed,
+      scheduler: bundle.scheduler,
+      cache,
+      signal: settings.signal,
+    });
+
+  say('warm-up (compiles every kernel)');
+  for (const c of configs) await run(c, settings.seeds[0], Math.min(settings.steps, 4));
+
+  const results = new Map<CacheConfig, GenerateResult[]>(configs.map((c) => [c, []]));
+  for (const seed of settings.seeds) {
+    for (const c of configs) {
+      say(`seed ${seed}: ${formatCacheSpec(c)}`);
+      results.get(c)!.push(await run(c, seed));
+    }
+  }
+
+  // The curve: an uncached computation that also measures every block (δ = 0 never reuses).
+  say('measuring the per-block relative L1 curve');
+  const measured = await run(parseCacheSpec('bwcache:threshold=0,blocks=all,storage=f32'), settings.seeds[0]);
+  const curve = measured.stats.branches.cond!.blockIndicator;
+
+  let kernels: KernelTime[] | null = null;
+  const share = new Map<CacheConfig, number>();
+  if (settings.profile !== false && ctx.features.has('timestamp-query')) {
+    for (const c of configs) {
+      say(`profiling ${formatCacheSpec(c)}`);
+      ctx.setProfiling(true);
+      try {
+        await run(c, settings.seeds[0]);
+        const report = await ctx.profiler!.report();
+        const total = report.reduce((s, k) => s + k.ms, 0);
+        const indicator = report.filter((k) => k.label.startsWith(`${INDICATOR_LABEL}/`)).reduce((s, k) => s + k.ms, 0);
+        share.set(c, total > 0 ? indicator / total : 0);
+        if (c.policy === 'none') kernels = report;
+      } finally {
+        ctx.setProfiling(false);
+      }
+    }
+  }
+
+  const baseline = results.get(configs.find((c) => c.policy === 'none')!)!;
+  const baseSeconds = mean(baseline.map((r) => r.seconds));
+  const weightBytes = [...bundle.model.weights.values()].reduce((s, t) => s + t.byteLength, 0);
+  const policies: PolicyResult[] = configs.map((c) => {
+    const runs = results.get(c)!;
+    const perSeed = runs.map((r, i) => ({
+      seed: settings.seeds[i],
+      seconds: r.seconds,
+      psnr: psnr(r.frames, baseline[i].frames),
+      ssim: ssim(r.frames, baseline[i].frames, r.shape),
+      computedFraction: r.stats.computedFraction,
+    }));
+    const seconds = mean(runs.map((r) => r.seconds));
+    const cacheBytes = Math.max(...runs.map((r) => r.stats.peakCacheBytes));
+    return {
+      spec: formatCacheSpec(c),
+      seconds,
+      samplingSeconds: mean(runs.map((r) => r.samplingSeconds)),
+      speedup: baseSeconds / seconds,
+      computedFraction: mean(runs.map((r) => r.stats.computedFraction)),
+      indicatorShare: share.get(c) ?? null,
+      cacheBytes,
+      cacheOverhead: cacheBytes / weightBytes,
+      psnr: mean(perSeed.map((p) => p.psnr)),
+      ssim: mean(perSeed.map((p) => p.ssim)),
+      perSeed,
+      computeMap: computeMapOf(runs[0].stats),
+      indicator: runs[0].stats.branches.cond?.indicator ?? [],
+    };
+  });
+
+  const { prompt: _p, negativePrompt: _n, onProgress: _o, signal: _s, ...plainSettings } = settings;
+  return {
+    adapter: ctx.adapterInfo,
+    features: [...ctx.features].sort(),
+    model: {
+      name: bundle.name,
+      parameters: [...bundle.model.weights.values()].reduce((s, t) => s + t.size, 0),
+      weightBytes,
+      numLayers: bundle.model.config.numLayers,
+    },
+    settings: plainSettings,
+    policies,
+    curve: { timesteps: scheduleTimesteps(bundle.scheduler, settings.steps), relL1: curve },
+    kernels,
+  };
+}
+
+/** The scheduler's timesteps for a run, the curve's x axis. */
+function scheduleTimesteps(config: object, steps: number): number[] {
+  const s = createScheduler(config);
+  s.setTimesteps(steps);
+  return [...s.timesteps];
+}

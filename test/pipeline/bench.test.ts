@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { testContext } from '../helpers/gpu.ts';
+import { writeTinyModel } from '../helpers/tiny-model.ts';
+import { directoryFolder } from '../../src/weights/node-folder.ts';
+import { loadBundle } from '../../src/pipeline/bundle.ts';
+import { runCacheBenchmark } from '../../src/pipeline/bench.ts';
+
+describe('cache benchmark', () => {
+  it('reports every policy against none on the same seeds, with the per-block curve', async () => {
+    const ctx = await testContext();
+    const bundle = await loadBundle(ctx, directoryFolder(writeTinyModel(3)));
+    const report = await runCacheBenchmark(ctx, bundle, {
+      prompt: bundle.textEncoder!.encode('a blue square'),
+      steps: 6,
+      seeds: [1, 2],
+      policies: ['bwcache:threshold=0', 'static:interval=2'],
+      frames: 4,
+      height: 8,
+      width: 8,
+      guidance: 3,
+    });
+    expect(report.policies.map((p) => p.spec)).toEqual(['none', 'bwcache:threshold=0', 'static']);
+    const [none, exact, stat] = report.policies;
+    expect(none.speedup).toBe(1);
+    expect(none.psnr).toBe(Infinity);
+    expect(exact.psnr).toBe(Infinity); // δ = 0: identical frames
+    expect(exact.computedFraction).toBe(1);
+    expect(stat.computedFraction).toBeLessThan(1);
+    expect(stat.psnr).toBeLessThan(Infinity);
+    expect(stat.perSeed).toHaveLength(2);
+    expect(report.curve.relL1).toHaveLength(6);
+    expect(report.curve.relL1[0].every((v) => v === null)).toBe(true); // nothing to compare at step 0
+    expect(report.curve.relL1[3].every((v) => v !== null && v > 0)).toBe(true);
+    expect(report.curve.timesteps).toHaveLength(6);
+    // SwiftShader has timestamp queries: the indicator's share is measured, and none has none.
+    expect(none.indicatorShare).toBe(0);
+    expect(exact.indicatorShare).toBeGreaterThan(0);
+    expect(exact.indicatorShare).toBeLessThan(1);
+    expect(report.kernels!.length).toBeGreaterThan(5);
+    bundle.dispose();
+  });
+});
