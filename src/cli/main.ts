@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
   generate: async () => (await import('./commands/generate.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
+  calibrate: async () => (await import('./commands/calibrate.ts')).default,
 };
 
 function help(): string {

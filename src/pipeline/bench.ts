@@ -9,7 +9,7 @@ import { INDICATOR_LABEL, type CacheStats } from '../cache/manager.ts';
 import { formatCacheSpec, parseCacheSpec } from '../cache/spec.ts';
 import type { CacheConfig } from '../cache/policies.ts';
 import { psnr, ssim } from '../frames/metrics.ts';
-import type { ModelBundle } from './bundle.ts';
+import { withModelCalibration, type ModelBundle } from './bundle.ts';
 import { generate, type GenerateResult, type PromptEmbedding } from './generate.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 
@@ -75,7 +75,7 @@ function computeMapOf(stats: CacheStats): number[][] {
 }
 
 export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, settings: BenchSettings): Promise<BenchReport> {
-  const configs: CacheConfig[] = settings.policies.map((p) => parseCacheSpec(p));
+  const configs: CacheConfig[] = settings.policies.map((p) => withModelCalibration(parseCacheSpec(p), bundle));
   if (!configs.some((c) => c.policy === 'none')) configs.unshift({ policy: 'none' });
   if (settings.seeds.length === 0) throw new Error('bench: give at least one seed');
   const say = settings.onProgress ?? (() => {});

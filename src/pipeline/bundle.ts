@@ -14,6 +14,7 @@ import { WordTextEncoder } from '../model/text-encoder.ts';
 import type { VideoDecoder } from '../decoder/decoder.ts';
 import { IdentityDecoder } from '../decoder/identity.ts';
 import { TaehvDecoder } from '../decoder/taehv.ts';
+import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
 
 export interface BundleDefaults {
   frames: number;
@@ -34,7 +35,18 @@ export interface ModelBundle {
   textEncoder: WordTextEncoder | undefined;
   textLen: number;
   defaults: BundleDefaults;
+  /** TeaCache polynomial fitted on this model by `webdit calibrate` (teacache.json), if any. */
+  teacacheCoefficients: number[] | undefined;
   dispose(): void;
+}
+
+export const TEACACHE_CALIBRATION_FILE = 'teacache.json';
+
+/** A cache config with the model's own calibration filled in where the spec left the default. */
+export function withModelCalibration(config: CacheConfig, bundle: Pick<ModelBundle, 'teacacheCoefficients'>): CacheConfig {
+  if (config.policy !== 'teacache' || !bundle.teacacheCoefficients) return config;
+  const isDefault = JSON.stringify(config.coefficients) === JSON.stringify(POLICY_DEFAULTS.teacache.coefficients);
+  return isDefault ? { ...config, coefficients: bundle.teacacheCoefficients } : config;
 }
 
 export interface BundleLoadOptions {
@@ -105,6 +117,10 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     guidance: numberField(index, 'guidance', WAN_DEFAULTS.guidance),
   };
   const textLen = numberField(index, 'text_len', textEncoder?.textLen ?? 512);
+  const calibration = await readJson(folder, TEACACHE_CALIBRATION_FILE);
+  const coefficients = calibration?.coefficients;
+  const teacacheCoefficients =
+    Array.isArray(coefficients) && coefficients.length > 0 && coefficients.every((c) => typeof c === 'number' && Number.isFinite(c)) ? (coefficients as number[]) : undefined;
   return {
     name: typeof index.name === 'string' ? index.name : folder.name,
     model,
@@ -113,6 +129,7 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     textEncoder,
     textLen,
     defaults,
+    teacacheCoefficients,
     dispose() {
       model.dispose();
       decoder.dispose();

@@ -6,9 +6,9 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { swapOuter } from '../gpu/kernels/swap-outer.ts';
-import type { TextState, WanTransformer } from '../model/transformer.ts';
+import type { BlockStackRunner, TextState, WanTransformer } from '../model/transformer.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
-import { CacheManager, type CacheStats } from '../cache/manager.ts';
+import { CacheManager, type Branch, type CacheStats } from '../cache/manager.ts';
 import type { CacheConfig } from '../cache/policies.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 import { gaussianNoise } from '../sampler/noise.ts';
@@ -40,6 +40,8 @@ export interface GenerateOptions {
   /** diffusers scheduler config (`scheduler_config.json`). */
   scheduler: object;
   cache?: CacheConfig;
+  /** Instrumentation: replaces the cache's block-stack hook (calibration runs use this). */
+  blockRunner?: (branch: Branch, step: number) => BlockStackRunner;
   /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
   latents?: Float32Array;
   onProgress?: (p: GenerateProgress) => void;
@@ -109,6 +111,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   const scheduler = createScheduler(options.scheduler);
   scheduler.setTimesteps(steps);
   const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
+  const runner = options.blockRunner ?? ((branch: Branch, step: number) => cache.runner(branch, step));
   const owned: { text?: TextState; negative?: TextState; latents?: Tensor } = {};
   const start = performance.now();
   try {
@@ -122,10 +125,10 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     for (let i = 0; i < steps; i++) {
       throwIfAborted();
       const t = scheduler.timesteps[i];
-      const cond = await model.forward(owned.latents, t, owned.text, { runBlocks: cache.runner('cond', i) });
+      const cond = await model.forward(owned.latents, t, owned.text, { runBlocks: runner('cond', i) });
       let velocity = cond;
       if (useCfg) {
-        const uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: cache.runner('uncond', i) });
+        const uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: runner('uncond', i) });
         // uncond + g·(cond − uncond), as one combination.
         velocity = linearCombination(ctx, [
           { tensor: uncond, coef: 1 - guidance },

@@ -6,6 +6,7 @@ import { fileSource } from '../../weights/node-source.ts';
 import { encodeSafetensors, openSafetensors, readTensor } from '../../weights/safetensors.ts';
 import { parseCacheSpec, formatCacheSpec } from '../../cache/spec.ts';
 import { generate } from '../../pipeline/generate.ts';
+import { withModelCalibration } from '../../pipeline/bundle.ts';
 import { framesToRgba8 } from '../../frames/rgba.ts';
 import { encodeWebm } from '../../frames/video.ts';
 import { initNodeVideoEncoder } from '../../frames/node-video.ts';
@@ -61,7 +62,7 @@ const generateCommand: Command = {
         ...sampling,
         seed,
         scheduler: bundle.scheduler,
-        cache,
+        cache: withModelCalibration(cache, bundle),
         latents,
         onProgress: quiet ? undefined : (p) => process.stderr.write(progressBar(p.step, p.steps, p.elapsedMs, p.etaMs)),
       });
