@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import('./commands/generate.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   calibrate: async () => (await import('./commands/calibrate.ts')).default,
+  'eval-toy': async () => (await import('./commands/eval-toy.ts')).default,
 };
 
 function help(): string {
