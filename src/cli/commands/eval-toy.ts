@@ -8,6 +8,19 @@ import { parseCacheSpec, formatCacheSpec } from '../../cache/spec.ts';
 import { TOY_PALETTE, defaultToyPrompts, judgeToyClip, parseToyCaption, toyCaption, type ToyPrompt } from '../../pipeline/toy-eval.ts';
 import { loadBundleFromArgs, samplingFromArgs } from '../model-args.ts';
 
+interface ClipResult {
+  prompt: string;
+  seed: number;
+  colour: string | null;
+  direction: string | null;
+  shape: string | null;
+  colourOk: boolean;
+  motionOk: boolean;
+  shapeOk: boolean;
+  velocity: number[];
+  seconds: number;
+}
+
 const evalToy: Command = {
   summary: 'Generate clips for a fixed set of prompts and seeds on the toy model and judge colour and motion automatically.',
   usage: 'webdit eval-toy [--model DIR] [--prompts FILE (one caption per line)] [--prompt TEXT] [--seeds 0] [--steps N] [--guidance G] [--cache SPEC] [--json]',
@@ -35,7 +48,7 @@ const evalToy: Command = {
       options.finish();
       if (!bundle.textEncoder) throw new Error(`${bundle.name} has no text encoder: eval-toy judges the toy model`);
       const cache = withModelCalibration(parseCacheSpec(cacheSpec), bundle);
-      const results = [];
+      const results: ClipResult[] = [];
       for (const p of prompts) {
         for (const seed of seeds) {
           const caption = toyCaption(p);
@@ -50,7 +63,7 @@ const evalToy: Command = {
             cache,
           });
           const j = judgeToyClip(r.frames, r.shape, TOY_PALETTE.backgrounds[p.background]);
-          const entry = {
+          const entry: ClipResult = {
             prompt: caption,
             seed,
             colour: j.colour,
