@@ -13,10 +13,15 @@ interface WebGpuBackendInternals {
   submitQueue(): void;
 }
 
+export type TfjsLayout = 'transposeB' | 'pretransposed';
+
 export interface TfjsPeer {
   version: string;
-  /** Y = X·Wᵀ as tf.matMul(x, w, false, true), on tensors uploaded once. */
-  matmul(x: Float32Array, w: Float32Array, M: number, N: number, K: number): Contender & { dispose(): void };
+  /**
+   * Y = X·Wᵀ on tensors uploaded once: 'transposeB' is tf.matMul(x, w, false, true) with w [N, K];
+   * 'pretransposed' is tf.matMul(x, wT) with wT [K, N] made beforehand (TF.js's vec4 path).
+   */
+  matmul(x: Float32Array, w: Float32Array, M: number, N: number, K: number, layout?: TfjsLayout): Contender & { dispose(): void };
 }
 
 let loaded: Promise<TfjsPeer> | undefined;
@@ -46,12 +51,15 @@ async function load(gpu: GPU): Promise<TfjsPeer> {
 
   return {
     version: tf.version_core,
-    matmul(xData, wData, M, N, K) {
+    matmul(xData, wData, M, N, K, layout = 'transposeB') {
       const x = tf.tensor2d(xData, [M, K]);
-      const w = tf.tensor2d(wData, [N, K]);
+      const rows = tf.tensor2d(wData, [N, K]);
+      const w = layout === 'transposeB' ? rows : tf.transpose(rows);
+      if (w !== rows) rows.dispose();
+      const transposeB = layout === 'transposeB';
       return {
         run(reps) {
-          for (let i = 0; i < reps; i++) tf.matMul(x, w, false, true).dispose();
+          for (let i = 0; i < reps; i++) tf.matMul(x, w, false, transposeB).dispose();
         },
         wait: drain,
         dispose() {

@@ -14,7 +14,7 @@ export interface TimingOptions {
   warmups: number;
   /** Timed trials per contender, alternating. */
   trials: number;
-  /** Runs per trial are chosen so the slowest contender's trial lasts about this long. */
+  /** Runs per trial, per contender, are chosen so that each trial lasts about this long (amortising the wait). */
   targetTrialMs: number;
   maxReps: number;
 }
@@ -32,22 +32,20 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** Milliseconds per run for each contender (median over trials), and the runs per trial used. */
-export async function timeInterleaved(contenders: Contender[], options: TimingOptions): Promise<{ msPerRun: number[]; reps: number }> {
-  let slowest = 0;
+/** Milliseconds per run for each contender (median over trials), and the runs per trial each used. */
+export async function timeInterleaved(contenders: Contender[], options: TimingOptions): Promise<{ msPerRun: number[]; reps: number[] }> {
+  const reps: number[] = [];
   for (const c of contenders) {
-    for (let i = 0; i < options.warmups; i++) {
-      const ms = await timeOnce(c, 1);
-      if (i === options.warmups - 1) slowest = Math.max(slowest, ms);
-    }
+    let ms = 0;
+    for (let i = 0; i < options.warmups; i++) ms = await timeOnce(c, 1);
+    reps.push(Math.max(1, Math.min(options.maxReps, Math.round(options.targetTrialMs / Math.max(ms, 1e-3)))));
   }
-  const reps = Math.max(1, Math.min(options.maxReps, Math.round(options.targetTrialMs / Math.max(slowest, 1e-3))));
   const samples: number[][] = contenders.map(() => []);
   for (let t = 0; t < options.trials; t++) {
     // Alternate the order too, so neither side always runs right after the other's burst.
     const order = contenders.map((_, i) => i);
     if (t % 2) order.reverse();
-    for (const i of order) samples[i].push((await timeOnce(contenders[i], reps)) / reps);
+    for (const i of order) samples[i].push((await timeOnce(contenders[i], reps[i])) / reps[i]);
   }
   return { msPerRun: samples.map(median), reps };
 }

@@ -3,7 +3,8 @@ import { UsageError } from '../args.ts';
 import { createNodeContext, nodeGpu } from '../../gpu/node.ts';
 import { floatToHalf, type GpuContext } from '../../gpu/context.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
-import { matmul } from '../../gpu/kernels/matmul.ts';
+import { matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
+import { attention } from '../../gpu/kernels/attention.ts';
 import { timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
 import { loadTfjsPeer, type TfjsPeer } from '../../../bench/tfjs-peer.ts';
 
@@ -29,7 +30,8 @@ const QUICK: Mode = {
   widths: [96, 384],
   attention: [
     { tokens: 256, heads: 2, headDim: 64 },
-    { tokens: 256, heads: 2, headDim: 128 },
+    { tokens: 256, heads: 12, headDim: 128 },
+    { tokens: 1024, heads: 2, headDim: 64 },
   ],
   timing: { warmups: 2, trials: 3, targetTrialMs: 300, maxReps: 200 },
 };
@@ -37,7 +39,7 @@ const QUICK: Mode = {
 const FULL: Mode = {
   tokens: [256, 1024, 2048],
   widths: [96, 384, 1536],
-  attention: [256, 1024].flatMap((tokens) =>
+  attention: [256, 512, 1024].flatMap((tokens) =>
     [2, 12].flatMap((heads) => [64, 128].map((headDim) => ({ tokens, heads, headDim }))),
   ),
   timing: { warmups: 3, trials: 7, targetTrialMs: 200, maxReps: 500 },
@@ -59,10 +61,10 @@ function randomData(n: number, seed: number): Float32Array {
 }
 
 /** Our matmul as a contender: `reps` dispatches into one preallocated output, then ctx.sync(). */
-function ourMatmul(ctx: GpuContext, x: Tensor, w: Tensor, out: Tensor): Contender {
+function ourMatmul(ctx: GpuContext, x: Tensor, w: Tensor, out: Tensor, path: MatmulPath): Contender {
   return {
     run(reps) {
-      for (let i = 0; i < reps; i++) matmul(ctx, x, w, { out });
+      for (let i = 0; i < reps; i++) matmul(ctx, x, w, { out, path });
     },
     wait: () => ctx.sync(),
   };
@@ -78,7 +80,7 @@ function integerList(value: string | undefined, name: string): number[] | undefi
 const round = (v: number, digits = 3): number => Number(v.toPrecision(digits));
 const log = (message: string): void => void process.stderr.write(`${message}\n`);
 
-async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: Mode): Promise<object[]> {
+async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: Mode, path: MatmulPath): Promise<object[]> {
   const rows: object[] = [];
   for (const tokens of mode.tokens) {
     for (const width of mode.widths) {
@@ -90,14 +92,13 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
         const w32 = ctx.upload(wData, [N, K]);
         const w16 = ctx.upload(Uint16Array.from(wData, floatToHalf), [N, K], 'f16');
         const out = ctx.empty([M, N]);
-        const theirs = peer?.matmul(xData, wData, M, N, K);
-        const contenders = [ourMatmul(ctx, x, w32, out), ourMatmul(ctx, x, w16, out), ...(theirs ? [theirs] : [])];
+        const peerRuns = peer ? [peer.matmul(xData, wData, M, N, K, 'transposeB'), peer.matmul(xData, wData, M, N, K, 'pretransposed')] : [];
+        const contenders = [ourMatmul(ctx, x, w32, out, path), ourMatmul(ctx, x, w16, out, path), ...peerRuns];
         log(`matmul ${op} [${M}, ${K}]·[${N}, ${K}]ᵀ …`);
         const { msPerRun, reps } = await timeInterleaved(contenders, mode.timing);
-        const peerMs = theirs ? msPerRun[2] : undefined;
+        const gflopsOf = (ms: number | undefined): number | null => (ms === undefined ? null : round(flops / ms / 1e6));
+        const [peerMs, pretransposedMs] = peer ? [msPerRun[2], msPerRun[3]] : [undefined, undefined];
         for (const [i, weights] of (['f32', 'f16'] as const).entries()) {
-          const gflops = flops / msPerRun[i] / 1e6;
-          const peerGflops = peerMs === undefined ? undefined : flops / peerMs / 1e6;
           rows.push({
             op,
             tokens,
@@ -107,14 +108,17 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
             K,
             weights,
             ms: round(msPerRun[i]),
-            gflops: round(gflops),
+            gflops: gflopsOf(msPerRun[i]),
             tfjsMs: peerMs === undefined ? null : round(peerMs),
-            tfjsGflops: peerGflops === undefined ? null : round(peerGflops),
-            ratio: peerGflops === undefined ? null : round(gflops / peerGflops),
-            reps,
+            tfjsGflops: gflopsOf(peerMs),
+            ratio: peerMs === undefined ? null : round(peerMs / msPerRun[i]),
+            tfjsPretransposedGflops: gflopsOf(pretransposedMs),
+            ratioVsPretransposed: pretransposedMs === undefined ? null : round(pretransposedMs / msPerRun[i]),
+            reps: reps[i],
+            tfjsReps: peer ? reps[2] : null,
           });
         }
-        theirs?.dispose();
+        peerRuns.forEach((r) => r.dispose());
         [x, w32, w16, out].forEach((t) => t.release());
       }
     }
@@ -122,45 +126,25 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
   return rows;
 }
 
-type AttentionFn = (ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, heads: number) => Tensor;
-
-/** The attention kernel, if it exists yet (another engineer's module; loaded by path so this file builds without it). */
-async function loadAttention(): Promise<AttentionFn | undefined> {
-  const path = '../../gpu/kernels/attention.ts';
-  try {
-    const mod = (await import(/* @vite-ignore */ path)) as { attention?: AttentionFn };
-    return mod.attention;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-}
-
+/** Self-attention (Lq = Lk = tokens), heads packed in the columns; no peer. */
 async function benchAttention(ctx: GpuContext, mode: Mode): Promise<object> {
-  const attention = await loadAttention();
-  if (!attention) {
-    return { status: 'skipped', reason: 'src/gpu/kernels/attention.ts does not exist yet (attention(ctx, q, k, v, heads))' };
-  }
   const rows: object[] = [];
   for (const { tokens, heads, headDim } of mode.attention) {
     const width = heads * headDim;
     const make = (seed: number): Tensor => ctx.upload(randomData(tokens * width, seed), [tokens, width]);
     const [q, k, v] = [make(1), make(2), make(3)];
-    let last: Tensor | undefined;
+    const out = ctx.empty([tokens, width]);
     const ours: Contender = {
       run(reps) {
-        for (let i = 0; i < reps; i++) {
-          last?.release();
-          last = attention(ctx, q, k, v, heads);
-        }
+        for (let i = 0; i < reps; i++) attention(ctx, q, k, v, heads, out);
       },
       wait: () => ctx.sync(),
     };
     log(`attention ${tokens} tokens × ${heads} heads × ${headDim} …`);
     const { msPerRun, reps } = await timeInterleaved([ours], mode.timing);
     const flops = 4 * tokens * tokens * headDim * heads;
-    rows.push({ tokens, heads, headDim, ms: round(msPerRun[0]), gflops: round(flops / msPerRun[0] / 1e6), reps });
-    [q, k, v, last].forEach((t) => t?.release());
+    rows.push({ tokens, heads, headDim, ms: round(msPerRun[0]), gflops: round(flops / msPerRun[0] / 1e6), reps: reps[0] });
+    [q, k, v, out].forEach((t) => t.release());
   }
   return { status: 'ok', flops: '4·Lq·Lk·D·H', results: rows };
 }
@@ -169,10 +153,11 @@ const benchKernels: Command = {
   summary:
     'Time the matmul kernel on a DiT block’s shapes against TensorFlow.js’s WebGPU backend (same process, same adapter), and the attention kernel; prints JSON.',
   usage:
-    'webdit bench-kernels [--quick | --full] [--tokens 256,1024] [--widths 96,384] [--no-peer] [--no-attention]\n' +
+    'webdit bench-kernels [--quick | --full] [--tokens 256,1024] [--widths 96,384] [--path staged|direct] [--no-peer] [--no-attention]\n' +
     '  --quick    tokens 256, widths 96 and 384 (the default on a software adapter such as SwiftShader)\n' +
     '  --full     tokens 256/1024/2048 × widths 96/384/1536 (the default on a real GPU)\n' +
     '  --tokens, --widths  override the matmul shapes (comma-separated)\n' +
+    '  --path     force the matmul path (default: the adapter\'s, see preferredMatmulPath)\n' +
     '  --no-peer  skip TensorFlow.js\n' +
     '  --no-attention  skip the attention section',
   async run(options) {
@@ -180,6 +165,10 @@ const benchKernels: Command = {
     const full = options.flag('full');
     const noPeer = options.flag('no-peer');
     const noAttention = options.flag('no-attention');
+    const forcedPath = options.string('path');
+    if (forcedPath !== undefined && forcedPath !== 'staged' && forcedPath !== 'direct') {
+      throw new UsageError(`bench-kernels: --path must be staged or direct, got "${forcedPath}"`);
+    }
     const tokens = integerList(options.string('tokens'), '--tokens');
     const widths = integerList(options.string('widths'), '--widths');
     options.finish();
@@ -190,20 +179,26 @@ const benchKernels: Command = {
       const preset = quick || (!full && software) ? QUICK : FULL;
       const mode = { ...preset, tokens: tokens ?? preset.tokens, widths: widths ?? preset.widths };
       const peer = noPeer ? undefined : await loadTfjsPeer(await nodeGpu());
-      const matmulRows = await benchMatmuls(ctx, peer, mode);
-      const attention = noAttention ? { status: 'skipped', reason: '--no-attention' } : await benchAttention(ctx, mode);
+      const path = (forcedPath as MatmulPath | undefined) ?? preferredMatmulPath(ctx);
+      const matmulRows = await benchMatmuls(ctx, peer, mode, path);
+      const attentionResults = noAttention ? { status: 'skipped', reason: '--no-attention' } : await benchAttention(ctx, mode);
       console.log(
         JSON.stringify(
           {
             adapter: ctx.adapterInfo,
             mode: preset === QUICK ? 'quick' : 'full',
-            peer: peer ? `@tensorflow/tfjs-backend-webgpu ${peer.version}, tf.matMul(x, w, false, true), f32` : null,
+            matmulPath: path,
+            peer: peer
+              ? `@tensorflow/tfjs-backend-webgpu ${peer.version}, f32: tf.matMul(x, w, false, true) (tfjs*, ratio = its time / ours); ` +
+                'also tf.matMul(x, wT) with the weight transposed beforehand (tfjsPretransposed*), its faster vec4 path'
+              : null,
             timing:
-              'median over trials that alternate between contenders; each trial records `reps` runs, then waits for its own ' +
+              'median over trials that alternate between contenders; each trial records `reps` runs (chosen per contender ' +
+              'so that a trial lasts about ' + mode.timing.targetTrialMs + ' ms), then waits for its own ' +
               'device queue (ours: ctx.sync(); TF.js: submit + onSubmittedWorkDone); uploads and compilation are excluded. ' +
               'f16 rows: our matmul with f16 weights, ratio against the same TF.js f32 matmul (TF.js has no 16-bit weights).',
             matmul: matmulRows,
-            attention,
+            attention: attentionResults,
           },
           null,
           2,
