@@ -113,7 +113,7 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     frames: numberField(index, 'frames', WAN_DEFAULTS.frames),
     height: numberField(index, 'height', WAN_DEFAULTS.height),
     width: numberField(index, 'width', WAN_DEFAULTS.width),
-    steps: numberField(index, 'steps', WAN_DEFAULTS.steps),
+    steps: numberField(index, 'steps', numberField(index, 'default_steps', WAN_DEFAULTS.steps)),
     guidance: numberField(index, 'guidance', WAN_DEFAULTS.guidance),
   };
   const textLen = numberField(index, 'text_len', textEncoder?.textLen ?? 512);
