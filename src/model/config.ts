@@ -19,7 +19,7 @@ export interface WanConfig {
 }
 
 function field(json: Record<string, unknown>, name: string, where: string): unknown {
-  if (!(name in json)) throw new Error(`${where}: missing "${name}"`);
+  if (json[name] === undefined) throw new Error(`${where}: missing "${name}"`);
   return json[name];
 }
 

@@ -70,7 +70,8 @@ export function planMemory(
   const ffnPeak = 4 * tokenRow + L * ffnDim * f32;
   // During self-attention: block input, q, k, v, attention output.
   const attnPeak = 5 * tokenRow;
-  const textState = textLen * dim * f32 * (1 + 2 * numLayers);
+  // Both CFG prompts: context rows and every block's cross-attention keys and values.
+  const textState = 2 * textLen * dim * f32 * (1 + 2 * numLayers);
   const peakActivations = Math.max(ffnPeak, attnPeak) + textState;
   const latentBytes = cfg.inChannels * lf * lh * lw * f32;
   const bytes = {

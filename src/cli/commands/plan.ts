@@ -22,7 +22,22 @@ const plan: Command = {
     const gib = (b: number) => Math.round((b / 2 ** 30) * 1000) / 1000;
     console.log(
       JSON.stringify(
-        { ...result, gib: Object.fromEntries(Object.entries(result.bytes).map(([k, v]) => [k, gib(v)])), fits: { '8GB': result.bytes.total < 8e9 * 0.9, '16GB': result.bytes.total < 16e9 * 0.9 } },
+        {
+          ...result,
+          gib: Object.fromEntries(Object.entries(result.bytes).map(([k, v]) => [k, gib(v)])),
+          // A GPU's memory is not all ours: count 90% of it as usable.
+          fits: Object.fromEntries(
+            [8, 16, 24].map((gb) => [
+              `${gb}GB`,
+              {
+                uncached: result.bytes.total < gb * 1e9 * 0.9,
+                stackResidualCache: result.bytes.total + result.bytes.stackResidualCache < gb * 1e9 * 0.9,
+                blockFeatureCache: result.bytes.total + result.bytes.blockFeatureCache < gb * 1e9 * 0.9,
+              },
+            ]),
+          ),
+          bindingLimitNeeded: result.largestTensorBytes,
+        },
         null,
         2,
       ),
