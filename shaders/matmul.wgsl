@@ -49,14 +49,6 @@ const DIRECT_SIDE = 8u;
 var<workgroup> xTile: array<vec4<f32>, TILE_K * GROUP>;
 var<workgroup> wTile: array<vec4<f32>, TILE_K * GROUP>;
 
-fn half_to_f32(word: u32, high: bool) -> f32 {
-  if (WEIGHT_FORMAT == 1u) {
-    let pair = unpack2x16float(word);
-    return select(pair.x, pair.y, high);
-  }
-  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high));
-}
-
 // Two 16-bit weights packed in one word, low half first.
 fn unpack_pair(word: u32) -> vec2<f32> {
   if (WEIGHT_FORMAT == 1u) {
@@ -75,7 +67,8 @@ fn w_at(e: u32) -> f32 {
   if (WEIGHT_FORMAT == 0u) {
     return bitcast<f32>(w[e >> 2u][e & 3u]);
   }
-  return half_to_f32(w[e >> 3u][(e >> 1u) & 3u], (e & 1u) == 1u);
+  let pair = unpack_pair(w[e >> 3u][(e >> 1u) & 3u]);
+  return select(pair.x, pair.y, (e & 1u) == 1u);
 }
 
 // Eight consecutive values of row `row` starting at column k0 (k0 % 8 == 0), zero outside [0, rows)×[0, K).

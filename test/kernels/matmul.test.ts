@@ -3,7 +3,7 @@ import { testContext } from '../helpers/gpu.ts';
 import { randomArray, relativeError, rng, runSeed } from '../helpers/reference.ts';
 import { floatToBf16, floatToHalf, halfToFloat, type GpuContext } from '../../src/gpu/context.ts';
 import type { Tensor } from '../../src/gpu/tensor.ts';
-import { matmul, type MatmulActivation, type MatmulOptions, type MatmulPath } from '../../src/gpu/kernels/matmul.ts';
+import { matmul, preferredMatmulPath, type MatmulActivation, type MatmulOptions, type MatmulPath } from '../../src/gpu/kernels/matmul.ts';
 
 type WeightType = 'f32' | 'f16' | 'bf16';
 
@@ -157,7 +157,31 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(await check({ M: 7, N: 5, K: 9, leading: [7], type: 'f16' }, runSeed)).toBeLessThan(1e-5);
   });
 
-  it('picks a path by adapter when none is given, and writes into a given out tensor', async () => {
+  it('prefers the barrier-free path on software adapters only', () => {
+    const on = (architecture: string, description = ''): MatmulPath =>
+      preferredMatmulPath({ adapterInfo: { vendor: 'google', architecture, device: '', description } } as GpuContext);
+    expect(on('swiftshader')).toBe('direct');
+    expect(on('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).toBe('direct');
+    expect(on('ampere')).toBe('staged');
+    expect(on('gen-12lp')).toBe('staged');
+  });
+
+  it('returns an empty output for M = 0 and act(bias) for K = 0', async () => {
+    const ctx = await testContext();
+    const w = ctx.zeros([3, 8]);
+    const empty = ctx.zeros([0, 8]);
+    const y = matmul(ctx, empty, w);
+    expect(y.shape).toEqual([0, 3]);
+    const noK = ctx.zeros([2, 0]);
+    const wNoK = ctx.zeros([3, 0]);
+    const bias = ctx.upload(new Float32Array([1, -2, 3]), [3]);
+    const z = matmul(ctx, noK, wNoK, { bias, activation: 'silu' });
+    const silu = (v: number): number => v / (1 + Math.exp(-v));
+    expect(relativeError(await ctx.read(z), [1, -2, 3, 1, -2, 3].map(silu))).toBeLessThan(1e-6);
+    [w, empty, y, noK, wNoK, bias, z].forEach((t) => t.release());
+  });
+
+  it('uses the adapter\'s path when none is given, and writes into a given out tensor', async () => {
     const ctx = await testContext();
     const rand = rng(runSeed);
     const xData = randomArray(9 * 16, rand);

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { expectDType, expectShape, rowsCols } from './check.ts';
+import { expectDType, expectShape } from './check.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -69,7 +69,8 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   if (w.shape.length !== 2) throw new Error(`${op}: w must be [N, K], got ${formatShape(w.shape)}`);
   expectWholeChunks(op, 'x', x);
   expectWholeChunks(op, 'w', w);
-  const { rows: M, cols: K } = rowsCols(x);
+  const K = x.shape[x.shape.length - 1];
+  const M = x.shape.slice(0, -1).reduce((a, b) => a * b, 1); // not x.size / K, which fails for K = 0
   const [N, wK] = w.shape;
   if (wK !== K) throw new Error(`${op}: x ${formatShape(x.shape)} and w ${formatShape(w.shape)} disagree on K (${K} vs ${wK})`);
   if (!Object.hasOwn(ACTIVATION, activation)) throw new Error(`${op}: unknown activation "${activation}"`);
