@@ -189,7 +189,9 @@ describe(`matmul (seed ${runSeed})`, () => {
     const x = ctx.upload(xData, [9, 16]);
     const w = ctx.upload(wData, [5, 16]);
     const out = ctx.empty([9, 5]);
+    const live = ctx.liveTensors;
     expect(matmul(ctx, x, w, { out })).toBe(out);
+    expect(ctx.liveTensors, 'no tensor allocated besides the output').toBe(live);
     const got = await ctx.read(out);
     expect(relativeError(got, reference(xData, Float64Array.from(wData), 9, 5, 16, {}))).toBeLessThan(1e-5);
     [x, w, out].forEach((t) => t.release());

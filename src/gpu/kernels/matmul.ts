@@ -37,15 +37,16 @@ export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
 const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
 const ACTIVATION: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 
-// Unused bindings (no bias, no residual, no gate) still need a buffer: one small one per context.
-const dummies = new WeakMap<GpuContext, Tensor>();
-function dummy(ctx: GpuContext): Tensor {
-  let t = dummies.get(ctx);
-  if (!t || t.isReleased) {
-    t = ctx.zeros([4], 'f32', 'matmul dummy');
-    dummies.set(ctx, t);
+// Unused bindings (no bias, no residual, no gate) still need a buffer: one small one per context, a
+// raw buffer outside the pool so it never counts as a live tensor and cannot be released by mistake.
+const dummies = new WeakMap<GpuContext, GPUBuffer>();
+function dummy(ctx: GpuContext): GPUBuffer {
+  let b = dummies.get(ctx);
+  if (!b) {
+    b = ctx.device.createBuffer({ label: 'matmul dummy', size: 16, usage: GPUBufferUsage.STORAGE });
+    dummies.set(ctx, b);
   }
-  return t;
+  return b;
 }
 
 /** The shader reads x and w in 16-byte chunks, so a last partial chunk must still lie inside the buffer. */
