@@ -9,7 +9,8 @@
 // Outside the image the input is zero (padding). GEMM view: rows = output channels, columns = output
 // pixels (n, y, x), K = (C1 + C2)·KSIZE² in weight order (ci, dy, dx). A workgroup computes a
 // TILE_CO × TILE_PX block: per K chunk of KT it stages the weight slice and the gathered input slice
-// in workgroup memory as vec4s, then each invocation accumulates 4 × 4 outputs in four vec4 registers.
+// in workgroup memory as vec4s, then each invocation accumulates 8 channels × 8 pixels in four mat4x4
+// registers (8 × 8 per invocation rather than 4 × 4 halves the workgroup-memory reads per multiply-add).
 //
 // x:        [N, C1, H, W]                 f32
 // weight:   [Cout, C1 + C2, KSIZE, KSIZE] f32 bits, or f16 / bf16 packed two per u32 (WEIGHT_FORMAT)
@@ -24,16 +25,17 @@ override HAS_BIAS: u32 = 0u;
 override HAS_RESIDUAL: u32 = 0u;
 override ACTIVATION: u32 = 0u; // 0 none, 1 ReLU, 2 clamp to [0, 1]
 override CONCAT: u32 = 0u;
-// Tile shape: CO_THREADS × (256 / CO_THREADS) invocations. 16 → 64 channels × 64 pixels (PX_PER_THREAD 4,
-// KT 16); 1 → 4 channels × 256 pixels (PX_PER_THREAD 1, KT 8) for convolutions with few output channels.
-// Tile shape: CO_GROUPS × PX_GROUPS invocations, each computing 4 consecutive channels × 4 consecutive pixels.
-// 16 × 16 → 64 channels × 64 pixels (KT 16); 1 × 64 → 4 channels × 256 pixels (KT 8), for few output channels.
-override CO_GROUPS: u32 = 16u;
-override PX_GROUPS: u32 = 16u;
+// Tile shape: CO_GROUPS × PX_GROUPS invocations, each computing 8 output channels × 8 pixels as four
+// 4 × 4 blocks: channel vec4s cg and cg + CO_GROUPS, pixel vec4s pg and pg + PX_GROUPS.
+// 8 × 8 → 64 channels × 64 pixels (KT 16); 1 × 32 → 8 channels × 256 pixels (KT 4), for few output channels.
+override CO_GROUPS: u32 = 8u;
+override PX_GROUPS: u32 = 8u;
 override KT: u32 = 16u;
 override WORKGROUP: u32 = CO_GROUPS * PX_GROUPS;
-override TILE_CO: u32 = CO_GROUPS * 4u;
-override TILE_PX: u32 = PX_GROUPS * 4u;
+override W_COLS: u32 = CO_GROUPS * 2u; // vec4s of channels per k
+override X_COLS: u32 = PX_GROUPS * 2u; // vec4s of pixels per k
+override TILE_CO: u32 = W_COLS * 4u;
+override TILE_PX: u32 = X_COLS * 4u;
 override TAPS: u32 = KSIZE * KSIZE;
 
 struct Params {
@@ -59,9 +61,10 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-// Sized for the larger tile shape: weights [KT][CO_GROUPS] as 16·16 or 8·1, inputs [KT][PX_GROUPS] as 16·16 or 8·64.
+// [KT][W_COLS] and [KT][X_COLS], sized for the larger tile shape (16·16 and 16·16, or 4·2 and 4·64).
+// Kept small: SwiftShader's compile time grows with workgroup memory (about 1.4 s per 16 KiB).
 var<workgroup> w_tile: array<vec4f, 256>;
-var<workgroup> x_tile: array<vec4f, 512>;
+var<workgroup> x_tile: array<vec4f, 256>;
 
 fn weight_at(i: u32) -> f32 {
   if (WEIGHT_FORMAT == 0u) {
@@ -132,19 +135,6 @@ fn activate(v: f32) -> f32 {
   }
 }
 
-fn store(co: u32, p: u32, b: f32, v: f32) {
-  if (co >= params.Cout || p >= params.pixels) {
-    return;
-  }
-  let out_plane = params.Ho * params.Wo;
-  let idx = ((p / out_plane) * params.Cout + co) * out_plane + p % out_plane;
-  var s = v + b;
-  if (HAS_RESIDUAL == 1u) {
-    s += residual[idx];
-  }
-  out[idx] = activate(s);
-}
-
 fn bias_at(co: u32) -> f32 {
   if (HAS_BIAS == 1u && co < params.Cout) {
     return bias[co];
@@ -166,39 +156,33 @@ fn main(
   let co0 = (group % params.tiles_co) * TILE_CO;
   let px0 = (group / params.tiles_co) * TILE_PX;
 
-  // The four pixels this invocation gathers into x_tile (WORKGROUP is a multiple of PX_GROUPS).
-  let load_group = lid % PX_GROUPS;
-  let load_p = px0 + load_group * 4u;
-  let g0 = gather_for(load_p);
-  let g1 = gather_for(load_p + 1u);
-  let g2 = gather_for(load_p + 2u);
-  let g3 = gather_for(load_p + 3u);
-
-  let co_group = lid / PX_GROUPS;
-  let px_group = lid % PX_GROUPS;
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
+  let cg = lid / PX_GROUPS;
+  let pg = lid % PX_GROUPS;
+  var acc00 = mat4x4f(); // channels cg, pixels pg
+  var acc01 = mat4x4f(); // channels cg, pixels pg + PX_GROUPS
+  var acc10 = mat4x4f(); // channels cg + CO_GROUPS, pixels pg
+  var acc11 = mat4x4f();
 
   for (var k0 = 0u; k0 < params.K; k0 += KT) {
-    // Weight slice: 4 consecutive output channels of one k.
-    for (var e = lid; e < KT * CO_GROUPS; e += WORKGROUP) {
+    // Weight slice: 4 consecutive output channels of one k; consecutive invocations take consecutive k.
+    for (var e = lid; e < KT * W_COLS; e += WORKGROUP) {
       let kl = e % KT;
+      let col = e / KT;
       let k = k0 + kl;
-      let co = co0 + (e / KT) * 4u;
+      let co = co0 + col * 4u;
       var v = vec4f(0.0);
       if (k < params.K) {
-        let row = co * params.K + k;
-        if (co < params.Cout) { v.x = weight_at(row); }
-        if (co + 1u < params.Cout) { v.y = weight_at(row + params.K); }
-        if (co + 2u < params.Cout) { v.z = weight_at(row + 2u * params.K); }
-        if (co + 3u < params.Cout) { v.w = weight_at(row + 3u * params.K); }
+        for (var j = 0u; j < 4u && co + j < params.Cout; j++) {
+          v[j] = weight_at((co + j) * params.K + k);
+        }
       }
-      w_tile[kl * CO_GROUPS + e / KT] = v;
+      w_tile[kl * W_COLS + col] = v;
     }
-    // Input slice: one k (channel and tap) at this invocation's 4 pixels.
-    for (var kl = lid / PX_GROUPS; kl < KT; kl += WORKGROUP / PX_GROUPS) {
+    // Input slice: one k (channel and tap) at 4 consecutive pixels; consecutive invocations take
+    // consecutive pixels.
+    for (var e = lid; e < KT * X_COLS; e += WORKGROUP) {
+      let kl = e / X_COLS;
+      let col = e % X_COLS;
       let k = k0 + kl;
       var v = vec4f(0.0);
       if (k < params.K) {
@@ -206,32 +190,54 @@ fn main(
         let tap = k % TAPS;
         let dy = i32(tap / KSIZE);
         let dx = i32(tap % KSIZE);
-        v = vec4f(input_at(g0, ci, dy, dx), input_at(g1, ci, dy, dx), input_at(g2, ci, dy, dx), input_at(g3, ci, dy, dx));
+        // A loop, not four calls: SwiftShader inlines every call site, and compiling takes seconds.
+        for (var j = 0u; j < 4u; j++) {
+          v[j] = input_at(gather_for(px0 + col * 4u + j), ci, dy, dx);
+        }
       }
-      x_tile[kl * PX_GROUPS + load_group] = v;
+      x_tile[kl * X_COLS + col] = v;
     }
     workgroupBarrier();
 
     for (var kk = 0u; kk < KT; kk++) {
-      let w = w_tile[kk * CO_GROUPS + co_group];
-      let xv = x_tile[kk * PX_GROUPS + px_group];
-      acc0 = fma(vec4f(w.x), xv, acc0);
-      acc1 = fma(vec4f(w.y), xv, acc1);
-      acc2 = fma(vec4f(w.z), xv, acc2);
-      acc3 = fma(vec4f(w.w), xv, acc3);
+      let w0 = w_tile[kk * W_COLS + cg];
+      let w1 = w_tile[kk * W_COLS + cg + CO_GROUPS];
+      let x0 = x_tile[kk * X_COLS + pg];
+      let x1 = x_tile[kk * X_COLS + pg + PX_GROUPS];
+      acc00 += mat4x4f(w0.x * x0, w0.y * x0, w0.z * x0, w0.w * x0);
+      acc01 += mat4x4f(w0.x * x1, w0.y * x1, w0.z * x1, w0.w * x1);
+      acc10 += mat4x4f(w1.x * x0, w1.y * x0, w1.z * x0, w1.w * x0);
+      acc11 += mat4x4f(w1.x * x1, w1.y * x1, w1.z * x1, w1.w * x1);
     }
     workgroupBarrier();
   }
 
-  let co = co0 + co_group * 4u;
-  let p = px0 + px_group * 4u;
-  let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
-  for (var i = 0u; i < 4u; i++) {
-    let b = bias_at(co + i);
-    let a = accs[i];
-    store(co + i, p, b, a.x);
-    store(co + i, p + 1u, b, a.y);
-    store(co + i, p + 2u, b, a.z);
-    store(co + i, p + 3u, b, a.w);
+  // Epilogue as loops over the four blocks (one copy of the code; runs once per invocation).
+  let blocks = array<mat4x4f, 4>(acc00, acc01, acc10, acc11);
+  let out_plane = params.Ho * params.Wo;
+  for (var blk = 0u; blk < 4u; blk++) {
+    let acc = blocks[blk];
+    let co_base = co0 + (cg + (blk / 2u) * CO_GROUPS) * 4u;
+    let p_base = px0 + (pg + (blk % 2u) * PX_GROUPS) * 4u;
+    // Column c of a block holds channel co_base + c at pixels p_base .. p_base + 3.
+    for (var c = 0u; c < 4u; c++) {
+      let co = co_base + c;
+      if (co >= params.Cout) {
+        break;
+      }
+      let b = bias_at(co);
+      for (var j = 0u; j < 4u; j++) {
+        let p = p_base + j;
+        if (p >= params.pixels) {
+          break;
+        }
+        let idx = ((p / out_plane) * params.Cout + co) * out_plane + p % out_plane;
+        var v = acc[c][j] + b;
+        if (HAS_RESIDUAL == 1u) {
+          v += residual[idx];
+        }
+        out[idx] = activate(v);
+      }
+    }
   }
 }
