@@ -3,7 +3,7 @@ import { UsageError } from '../args.ts';
 import { createNodeContext, nodeGpu } from '../../gpu/node.ts';
 import { floatToHalf, type GpuContext } from '../../gpu/context.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
-import { matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
+import { isSoftwareAdapter, matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
 import { attention } from '../../gpu/kernels/attention.ts';
 import { timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
 import { loadTfjsPeer, type TfjsPeer } from '../../../bench/tfjs-peer.ts';
@@ -44,11 +44,6 @@ const FULL: Mode = {
   ),
   timing: { warmups: 3, trials: 7, targetTrialMs: 200, maxReps: 500 },
 };
-
-function isSoftwareAdapter(ctx: GpuContext): boolean {
-  const { architecture, description, vendor } = ctx.adapterInfo;
-  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${architecture} ${description} ${vendor}`);
-}
 
 function randomData(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -112,6 +107,7 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
             tfjsMs: peerMs === undefined ? null : round(peerMs),
             tfjsGflops: gflopsOf(peerMs),
             ratio: peerMs === undefined ? null : round(peerMs / msPerRun[i]),
+            tfjsPretransposedMs: pretransposedMs === undefined ? null : round(pretransposedMs),
             tfjsPretransposedGflops: gflopsOf(pretransposedMs),
             ratioVsPretransposed: pretransposedMs === undefined ? null : round(pretransposedMs / msPerRun[i]),
             reps: reps[i],
@@ -175,8 +171,7 @@ const benchKernels: Command = {
     if (quick && full) throw new UsageError('bench-kernels: --quick and --full exclude each other');
     const ctx = await createNodeContext();
     try {
-      const software = isSoftwareAdapter(ctx);
-      const preset = quick || (!full && software) ? QUICK : FULL;
+      const preset = quick || (!full && isSoftwareAdapter(ctx)) ? QUICK : FULL;
       const mode = { ...preset, tokens: tokens ?? preset.tokens, widths: widths ?? preset.widths };
       const peer = noPeer ? undefined : await loadTfjsPeer(await nodeGpu());
       const path = (forcedPath as MatmulPath | undefined) ?? preferredMatmulPath(ctx);

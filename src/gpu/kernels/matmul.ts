@@ -29,9 +29,14 @@ export type MatmulPath = 'staged' | 'direct';
 /** Output tile per workgroup, [rows, columns], for each path (the shader's TILE and DIRECT_SIDE·8×4). */
 const TILES: Record<MatmulPath, [number, number]> = { staged: [64, 64], direct: [64, 32] };
 
-export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
+/** A WebGPU implementation that runs on the CPU (SwiftShader, llvmpipe/lavapipe). */
+export function isSoftwareAdapter(ctx: GpuContext): boolean {
   const { vendor, architecture, description } = ctx.adapterInfo;
-  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`) ? 'direct' : 'staged';
+  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`);
+}
+
+export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
+  return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
 }
 
 const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
