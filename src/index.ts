@@ -1,0 +1,27 @@
+// webdit's public API for the browser (dist/webdit.js). Importing it also defines <webdit-video>.
+
+export { createBrowserContext, WebGpuUnavailableError } from './gpu/device.ts';
+export type { GpuContext } from './gpu/context.ts';
+export { loadBundle, type ModelBundle, type BundleLoadOptions, type BundleDefaults } from './pipeline/bundle.ts';
+export {
+  AbortError,
+  generate,
+  latentShape,
+  type GenerateOptions,
+  type GenerateProgress,
+  type GenerateResult,
+  type PromptEmbedding,
+} from './pipeline/generate.ts';
+export { runCacheBenchmark, type BenchReport, type BenchSettings, type PolicyResult } from './pipeline/bench.ts';
+export { parseCacheSpec, formatCacheSpec } from './cache/spec.ts';
+export type { CacheConfig } from './cache/policies.ts';
+export type { CacheStats } from './cache/manager.ts';
+export { urlFolder, fileMapFolder, type ModelFolder } from './weights/folder.ts';
+export { urlSource, blobSource, arrayBufferSource, type ByteSource } from './weights/source.ts';
+export { framesToRgba8 } from './frames/rgba.ts';
+export { encodeWebm } from './frames/video.ts';
+export { psnr, ssim } from './frames/metrics.ts';
+export { readPromptEmbedding } from './ui/embeddings.ts';
+export { encodeClip } from './ui/video.ts';
+export { sharedContext, sharedModel, runExclusive } from './ui/engine.ts';
+export { WebditVideo, defineWebditVideo, type WebditVideoResult, type WebditDoneDetail } from './ui/webdit-video.ts';

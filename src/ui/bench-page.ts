@@ -1,0 +1,329 @@
+// The benchmark page (bench.html): runCacheBenchmark in the browser, with its table, the per-block
+// relative-L1 curve, the per-kernel GPU time, the adapter, and the report as JSON (#bench-json) and
+// as a download. Settings come from the form or the address (?policies=none,bwcache&seeds=0&steps=4
+// &autorun=1), so a run can be linked and scripted.
+
+import { INDICATOR_LABEL } from '../cache/manager.ts';
+import { parseCacheSpec } from '../cache/spec.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { runCacheBenchmark, type BenchReport } from '../pipeline/bench.ts';
+import { AbortError } from '../pipeline/generate.ts';
+import { urlFolder } from '../weights/folder.ts';
+import { blobSource } from '../weights/source.ts';
+import { lineChart } from './charts.ts';
+import { PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
+import { runExclusive, sharedModel, type SharedModel } from './engine.ts';
+import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatSeconds, h } from './format.ts';
+import { modelLabel, shippedModelUrl } from './model.ts';
+import { adapterName, notice, setPageState, startWebGpu } from './page.ts';
+
+const $ = {
+  form: byId<HTMLFormElement>('bench-form'),
+  checks: byId('policy-checks'),
+  extra: byId<HTMLInputElement>('extra-specs'),
+  seeds: byId<HTMLInputElement>('seeds'),
+  steps: byId<HTMLInputElement>('steps'),
+  prompt: byId<HTMLInputElement>('prompt'),
+  frames: byId<HTMLInputElement>('frames'),
+  height: byId<HTMLInputElement>('height'),
+  width: byId<HTMLInputElement>('width'),
+  guidance: byId<HTMLInputElement>('guidance'),
+  profile: byId<HTMLInputElement>('profile'),
+  modelUrl: byId<HTMLInputElement>('model-url'),
+  decoderFile: byId<HTMLInputElement>('decoder-file'),
+  embedsFile: byId<HTMLInputElement>('embeds-file'),
+  run: byId<HTMLButtonElement>('run'),
+  abort: byId<HTMLButtonElement>('abort'),
+  bar: byId<HTMLProgressElement>('bench-bar'),
+  label: byId('bench-label'),
+  elapsed: byId('bench-elapsed'),
+  message: byId('message'),
+  results: byId('results'),
+  resultsCaption: byId('results-caption'),
+  tbody: byId('results-table').querySelector('tbody')!,
+  curveCard: byId('curve-card'),
+  curve: byId('curve'),
+  kernelsCard: byId('kernels-card'),
+  kernels: byId('kernels'),
+  kernelsCaption: byId('kernels-caption'),
+  adapter: byId('adapter'),
+  jsonCard: byId('json-card'),
+  json: byId('bench-json'),
+  downloadJson: byId<HTMLButtonElement>('download-json'),
+  badge: byId('gpu-badge'),
+};
+
+/** Splits "none,bwcache:threshold=0.2,maxReuse=2,static" into specs: a comma before key= stays inside a spec. */
+export function splitSpecs(text: string): string[] {
+  return text
+    .replace(/\s+/g, '')
+    .split(/[,;|](?![^:,;|]*=)/)
+    .filter(Boolean);
+}
+
+function selectedPolicies(): string[] {
+  const boxes = [...$.checks.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
+  const specs = boxes.filter((b) => b.checked).map((b) => b.value);
+  specs.push(...splitSpecs($.extra.value));
+  for (const s of specs) parseCacheSpec(s); // a clear error before anything runs
+  return [...new Set(specs)];
+}
+
+function parseSeeds(text: string): number[] {
+  const seeds = text.split(/[\s,;]+/).filter(Boolean).map(Number);
+  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`seeds must be non-negative integers, got "${text}"`);
+  return seeds;
+}
+
+function optionalNumber(el: HTMLInputElement, name: string): number | undefined {
+  if (el.value.trim() === '') return undefined;
+  const v = Number(el.value);
+  if (!Number.isFinite(v)) throw new Error(`${name} must be a number, got "${el.value}"`);
+  return v;
+}
+
+/** Fills the form from the address: policies, seeds, steps, prompt, frames, height, width, guidance, profile, model. */
+function applyQuery(params: URLSearchParams): void {
+  const policies = params.get('policies');
+  if (policies !== null) {
+    const specs = splitSpecs(policies);
+    const boxes = [...$.checks.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
+    for (const b of boxes) if (!b.disabled) b.checked = specs.includes(b.value);
+    $.extra.value = specs.filter((s) => !boxes.some((b) => b.value === s)).join(', ');
+  }
+  const fields: [string, HTMLInputElement][] = [
+    ['seeds', $.seeds],
+    ['steps', $.steps],
+    ['prompt', $.prompt],
+    ['frames', $.frames],
+    ['height', $.height],
+    ['width', $.width],
+    ['guidance', $.guidance],
+    ['model', $.modelUrl],
+  ];
+  for (const [name, el] of fields) {
+    const v = params.get(name);
+    if (v !== null) el.value = v;
+  }
+  const profile = params.get('profile');
+  if (profile !== null) $.profile.checked = profile !== '0' && profile !== 'false';
+}
+
+function showAdapter(ctx: GpuContext): void {
+  const { vendor, architecture, device, description } = ctx.adapterInfo;
+  const features = [...ctx.features].sort();
+  const rows: [string, Node | string][] = [
+    ['Adapter', adapterName(ctx)],
+    ['Description', description || '–'],
+    ['Vendor / architecture', `${vendor || '–'} / ${architecture || '–'}${device ? ` / ${device}` : ''}`],
+    ['Max buffer', formatBytes(ctx.limits.maxBufferSize)],
+    ['Max binding', formatBytes(ctx.limits.maxStorageBufferBindingSize)],
+    ['Features', h('div', { class: 'tags' }, ...features.map((f) => h('span', { class: ['shader-f16', 'subgroups', 'timestamp-query'].includes(f) ? 'tag on' : 'tag' }, f)))],
+  ];
+  $.adapter.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  if (!ctx.features.has('timestamp-query')) {
+    $.profile.checked = false;
+    $.profile.disabled = true;
+    $.profile.parentElement!.title = 'This adapter has no timestamp-query feature';
+  }
+}
+
+let running: AbortController | undefined;
+let lastJson: string | undefined;
+
+function setRunning(on: boolean): void {
+  $.run.disabled = on;
+  $.abort.hidden = !on;
+  $.run.textContent = on ? 'Running…' : 'Run benchmark';
+}
+
+async function loadModel(): Promise<SharedModel> {
+  const url = $.modelUrl.value.trim() ? new URL($.modelUrl.value.trim().replace(/\/?$/, '/'), location.href).href : shippedModelUrl();
+  const decoder = $.decoderFile.files?.[0];
+  const key = decoder ? `${url} + ${decoder.name}` : url;
+  return sharedModel(key, () => urlFolder(url), {
+    decoder: decoder ? blobSource(decoder) : undefined,
+    onProgress: (loaded, total) => {
+      $.bar.value = total > 0 ? loaded / total : 0;
+      $.label.textContent = `Loading the model… ${formatBytes(loaded)} of ${formatBytes(total)}`;
+    },
+  });
+}
+
+async function runBench(ctx: GpuContext): Promise<void> {
+  if (running) return;
+  notice($.message, '');
+  let policies: string[];
+  let seeds: number[];
+  try {
+    policies = selectedPolicies();
+    seeds = parseSeeds($.seeds.value);
+  } catch (e) {
+    notice($.message, errorMessage(e), 'error');
+    return;
+  }
+  const controller = new AbortController();
+  running = controller;
+  setRunning(true);
+  setPageState('running');
+  const started = performance.now();
+  const tick = setInterval(() => ($.elapsed.textContent = formatSeconds((performance.now() - started) / 1000)), 500);
+  try {
+    $.label.textContent = 'Loading the model…';
+    $.bar.removeAttribute('value');
+    const { bundle, extras } = await loadModel();
+    const d = bundle.defaults;
+    const steps = optionalNumber($.steps, 'steps') ?? extras.defaultSteps ?? d.steps;
+    const embedsFile = $.embedsFile.files?.[0];
+    const textDim = bundle.model.config.textDim;
+    const promptText = $.prompt.value;
+    let prompt;
+    if (embedsFile) prompt = await readPromptEmbedding(blobSource(embedsFile), PROMPT_TENSORS, textDim);
+    else if (bundle.textEncoder) prompt = bundle.textEncoder.encode(promptText);
+    else throw new Error(`${bundle.name} has no text encoder in webdit: choose a prompt embeddings file under "Another model".`);
+    const negative = extras.negativePrompt && bundle.textEncoder && !embedsFile ? bundle.textEncoder.encode(extras.negativePrompt) : undefined;
+    const profile = $.profile.checked && ctx.features.has('timestamp-query');
+    const configs = policies.includes('none') ? policies.length : policies.length + 1;
+    const expected = configs + configs * seeds.length + 1 + (profile ? configs : 0);
+    let done = 0;
+    $.bar.value = 0;
+    const report = await runExclusive(
+      () =>
+        runCacheBenchmark(ctx, bundle, {
+          prompt,
+          promptText: embedsFile ? undefined : promptText,
+          negativePrompt: negative,
+          steps,
+          seeds,
+          policies,
+          frames: optionalNumber($.frames, 'frames') ?? d.frames,
+          height: optionalNumber($.height, 'height') ?? d.height,
+          width: optionalNumber($.width, 'width') ?? d.width,
+          guidance: optionalNumber($.guidance, 'guidance') ?? d.guidance,
+          profile,
+          signal: controller.signal,
+          onProgress: (m) => {
+            // One message per phase: the warm-up covers one run per policy; the others one run each.
+            done = m.startsWith('warm-up') ? 0 : done === 0 ? configs : done + 1;
+            $.bar.value = Math.min(1, done / expected);
+            $.label.textContent = m.startsWith('warm-up') ? 'Warming up (compiles every kernel)…' : `Running ${m}…`;
+          },
+        }),
+      controller.signal,
+    );
+    $.bar.value = 1;
+    $.label.textContent = `Done in ${formatSeconds((performance.now() - started) / 1000)}.`;
+    showReport(report, modelLabel({ bundle }));
+    document.body.dataset.lastRun = 'done';
+  } catch (e) {
+    if (e instanceof AbortError || controller.signal.aborted) {
+      notice($.message, 'Stopped. Nothing was measured to the end.', 'info');
+      $.label.textContent = 'Stopped.';
+      document.body.dataset.lastRun = 'aborted';
+    } else {
+      notice($.message, errorMessage(e), 'error');
+      $.label.textContent = 'Failed.';
+      document.body.dataset.lastRun = 'error';
+    }
+    $.bar.value = 0;
+  } finally {
+    clearInterval(tick);
+    running = undefined;
+    setRunning(false);
+    setPageState('ready');
+  }
+}
+
+function cell(text: string, title?: string): HTMLTableCellElement {
+  return h('td', title ? { title } : {}, text);
+}
+
+function showReport(report: BenchReport, bundleName: string): void {
+  const s = report.settings;
+  $.results.hidden = false;
+  $.resultsCaption.textContent = `· ${bundleName}, ${s.frames}×${s.height}×${s.width}, ${s.steps} steps, guidance ${s.guidance}, seeds ${s.seeds.join(', ')}`;
+  $.tbody.replaceChildren(
+    ...report.policies.map((p) =>
+      h(
+        'tr',
+        { class: p.spec === 'none' ? 'baseline' : undefined },
+        h('td', {}, h('code', {}, p.spec)),
+        cell(formatSeconds(p.seconds), `sampling ${formatSeconds(p.samplingSeconds)}`),
+        cell(p.spec === 'none' ? '1.00×' : `${p.speedup.toFixed(2)}×`),
+        cell(formatPercent(1 - p.computedFraction)),
+        cell(p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`),
+        cell(p.ssim.toFixed(4)),
+        cell(p.indicatorShare === null ? '–' : formatPercent(p.indicatorShare, 1)),
+        cell(`${formatBytes(p.cacheBytes)} (${formatPercent(p.cacheOverhead, 1)})`),
+      ),
+    ),
+  );
+
+  const relL1 = report.curve.relL1;
+  const blocks = relL1[0]?.length ?? 0;
+  $.curveCard.hidden = false;
+  if (relL1.length > 1 && blocks > 0) {
+    const series = Array.from({ length: blocks }, (_, b) => ({ label: `block ${b}`, values: relL1.map((row) => row[b]) }));
+    $.curve.replaceChildren(lineChart(series, { xLabel: 'step', yLabel: 'relative L1 change', width: 720, height: 280, title: 'Per-block relative L1 over steps' }));
+  } else {
+    $.curve.replaceChildren(h('div', { class: 'empty-chart' }, 'The curve needs at least two steps.'));
+  }
+
+  $.kernelsCard.hidden = false;
+  if (report.kernels?.length) {
+    const total = report.kernels.reduce((a, k) => a + k.ms, 0);
+    const top = report.kernels.slice(0, 16);
+    const max = top[0].ms;
+    $.kernelsCaption.textContent = `· uncached run, ${total.toFixed(0)} ms of GPU time in ${report.kernels.length} kernels`;
+    $.kernels.replaceChildren(
+      ...top.map((k) =>
+        h(
+          'div',
+          { class: 'bar-row', title: `${k.label}: ${k.ms.toFixed(2)} ms in ${k.calls} dispatches` },
+          h('span', { class: 'name' }, k.label),
+          h('span', {}, h('div', { class: k.label.startsWith(`${INDICATOR_LABEL}/`) ? 'bar indicator' : 'bar', style: `width: ${(100 * k.ms) / max}%` })),
+          h('span', { class: 'value' }, `${k.ms.toFixed(1)} ms · ${formatPercent(k.ms / total, 1)}`),
+        ),
+      ),
+    );
+  } else {
+    $.kernelsCaption.textContent = '';
+    $.kernels.replaceChildren(
+      h('p', { class: 'fine' }, $.profile.disabled ? 'This adapter has no timestamp queries, so kernels cannot be timed.' : 'Profiling was off for this run.'),
+    );
+  }
+
+  lastJson = JSON.stringify(report, (_, v) => (v === Infinity ? 'Infinity' : v), 2);
+  $.json.textContent = lastJson;
+  $.jsonCard.hidden = false;
+}
+
+async function main(): Promise<void> {
+  applyQuery(new URLSearchParams(location.search));
+  setPageState('starting');
+  const ctx = await startWebGpu($.badge);
+  if (!ctx) {
+    $.label.textContent = 'WebGPU is not available.';
+    $.adapter.replaceChildren(h('dt', {}, 'WebGPU'), h('dd', {}, 'not available'));
+    return;
+  }
+  showAdapter(ctx);
+  $.run.disabled = false;
+  $.label.textContent = 'Ready.';
+  setPageState('ready');
+  $.form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    void runBench(ctx);
+  });
+  $.abort.addEventListener('click', () => {
+    running?.abort();
+    $.label.textContent = 'Stopping…';
+  });
+  $.downloadJson.addEventListener('click', () => {
+    if (lastJson) downloadBlob(new Blob([lastJson], { type: 'application/json' }), 'webdit-bench.json');
+  });
+  const autorun = new URLSearchParams(location.search).get('autorun');
+  if (autorun !== null && autorun !== '0') void runBench(ctx);
+}
+
+void main();

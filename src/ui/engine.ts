@@ -1,0 +1,142 @@
+// What every webdit page and element shares: one GPU context per page, one copy of each model's
+// weights (bundles by key: a model URL, or a name for picked files), and one queue, so generations on
+// the device run one at a time in the order they were asked for.
+
+import { createBrowserContext } from '../gpu/device.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
+import { readIndexExtras, type IndexExtras } from './model.ts';
+import { AbortError } from '../pipeline/generate.ts';
+import type { ModelFolder } from '../weights/folder.ts';
+import type { ByteSource } from '../weights/source.ts';
+
+// ---- the device ------------------------------------------------------------------------------
+
+let context: Promise<GpuContext> | undefined;
+
+/**
+ * The page's GPU context, created on first use. A lost device (driver reset, tab in the background
+ * too long) is replaced on the next call, and the bundles that lived on it are forgotten.
+ */
+export async function sharedContext(): Promise<GpuContext> {
+  context ??= createBrowserContext();
+  const ctx = await context;
+  if (ctx.isLost) {
+    context = undefined;
+    bundles.clear();
+    return sharedContext();
+  }
+  return ctx;
+}
+
+// ---- download cache hook ---------------------------------------------------------------------
+
+/**
+ * Where a model folder is wrapped by the browser's download cache (Cache API / OPFS, being written as
+ * src/weights/store.ts). Until it lands, the folder is read from the network every time.
+ */
+export async function maybeCached(folder: ModelFolder): Promise<ModelFolder> {
+  return folder;
+}
+
+// ---- bundles -------------------------------------------------------------------------------
+
+export type LoadProgress = (loadedBytes: number, totalBytes: number) => void;
+
+/** A bundle and the extra fields of its model_index.json. */
+export interface SharedModel {
+  bundle: ModelBundle;
+  extras: IndexExtras;
+}
+
+interface BundleEntry {
+  promise: Promise<SharedModel>;
+  listeners: Set<LoadProgress>;
+  last: [number, number] | undefined;
+}
+
+const bundles = new Map<string, BundleEntry>();
+
+export interface SharedBundleOptions {
+  /** A TAEHV decoder file, for latent-space models. */
+  decoder?: ByteSource;
+  onProgress?: LoadProgress;
+}
+
+/**
+ * The bundle loaded under `key`, loading it from `folder()` the first time. Callers that ask while
+ * it loads share the download and all see its progress. A failed load is forgotten, so a retry loads
+ * again.
+ */
+export function sharedModel(key: string, folder: () => ModelFolder | Promise<ModelFolder>, options: SharedBundleOptions = {}): Promise<SharedModel> {
+  let entry = bundles.get(key);
+  if (!entry) {
+    const listeners = new Set<LoadProgress>();
+    const created: BundleEntry = { listeners, last: undefined, promise: undefined as unknown as Promise<SharedModel> };
+    created.promise = (async () => {
+      const ctx = await sharedContext();
+      const source = await maybeCached(await folder());
+      const extras = await readIndexExtras(source);
+      const bundle = await loadBundle(ctx, source, {
+        decoder: options.decoder,
+        onProgress: (loaded, total) => {
+          created.last = [loaded, total];
+          for (const fn of listeners) fn(loaded, total);
+        },
+      });
+      return { bundle, extras };
+    })();
+    created.promise.catch(() => {
+      if (bundles.get(key) === created) bundles.delete(key);
+    });
+    bundles.set(key, created);
+    entry = created;
+  }
+  const { onProgress } = options;
+  if (onProgress) {
+    entry.listeners.add(onProgress);
+    if (entry.last) onProgress(...entry.last);
+    const remove = () => entry!.listeners.delete(onProgress);
+    entry.promise.then(remove, remove);
+  }
+  return entry.promise;
+}
+
+/** Frees a bundle's GPU memory (when a page switches to another model it will not come back to). */
+export async function forgetBundle(key: string): Promise<void> {
+  const entry = bundles.get(key);
+  if (!entry) return;
+  bundles.delete(key);
+  try {
+    (await entry.promise).bundle.dispose();
+  } catch {
+    // It never loaded: nothing to free.
+  }
+}
+
+// ---- the queue -------------------------------------------------------------------------------
+
+let tail: Promise<unknown> = Promise.resolve();
+let waiting = 0;
+
+/** Generations queued or running on the device. */
+export function queueLength(): number {
+  return waiting;
+}
+
+/**
+ * Runs `task` once every task queued before it has finished. A signal aborted while the task waits
+ * rejects with AbortError without running it.
+ */
+export function runExclusive<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  waiting++;
+  const start = () => {
+    if (signal?.aborted) throw new AbortError();
+    return task();
+  };
+  const run = tail.then(start, start).finally(() => {
+    waiting--;
+  });
+  tail = run.catch(() => undefined);
+  return run;
+}

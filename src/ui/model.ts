@@ -1,0 +1,105 @@
+// A loaded model as the pages see it: its bundle, where it came from, and what its model_index.json
+// says beyond what the engine needs (example prompts, default steps).
+
+import type { ModelBundle } from '../pipeline/bundle.ts';
+import type { PromptEmbedding } from '../pipeline/generate.ts';
+import type { ModelFolder } from '../weights/folder.ts';
+
+/** The shipped model's folder: beside dist/webdit.js in the library build, under the site's base otherwise. */
+export function shippedModelUrl(): string {
+  if (import.meta.env.MODE === 'lib') {
+    const relative = 'models/toy/'; // not a literal in new URL(): Vite must not treat the folder as an asset
+    return new URL(relative, import.meta.url).href;
+  }
+  return new URL(`${import.meta.env.BASE_URL}models/toy/`, location.href).href;
+}
+
+export interface IndexExtras {
+  /** "a {colour} {shape} moving {direction} on a {background} background" and the words to fill it. */
+  promptTemplate?: string;
+  words: Record<string, string[]>;
+  /** The sampling steps the model was made for, where model_index.json names them default_steps. */
+  defaultSteps?: number;
+  negativePrompt?: string;
+}
+
+/** Reads the optional fields of model_index.json that the engine does not use (never throws). */
+export async function readIndexExtras(folder: ModelFolder): Promise<IndexExtras> {
+  const extras: IndexExtras = { words: {} };
+  let index: Record<string, unknown>;
+  try {
+    const text = await folder.readText('model_index.json');
+    if (!text) return extras;
+    index = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return extras;
+  }
+  if (typeof index.prompt_template === 'string') extras.promptTemplate = index.prompt_template;
+  for (const [slot, key] of [['colour', 'colours'], ['shape', 'shapes'], ['direction', 'directions'], ['background', 'backgrounds']]) {
+    const list = index[key];
+    if (Array.isArray(list) && list.every((w) => typeof w === 'string')) extras.words[slot] = list as string[];
+  }
+  const steps = typeof index.steps === 'number' ? index.steps : index.default_steps;
+  if (typeof steps === 'number' && Number.isInteger(steps) && steps > 0) extras.defaultSteps = steps;
+  if (typeof index.negative_prompt === 'string') extras.negativePrompt = index.negative_prompt;
+  return extras;
+}
+
+/** A prompt from the template with each slot filled at random (or undefined without a template). */
+export function randomPrompt(extras: IndexExtras, random = Math.random): string | undefined {
+  const template = extras.promptTemplate;
+  if (!template) return undefined;
+  let complete = true;
+  const text = template.replace(/\{(\w+)\}/g, (_, slot: string) => {
+    const words = extras.words[slot];
+    if (!words?.length) {
+      complete = false;
+      return slot;
+    }
+    return words[Math.floor(random() * words.length)];
+  });
+  return complete ? text : undefined;
+}
+
+export interface LoadedModel {
+  /** Registry key (URL, or a name for local files). */
+  key: string;
+  /** Where it came from, for the page. */
+  origin: string;
+  bundle: ModelBundle;
+  extras: IndexExtras;
+  /** Precomputed embeddings, for models without a text encoder in webdit (Wan2.1). */
+  embeds?: { prompt: PromptEmbedding; negative?: PromptEmbedding; promptName: string };
+}
+
+/** A name to show: model_index.json's name, else the folder's last path segment (not a whole URL). */
+export function modelLabel(model: Pick<LoadedModel, 'bundle'>): string {
+  const name = model.bundle.name;
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(name)) return name;
+  try {
+    return new URL(name).pathname.split('/').filter(Boolean).at(-1) ?? name;
+  } catch {
+    return name;
+  }
+}
+
+/** Sampling steps to offer: model_index.json's, else the bundle's. */
+export function defaultSteps(model: LoadedModel): number {
+  return model.extras.defaultSteps ?? model.bundle.defaults.steps;
+}
+
+/** The prompt (and negative prompt) of a run: text through the model's encoder, or the loaded embeddings. */
+export function promptOf(model: LoadedModel, text: string): { prompt: PromptEmbedding; negative?: PromptEmbedding; unknown: string[] } {
+  const encoder = model.bundle.textEncoder;
+  if (encoder) {
+    const { unknown } = encoder.tokenize(text);
+    const negativeText = model.extras.negativePrompt;
+    return { prompt: encoder.encode(text), negative: negativeText ? encoder.encode(negativeText) : undefined, unknown };
+  }
+  if (!model.embeds) {
+    throw new Error(
+      `${model.bundle.name} has no text encoder in webdit: load a prompt embeddings file (prompt_embeds, .safetensors) in "Load model".`,
+    );
+  }
+  return { prompt: model.embeds.prompt, negative: model.embeds.negative, unknown: [] };
+}

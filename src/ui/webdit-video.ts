@@ -1,0 +1,297 @@
+// <webdit-video>: a text-to-video player for any page. Importing this module defines the element.
+//
+//   <script type="module" src="webdit.js"></script>
+//   <webdit-video prompt="a red circle moving right on a black background" cache="bwcache" autoplay></webdit-video>
+//
+// Attributes: model (URL of a model folder; default: the shipped model beside the module), prompt,
+// steps, guidance, seed, frames, width, height, cache (a spec: none, bwcache, bwcache:threshold=0.2,
+// static, first-block, teacache), autoplay (generate when attached), decoder (URL of a TAEHV file, for
+// latent-space models), embeds / negative-embeds (URLs of prompt_embeds safetensors, for models without a
+// text encoder in webdit). Methods: generate() → Promise<result>, abort(). Events: loadprogress
+// {loadedBytes, totalBytes}, progress {step, steps, elapsedMs, etaMs}, done {seconds, frameCount, stats},
+// error {message}. Every instance on a page shares one GPU device, one copy of each model's weights,
+// and one queue of generations (src/ui/engine.ts).
+
+import { parseCacheSpec } from '../cache/spec.ts';
+import type { CacheStats } from '../cache/manager.ts';
+import { withModelCalibration } from '../pipeline/bundle.ts';
+import { AbortError, generate, type GenerateProgress, type GenerateResult, type PromptEmbedding } from '../pipeline/generate.ts';
+import { urlFolder } from '../weights/folder.ts';
+import { urlSource } from '../weights/source.ts';
+import { queueLength, runExclusive, sharedContext, sharedModel, type SharedModel } from './engine.ts';
+import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
+import { encodeClip } from './video.ts';
+import { errorMessage, formatBytes, formatSeconds } from './format.ts';
+import { shippedModelUrl } from './model.ts';
+
+export interface WebditVideoResult extends GenerateResult {
+  /** The clip as a WebM file (what the element plays). */
+  video: Blob;
+}
+
+export interface WebditDoneDetail {
+  seconds: number;
+  frameCount: number;
+  stats: CacheStats;
+}
+
+const TEMPLATE = `
+<style>
+  :host { display: inline-block; width: 256px; max-width: 100%; vertical-align: top; font: 13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #e5e7eb; }
+  :host([hidden]) { display: none; }
+  .frame { position: relative; width: 100%; aspect-ratio: var(--webdit-aspect, 1); background: #0f172a; border-radius: 10px; overflow: hidden; }
+  video { display: block; width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; background: #0f172a; }
+  video:not([src]) { visibility: hidden; }
+  .overlay { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center; justify-content: center; gap: 10px; padding: 14px; text-align: center; background: rgba(15, 23, 42, 0.55); }
+  .overlay[hidden] { display: none; }
+  button { font: inherit; font-weight: 600; color: #0f172a; background: #e0e7ff; border: 0; border-radius: 999px; padding: 7px 16px; cursor: pointer; }
+  button:hover { background: #fff; }
+  button:focus-visible { outline: 2px solid #a5b4fc; outline-offset: 2px; }
+  .status { width: 100%; max-width: 220px; display: flex; flex-direction: column; gap: 6px; align-items: stretch; }
+  .status[hidden] { display: none; }
+  progress { width: 100%; height: 6px; appearance: none; border: 0; border-radius: 3px; background: rgba(255,255,255,0.2); overflow: hidden; }
+  progress::-webkit-progress-bar { background: rgba(255,255,255,0.2); }
+  progress::-webkit-progress-value { background: #a5b4fc; }
+  progress::-moz-progress-bar { background: #a5b4fc; }
+  .label { font-variant-numeric: tabular-nums; }
+  .error { color: #fecaca; max-height: 100%; overflow: auto; }
+  .error[hidden] { display: none; }
+</style>
+<div class="frame" part="frame">
+  <video part="video" loop muted playsinline></video>
+  <div class="overlay" part="overlay">
+    <button type="button" class="start" part="button">▶ Generate</button>
+    <div class="status" hidden><progress max="1"></progress><span class="label"></span></div>
+    <div class="error" role="alert" hidden></div>
+  </div>
+</div>`;
+
+function numberAttr(el: HTMLElement, name: string, fallback: number): number {
+  const raw = el.getAttribute(name);
+  if (raw === null || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v)) throw new Error(`<webdit-video> ${name}="${raw}" is not a number`);
+  return v;
+}
+
+export class WebditVideo extends HTMLElement {
+  static readonly observedAttributes = ['width', 'height'];
+
+  private readonly shadow: ShadowRoot;
+  private readonly video: HTMLVideoElement;
+  private readonly overlay: HTMLElement;
+  private readonly startButton: HTMLButtonElement;
+  private readonly status: HTMLElement;
+  private readonly bar: HTMLProgressElement;
+  private readonly label: HTMLElement;
+  private readonly errorBox: HTMLElement;
+  private controller: AbortController | undefined;
+  private videoUrl: string | undefined;
+  private autoStarted = false;
+
+  constructor() {
+    super();
+    this.shadow = this.attachShadow({ mode: 'open' });
+    this.shadow.innerHTML = TEMPLATE;
+    const q = <T extends Element>(sel: string) => this.shadow.querySelector(sel) as T;
+    this.video = q('video');
+    this.overlay = q('.overlay');
+    this.startButton = q('.start');
+    this.status = q('.status');
+    this.bar = q('progress');
+    this.label = q('.label');
+    this.errorBox = q('.error');
+    this.startButton.addEventListener('click', () => {
+      this.generate().catch(() => {
+        // Reported by the error event and on the element.
+      });
+    });
+  }
+
+  connectedCallback(): void {
+    this.updateAspect();
+    if (this.hasAttribute('autoplay') && !this.autoStarted) {
+      this.autoStarted = true;
+      queueMicrotask(() => {
+        this.generate().catch(() => {});
+      });
+    }
+  }
+
+  disconnectedCallback(): void {
+    this.abort();
+  }
+
+  attributeChangedCallback(): void {
+    this.updateAspect();
+  }
+
+  /** The model folder's URL (attribute `model`, relative to the page), or the shipped model. */
+  get modelUrl(): string {
+    const attr = this.getAttribute('model');
+    return attr ? new URL(attr, document.baseURI).href : shippedModelUrl();
+  }
+
+  /** True while a generation of this element is loading, queued or running. */
+  get busy(): boolean {
+    return this.controller !== undefined;
+  }
+
+  /** Stops this element's run; its generate() promise rejects with an AbortError. */
+  abort(): void {
+    this.controller?.abort();
+  }
+
+  /**
+   * Loads the model (once per page), generates a clip from the attributes and plays it. A call while
+   * another run of this element is in progress stops that run first.
+   */
+  async generate(): Promise<WebditVideoResult> {
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const { signal } = controller;
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = () => reject(new AbortError());
+      if (signal.aborted) fail();
+      else signal.addEventListener('abort', fail, { once: true });
+    });
+    aborted.catch(() => {});
+    const untilAborted = <T>(p: Promise<T>) => Promise.race([p, aborted]);
+    this.showStatus(undefined, 'Starting WebGPU…');
+    try {
+      const model = await untilAborted(this.loadModel());
+      const { bundle } = model;
+      const d = bundle.defaults;
+      const steps = numberAttr(this, 'steps', model.extras.defaultSteps ?? d.steps);
+      const prompt = await untilAborted(this.promptOf(model));
+      const negative = await untilAborted(this.negativeOf(model));
+      const cache = withModelCalibration(parseCacheSpec(this.getAttribute('cache') || 'bwcache'), bundle);
+      const ctx = await sharedContext();
+      if (queueLength() > 0) this.showStatus(undefined, 'Waiting for the GPU…');
+      const result = await runExclusive(
+        () =>
+          generate(ctx, {
+            model: bundle.model,
+            decoder: bundle.decoder,
+            prompt,
+            negativePrompt: negative,
+            textLen: bundle.textLen,
+            frames: numberAttr(this, 'frames', d.frames),
+            height: numberAttr(this, 'height', d.height),
+            width: numberAttr(this, 'width', d.width),
+            steps,
+            guidance: numberAttr(this, 'guidance', d.guidance),
+            seed: numberAttr(this, 'seed', 0),
+            scheduler: bundle.scheduler,
+            cache,
+            signal,
+            onProgress: (p) => this.onStep(p),
+          }),
+        signal,
+      );
+      this.showStatus(1, 'Encoding video…');
+      const clip = await encodeClip(result.frames, result.shape);
+      if (signal.aborted) throw new AbortError();
+      this.play(clip.blob);
+      this.dispatchEvent(
+        new CustomEvent<WebditDoneDetail>('done', { detail: { seconds: result.seconds, frameCount: result.shape[0], stats: result.stats } }),
+      );
+      return { ...result, video: clip.blob };
+    } catch (e) {
+      const message = e instanceof AbortError || signal.aborted ? 'generation aborted' : errorMessage(e);
+      if (this.controller === controller) this.showError(message);
+      this.dispatchEvent(new CustomEvent('error', { detail: { message } }));
+      throw signal.aborted && !(e instanceof AbortError) ? new AbortError() : e;
+    } finally {
+      if (this.controller === controller) this.controller = undefined;
+    }
+  }
+
+  private loadModel(): Promise<SharedModel> {
+    const url = this.modelUrl;
+    const decoderAttr = this.getAttribute('decoder');
+    const decoderUrl = decoderAttr ? new URL(decoderAttr, document.baseURI).href : undefined;
+    const key = decoderUrl ? `${url} + ${decoderUrl}` : url;
+    this.showStatus(undefined, 'Loading the model…');
+    return (async () =>
+      sharedModel(key, () => urlFolder(url), {
+        decoder: decoderUrl ? await urlSource(decoderUrl) : undefined,
+        onProgress: (loaded, total) => {
+          if (this.controller?.signal.aborted) return;
+          this.showStatus(total > 0 ? loaded / total : undefined, `Loading the model… ${formatBytes(loaded)} / ${formatBytes(total)}`);
+          this.dispatchEvent(new CustomEvent('loadprogress', { detail: { loadedBytes: loaded, totalBytes: total } }));
+        },
+      }))();
+  }
+
+  private async promptOf(model: SharedModel): Promise<PromptEmbedding> {
+    const embeds = this.getAttribute('embeds');
+    const textDim = model.bundle.model.config.textDim;
+    if (embeds) return readPromptEmbedding(await urlSource(new URL(embeds, document.baseURI).href), PROMPT_TENSORS, textDim);
+    const encoder = model.bundle.textEncoder;
+    if (!encoder) throw new Error(`${model.bundle.name} has no text encoder in webdit: give the embeds attribute (a prompt_embeds .safetensors URL)`);
+    return encoder.encode(this.getAttribute('prompt') ?? '');
+  }
+
+  private async negativeOf(model: SharedModel): Promise<PromptEmbedding | undefined> {
+    const url = this.getAttribute('negative-embeds');
+    if (url) return readPromptEmbedding(await urlSource(new URL(url, document.baseURI).href), NEGATIVE_TENSORS, model.bundle.model.config.textDim);
+    const text = model.extras.negativePrompt;
+    return text && model.bundle.textEncoder ? model.bundle.textEncoder.encode(text) : undefined;
+  }
+
+  private onStep(p: GenerateProgress): void {
+    this.showStatus(p.step / p.steps, `Step ${p.step} / ${p.steps} · ${formatSeconds(p.etaMs / 1000)} left`);
+    this.dispatchEvent(new CustomEvent<GenerateProgress>('progress', { detail: { ...p } }));
+  }
+
+  private play(blob: Blob): void {
+    if (this.videoUrl) URL.revokeObjectURL(this.videoUrl);
+    this.videoUrl = URL.createObjectURL(blob);
+    this.video.src = this.videoUrl;
+    this.overlay.hidden = true;
+    this.video.play().catch(() => {
+      // Autoplay refused (muted videos are normally allowed): the user can press play.
+      this.video.controls = true;
+    });
+  }
+
+  private showStatus(fraction: number | undefined, text: string): void {
+    this.overlay.hidden = false;
+    this.startButton.hidden = true;
+    this.errorBox.hidden = true;
+    this.status.hidden = false;
+    if (fraction === undefined) this.bar.removeAttribute('value');
+    else this.bar.value = fraction;
+    this.label.textContent = text;
+  }
+
+  private showError(message: string): void {
+    this.overlay.hidden = false;
+    this.status.hidden = true;
+    this.errorBox.hidden = false;
+    this.errorBox.textContent = message;
+    this.startButton.hidden = false;
+    this.startButton.textContent = this.video.hasAttribute('src') ? '↻ Generate again' : '▶ Generate';
+  }
+
+  private updateAspect(): void {
+    const w = Number(this.getAttribute('width'));
+    const h = Number(this.getAttribute('height'));
+    if (w > 0 && h > 0) this.style.setProperty('--webdit-aspect', `${w} / ${h}`);
+  }
+}
+
+/** Defines <webdit-video> (once; importing this module already does). */
+export function defineWebditVideo(name = 'webdit-video'): void {
+  if (typeof customElements !== 'undefined' && !customElements.get(name)) customElements.define(name, WebditVideo);
+}
+
+defineWebditVideo();
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'webdit-video': WebditVideo;
+  }
+}

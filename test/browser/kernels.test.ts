@@ -1,0 +1,64 @@
+// WGSL kernels in a real browser: Chromium's WebGPU (SwiftShader here) runs matmul (both paths) and a
+// unary kernel (test/browser/kernel-check.ts, served by Vite's dev server), against float64
+// references computed in Node.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { join } from 'node:path';
+import { ROOT, launchBrowser, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
+import { randomArray, relativeError, rng } from '../helpers/reference.ts';
+import type { KernelCheckInput, KernelCheckOutput } from './kernel-check.ts';
+
+let dev: Served;
+let browser: Browser;
+let page: Page;
+let log: ErrorLog;
+
+beforeAll(async () => {
+  dev = await startDevServer(join(ROOT, 'public'));
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  log = watchErrors(page);
+  await page.goto(`${dev.url}/test/browser/kernel-check.html`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await dev?.close();
+});
+
+const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+
+describe('WGSL kernels in Chromium', () => {
+  it('matmul (direct and staged paths, bias + GELU) and unary match float64 references', async () => {
+    const rand = rng(42);
+    const [M, N, K] = [37, 45, 70];
+    const x = randomArray(M * K, rand);
+    const w = randomArray(N * K, rand, 0.3);
+    const bias = randomArray(N, rand, 0.1);
+    const u = randomArray(1000, rand, 4);
+
+    const input: KernelCheckInput = { x: Array.from(x), w: Array.from(w), bias: Array.from(bias), u: Array.from(u), M, N, K };
+    await page.waitForFunction(() => 'runKernelCheck' in window);
+    const gpu = await page.evaluate(
+      (args) => (window as unknown as { runKernelCheck(a: KernelCheckInput): Promise<KernelCheckOutput> }).runKernelCheck(args),
+      input,
+    );
+
+    const ref = new Float64Array(M * N);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let s = bias[n];
+        for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+        ref[m * N + n] = gelu(s);
+      }
+    }
+    const siluRef = Array.from(u, (v) => v / (1 + Math.exp(-v)));
+    expect(gpu.adapter).toMatch(/\S/);
+    // f32 accumulation over K = 70: relative error well under 1e-5; 1e-4 leaves room for the
+    // adapter's exp/tanh.
+    expect(relativeError(gpu.direct, ref)).toBeLessThan(1e-4);
+    expect(relativeError(gpu.staged, ref)).toBeLessThan(1e-4);
+    expect(relativeError(gpu.silu, siluRef)).toBeLessThan(1e-5);
+    expect(log.errors).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,50 @@
+// Two builds from one config:
+//   vite build              → the site in dist/ (index.html: the demo, bench.html: the benchmark,
+//                             public/ copied along, so the shipped model lands in dist/models/toy/)
+//   vite build --mode lib   → dist/webdit.js: one ES module with everything inside (the WGSL shaders,
+//                             libwebp's WebAssembly), which defines <webdit-video> when imported.
+// `npm run build` runs both; `npm run dev` / `npm start` serve the pages with Vite's dev server.
+
+import { resolve } from 'node:path';
+import { defineConfig, type UserConfig } from 'vite';
+
+const root = import.meta.dirname;
+
+export default defineConfig(({ mode }): UserConfig => {
+  const shared: UserConfig = {
+    root,
+    // Two pages and no client-side router: a missing file must answer 404, not index.html (the model
+    // loader treats 404 as "absent" and a URL that is not a model folder must say so).
+    appType: 'mpa',
+    optimizeDeps: {
+      // libwebp's glue finds its .wasm with new URL('…wasm', import.meta.url): pre-bundling would move
+      // the glue away from its .wasm, so serve the package as it is.
+      exclude: ['@jsquash/webp'],
+      include: ['mediabunny', '@jsquash/webp > wasm-feature-detect'],
+    },
+    build: { target: 'es2022', sourcemap: true },
+  };
+  if (mode === 'lib') {
+    return {
+      ...shared,
+      // Only the module: public/ (the model) was copied by the site build.
+      publicDir: false,
+      build: {
+        ...shared.build,
+        outDir: 'dist',
+        emptyOutDir: false,
+        copyPublicDir: false,
+        // Library mode inlines assets (the .wasm becomes a data: URL inside the module).
+        lib: { entry: resolve(root, 'src/index.ts'), formats: ['es'], fileName: () => 'webdit.js' },
+        rolldownOptions: { output: { codeSplitting: false } },
+      },
+    };
+  }
+  return {
+    ...shared,
+    build: {
+      ...shared.build,
+      rolldownOptions: { input: { index: resolve(root, 'index.html'), bench: resolve(root, 'bench.html') } },
+    },
+  };
+});
