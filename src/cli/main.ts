@@ -11,6 +11,7 @@ export interface Command {
 /** Commands by name; each module is imported only when its command runs. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import('./commands/info.ts')).default,
+  decode: async () => (await import('./commands/decode.ts')).default,
   'bench-kernels': async () => (await import('./commands/bench-kernels.ts')).default,
   transformer: async () => (await import('./commands/transformer.ts')).default,
   plan: async () => (await import('./commands/plan.ts')).default,
