@@ -123,3 +123,17 @@ describe('caches in the pipeline', () => {
     expect(cond.slice(1).every((r) => r.slice(1).every((c) => !c))).toBe(true);
   });
 });
+
+describe('generate command', () => {
+  it('writes a WebM and a frames file from a text prompt', async () => {
+    const { main } = await import('../../src/cli/main.ts');
+    const { readFileSync, mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = writeTinyModel(2);
+    const out = mkdtempSync(join(tmpdir(), 'webdit-out-'));
+    expect(await main(['generate', '--model', dir, '--prompt', 'a red circle moving left', '--steps', '3', '--quiet', '--out', join(out, 'clip.webm')])).toBe(0);
+    expect([...readFileSync(join(out, 'clip.webm')).subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
+    expect(await main(['generate', '--model', dir, '--prompt', 'a red circle', '--steps', '3', '--quiet', '--out', join(out, 'clip.mp4')])).toBe(2);
+  });
+});
