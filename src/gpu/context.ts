@@ -71,6 +71,8 @@ export class GpuContext {
   liveBytes = 0;
   /** Bytes held by the pool's free buffers. */
   pooledBytes = 0;
+  /** Most bytes of tensors alive at once since the last `resetPeakBytes()`. */
+  peakLiveBytes = 0;
   /** Submissions so far, by reason: shows how well dispatches are batched. */
   readonly flushes: Record<string, number> = {};
   /** Prefix for the labels of dispatches recorded inside `withLabel` (what the profiler groups by). */
@@ -150,6 +152,7 @@ export class GpuContext {
     const t = new Tensor(this, buffer, shape, dtype, label);
     this.liveTensors++;
     this.liveBytes += bucketBytes(bytes);
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
     if (this.options.poison) this.fill(t, 0x7fc00000);
     return t;
   }
@@ -255,6 +258,10 @@ export class GpuContext {
     if (list) list.push(t.buffer);
     else this.pool.set(bytes, [t.buffer]);
     this.pooledBytes += bytes;
+  }
+
+  resetPeakBytes(): void {
+    this.peakLiveBytes = this.liveBytes;
   }
 
   /** Destroys the pool's free buffers (live tensors are untouched). */

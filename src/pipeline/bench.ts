@@ -41,9 +41,12 @@ export interface PolicyResult {
   computedFraction: number;
   /** Indicator kernels' share of the GPU time of a profiled run (null where not profiled). */
   indicatorShare: number | null;
-  /** Most extra GPU bytes the cache held, and that as a fraction of the model's weight bytes. */
+  /** Most extra GPU bytes the cache held; as a fraction of the model's weight bytes, and of the uncached run's peak GPU memory (weights and activations). */
   cacheBytes: number;
   cacheOverhead: number;
+  cacheOverheadOfPeak: number;
+  /** Most GPU tensor bytes alive at once during the run. */
+  peakGpuBytes: number;
   /** Against none, same seed (mean over seeds; Infinity PSNR for identical frames). */
   psnr: number;
   ssim: number;
@@ -134,6 +137,7 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
 
   const baseline = results.get(configs.find((c) => c.policy === 'none')!)!;
   const baseSeconds = mean(baseline.map((r) => r.seconds));
+  const basePeak = Math.max(...baseline.map((r) => r.peakGpuBytes));
   const weightBytes = [...bundle.model.weights.values()].reduce((s, t) => s + t.byteLength, 0);
   const policies: PolicyResult[] = configs.map((c) => {
     const runs = results.get(c)!;
@@ -155,6 +159,8 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
       indicatorShare: share.get(c) ?? null,
       cacheBytes,
       cacheOverhead: cacheBytes / weightBytes,
+      cacheOverheadOfPeak: cacheBytes / basePeak,
+      peakGpuBytes: Math.max(...runs.map((r) => r.peakGpuBytes)),
       psnr: mean(perSeed.map((p) => p.psnr)),
       ssim: mean(perSeed.map((p) => p.ssim)),
       perSeed,

@@ -57,6 +57,8 @@ export interface GenerateResult {
   latentShape: number[];
   seconds: number;
   samplingSeconds: number;
+  /** Most GPU tensor bytes alive at once during the run (weights included). */
+  peakGpuBytes: number;
   decodeSeconds: number;
   stats: CacheStats;
 }
@@ -113,6 +115,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
   const runner = options.blockRunner ?? ((branch: Branch, step: number) => cache.runner(branch, step));
   const owned: { text?: TextState; negative?: TextState; latents?: Tensor } = {};
+  ctx.resetPeakBytes();
   const start = performance.now();
   try {
     owned.text = model.encodeText(options.prompt.data, options.prompt.rows, options.textLen);
@@ -169,6 +172,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       seconds: (end - start) / 1000,
       samplingSeconds,
       decodeSeconds: (end - decodeStart) / 1000,
+      peakGpuBytes: ctx.peakLiveBytes,
       stats: await cache.stats(),
     };
   } finally {

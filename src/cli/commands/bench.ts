@@ -19,9 +19,10 @@ function table(report: BenchReport): string {
       p.ssim.toFixed(4).padStart(7),
       p.indicatorShare === null ? '      -' : `${(p.indicatorShare * 100).toFixed(2)}%`.padStart(7),
       `${(p.cacheOverhead * 100).toFixed(1)}%`.padStart(7),
+      `${(p.cacheOverheadOfPeak * 100).toFixed(1)}%`.padStart(7),
     ].join(' '),
   );
-  return ['policy                           time speedup  comp.   PSNR    SSIM  indic.  cache', ...rows].join('\n');
+  return ['policy                           time speedup  comp.   PSNR    SSIM  indic.  cache/weights  cache/peak', ...rows].join('\n');
 }
 
 const bench: Command = {
