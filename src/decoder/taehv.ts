@@ -167,6 +167,12 @@ export class TaehvDecoder implements VideoDecoder {
     const W = w * this.spatialScale;
     const frameCount = TEMPORAL_SCALE * T - FRAMES_TO_TRIM;
     const frameBytes = IMAGE_CHANNELS * H * W * 4;
+    const perLatentFrame = LARGEST_BYTES_PER_LATENT_PIXEL * h * w;
+    const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+    if (perLatentFrame > limit) {
+      const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+      throw new Error(`${op}: ${w}×${h} latents need ${mib(perLatentFrame)} buffers per latent frame; this GPU binds at most ${mib(limit)}`);
+    }
     const chunk = options.chunkFrames ?? this.chunkFramesFor(ctx, h, w);
     if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`${op}: chunkFrames must be a positive integer, got ${chunk}`);
 
