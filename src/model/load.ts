@@ -5,13 +5,15 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import type { ModelFolder } from '../weights/folder.ts';
-import { loadTensors, openCheckpoint, type Checkpoint } from '../weights/checkpoint.ts';
+import { loadTensors, openCheckpoint, openCheckpointFile, type Checkpoint } from '../weights/checkpoint.ts';
 import type { TensorInfo } from '../weights/safetensors.ts';
 import { expectedTensors, parseWanConfig, type WanConfig } from './config.ts';
 import { diffusersNameMap } from './keys.ts';
 import { WanTransformer } from './transformer.ts';
 
 export interface WanLoadOptions {
+  /** A single-file checkpoint in the folder (e.g. an original-key-name file); default: diffusers' layout. */
+  weightsFile?: string;
   /** 'keep': matmul weights stay f16/bf16 packed as stored; 'f32': widen everything. */
   weights?: 'keep' | 'f32';
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
@@ -71,7 +73,12 @@ function isMatmulWeight(diffusersName: string, info: TensorInfo): boolean {
 
 export async function loadWanTransformer(ctx: GpuContext, folder: ModelFolder, options: WanLoadOptions = {}): Promise<WanTransformer> {
   const config = await readWanConfig(folder);
-  const checkpoint = await openCheckpoint(folder);
+  let checkpoint: Checkpoint;
+  if (options.weightsFile) {
+    const source = await folder.open(options.weightsFile);
+    if (!source) throw new Error(`${folder.name}: no ${options.weightsFile}`);
+    checkpoint = await openCheckpointFile(source);
+  } else checkpoint = await openCheckpoint(folder);
   const matched = matchCheckpoint(config, checkpoint, folder.name);
   const diffusersName = new Map([...matched].map(([name, m]) => [m.name, name]));
   const widenAll = options.weights === 'f32';

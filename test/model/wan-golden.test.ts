@@ -76,3 +76,19 @@ describe('Wan2.1 transformer matches upstream PyTorch', () => {
     expect(ctx.liveTensors).toBe(before);
   });
 });
+
+describe('transformer command', () => {
+  it('reproduces the golden output from a folder holding only an original-key single-file checkpoint', async () => {
+    const { mkdtempSync, copyFileSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { main } = await import('../../src/cli/main.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'webdit-single-'));
+    const src = join(GOLDEN, 'head128');
+    for (const f of ['config.json', 'transformer.original.safetensors', 'inputs.safetensors']) copyFileSync(join(src, f), join(dir, f));
+    const out = join(dir, 'out.safetensors');
+    expect(await main(['transformer', '--model', dir, '--inputs', join(dir, 'inputs.safetensors'), '--out', out])).toBe(0);
+    const got = await openSafetensors(arrayBufferSource(readFileSync(out)));
+    const expected = await openSafetensors(await fileSource(join(src, 'outputs.safetensors')));
+    expect(relativeError(await readTensor(got, 'output'), await readTensor(expected, 'output'))).toBeLessThan(1e-4);
+  });
+});

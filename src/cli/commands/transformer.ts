@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
 import { createNodeContext } from '../../gpu/node.ts';
@@ -11,6 +11,20 @@ import { loadWanTransformer } from '../../model/load.ts';
 import type { WanTransformer } from '../../model/transformer.ts';
 
 const DEFAULT_TEXT_LEN = 512;
+const NOT_WEIGHTS = new Set(['inputs.safetensors', 'outputs.safetensors', 'reference.safetensors']);
+
+/**
+ * The weights of a model folder: diffusers' layout when present, else its one other safetensors
+ * file (a single-file checkpoint, original or diffusers key names).
+ */
+async function weightsFileOf(dir: string): Promise<string | undefined> {
+  const files = await readdir(dir);
+  if (files.some((f) => f.startsWith('diffusion_pytorch_model.safetensors'))) return undefined;
+  const candidates = files.filter((f) => f.endsWith('.safetensors') && !NOT_WEIGHTS.has(f));
+  if (candidates.length === 1) return candidates[0];
+  if (candidates.length === 0) throw new Error(`${dir} has no diffusion_pytorch_model.safetensors (or .index.json) and no other .safetensors file`);
+  throw new Error(`${dir} has several checkpoints (${candidates.join(', ')}); name one with --weights`);
+}
 
 function requireTensor(file: SafetensorsFile, name: string, rank: number) {
   const info = file.tensors.get(name);
@@ -60,7 +74,7 @@ export async function runTransformerOnInputs(
 
 const transformer: Command = {
   summary: 'Run one Wan2.1 transformer forward pass on an inputs file and write the output (and intermediates).',
-  usage: 'webdit transformer --model DIR --inputs FILE --out FILE [--text-len N] [--intermediates] [--f32]',
+  usage: 'webdit transformer --model DIR --inputs FILE --out FILE [--text-len N] [--intermediates] [--f32] [--weights FILE-IN-DIR]',
   async run(options) {
     const modelDir = options.requiredString('model');
     const inputsPath = options.requiredString('inputs');
@@ -68,11 +82,13 @@ const transformer: Command = {
     const textLen = options.integer('text-len');
     const withIntermediates = options.flag('intermediates');
     const widen = options.flag('f32');
+    const weightsOption = options.string('weights');
     options.finish();
     if (textLen !== undefined && textLen <= 0) throw new UsageError('transformer: --text-len must be positive');
     const ctx = await createNodeContext();
     try {
-      const model = await loadWanTransformer(ctx, directoryFolder(modelDir), { weights: widen ? 'f32' : 'keep' });
+      const weightsFile = weightsOption ?? (await weightsFileOf(modelDir));
+      const model = await loadWanTransformer(ctx, directoryFolder(modelDir), { weights: widen ? 'f32' : 'keep', weightsFile });
       const inputs = await openSafetensors(await fileSource(inputsPath));
       const run = await runTransformerOnInputs(ctx, model, inputs, { textLen, intermediates: withIntermediates });
       const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {
