@@ -67,7 +67,8 @@ export type PolicyName = CacheConfig['policy'];
 
 export const POLICY_DEFAULTS: { [K in PolicyName]: Extract<CacheConfig, { policy: K }> } = {
   none: { policy: 'none' },
-  bwcache: { policy: 'bwcache', threshold: 0.15, mode: 'periodic', reuse: 'stack', blocks: 'all', storage: 'f16' },
+  // Every other block feeds BWCache's indicator by default, as the paper did on Wan2.1 to save memory.
+  bwcache: { policy: 'bwcache', threshold: 0.15, mode: 'periodic', reuse: 'stack', blocks: 'every-other', storage: 'f16' },
   static: { policy: 'static', interval: 2, warmupSteps: 1, tailSteps: 1, storage: 'f16' },
   'first-block': { policy: 'first-block', threshold: 0.05, storage: 'f16' },
   teacache: { policy: 'teacache', threshold: 0.08, coefficients: [1, 0], warmupSteps: 1, tailSteps: 1, storage: 'f16' },
