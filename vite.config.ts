@@ -10,9 +10,11 @@ import { defineConfig, type UserConfig } from 'vite';
 
 const root = import.meta.dirname;
 
-export default defineConfig(({ mode }): UserConfig => {
+export default defineConfig(({ mode, command }): UserConfig => {
   const shared: UserConfig = {
     root,
+    // Relative URLs in the built pages, so dist/ works from any folder of a site (e.g. /webdit/).
+    base: command === 'build' ? './' : '/',
     // Two pages and no client-side router: a missing file must answer 404, not index.html (the model
     // loader treats 404 as "absent" and a URL that is not a model folder must say so).
     appType: 'mpa',
@@ -24,6 +26,8 @@ export default defineConfig(({ mode }): UserConfig => {
     },
     build: { target: 'es2022', sourcemap: true },
   };
+  // Rolldown's note on slow plugins is noise on a busy 2-core machine.
+  const checks = { bundlerTimings: false };
   if (mode === 'lib') {
     return {
       ...shared,
@@ -36,7 +40,7 @@ export default defineConfig(({ mode }): UserConfig => {
         copyPublicDir: false,
         // Library mode inlines assets (the .wasm becomes a data: URL inside the module).
         lib: { entry: resolve(root, 'src/index.ts'), formats: ['es'], fileName: () => 'webdit.js' },
-        rolldownOptions: { output: { codeSplitting: false } },
+        rolldownOptions: { checks, output: { codeSplitting: false } },
       },
     };
   }
@@ -44,7 +48,7 @@ export default defineConfig(({ mode }): UserConfig => {
     ...shared,
     build: {
       ...shared.build,
-      rolldownOptions: { input: { index: resolve(root, 'index.html'), bench: resolve(root, 'bench.html') } },
+      rolldownOptions: { checks, input: { index: resolve(root, 'index.html'), bench: resolve(root, 'bench.html') } },
     },
   };
 });

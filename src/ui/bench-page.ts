@@ -13,7 +13,7 @@ import { blobSource } from '../weights/source.ts';
 import { lineChart } from './charts.ts';
 import { PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
 import { runExclusive, sharedModel, type SharedModel } from './engine.ts';
-import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatSeconds, h } from './format.ts';
+import { byId, describeLoad, downloadBlob, errorMessage, formatBytes, formatPercent, formatSeconds, h } from './format.ts';
 import { modelLabel, shippedModelUrl } from './model.ts';
 import { adapterName, notice, setPageState, startWebGpu } from './page.ts';
 
@@ -143,9 +143,11 @@ async function loadModel(): Promise<SharedModel> {
   const key = decoder ? `${url} + ${decoder.name}` : url;
   return sharedModel(key, () => urlFolder(url), {
     decoder: decoder ? blobSource(decoder) : undefined,
-    onProgress: (loaded, total) => {
-      $.bar.value = total > 0 ? loaded / total : 0;
-      $.label.textContent = `Loading the model… ${formatBytes(loaded)} of ${formatBytes(total)}`;
+    cache: true,
+    onProgress: (status) => {
+      const { text, fraction } = describeLoad(status);
+      $.bar.value = fraction ?? 0;
+      $.label.textContent = text;
     },
   });
 }

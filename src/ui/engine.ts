@@ -9,6 +9,7 @@ import { readIndexExtras, type IndexExtras } from './model.ts';
 import { AbortError } from '../pipeline/generate.ts';
 import type { ModelFolder } from '../weights/folder.ts';
 import type { ByteSource } from '../weights/source.ts';
+import { cacheSummary, cachedFolder, clearCache, defaultStore, type CacheSummary, type FileStore } from '../weights/store.ts';
 
 // ---- the device ------------------------------------------------------------------------------
 
@@ -29,19 +30,65 @@ export async function sharedContext(): Promise<GpuContext> {
   return ctx;
 }
 
-// ---- download cache hook ---------------------------------------------------------------------
+// ---- the download cache ----------------------------------------------------------------------
+
+/** What a model load is doing: downloading a file (into the browser's cache), or filling GPU buffers. */
+export interface LoadStatus {
+  phase: 'download' | 'gpu';
+  /** The file downloading (download phase). */
+  path?: string;
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+export type LoadProgress = (status: LoadStatus) => void;
+
+let store: FileStore | undefined;
+// Off under Vite's dev server: a re-exported model of the same size would be served stale from the
+// cache (stored copies are revalidated by size, and text files by content, but weights have no ETag yet).
+let cacheEnabled = !import.meta.env.DEV;
+
+/** Turns the persistent download cache on or off for later loads. */
+export function setDownloadCache(enabled: boolean): void {
+  cacheEnabled = enabled;
+}
+
+export function downloadCacheEnabled(): boolean {
+  return cacheEnabled;
+}
+
+/** The page's store for downloaded model files (OPFS, else the Cache API, else memory). */
+export function downloadStore(): FileStore {
+  return (store ??= defaultStore());
+}
+
+/** What the cache holds ("3 files, 12.3 MB stored; …"). */
+export function downloadCacheSummary(): Promise<CacheSummary> {
+  return cacheSummary(downloadStore());
+}
+
+export function clearDownloadCache(): Promise<void> {
+  return clearCache(downloadStore());
+}
 
 /**
- * Where a model folder is wrapped by the browser's download cache (Cache API / OPFS, being written as
- * src/weights/store.ts). Until it lands, the folder is read from the network every time.
+ * A network folder wrapped by the browser's download cache (src/weights/store.ts): each file is
+ * downloaded once, resumably, and later visits read it from the browser's storage (checking with
+ * the server, where it answers, that it has not changed).
  */
-export async function maybeCached(folder: ModelFolder): Promise<ModelFolder> {
-  return folder;
+export function maybeCached(folder: ModelFolder, onProgress?: LoadProgress): ModelFolder {
+  if (!cacheEnabled) return folder;
+  return cachedFolder(folder, downloadStore(), {
+    revalidate: true,
+    onProgress: (e) => {
+      if (e.type === 'start' || e.type === 'progress' || e.type === 'done') {
+        onProgress?.({ phase: 'download', path: e.path, loadedBytes: e.loadedBytes, totalBytes: e.totalBytes });
+      }
+    },
+  });
 }
 
 // ---- bundles -------------------------------------------------------------------------------
-
-export type LoadProgress = (loadedBytes: number, totalBytes: number) => void;
 
 /** A bundle and the extra fields of its model_index.json. */
 export interface SharedModel {
@@ -52,7 +99,7 @@ export interface SharedModel {
 interface BundleEntry {
   promise: Promise<SharedModel>;
   listeners: Set<LoadProgress>;
-  last: [number, number] | undefined;
+  last: LoadStatus | undefined;
 }
 
 const bundles = new Map<string, BundleEntry>();
@@ -61,6 +108,8 @@ export interface SharedBundleOptions {
   /** A TAEHV decoder file, for latent-space models. */
   decoder?: ByteSource;
   onProgress?: LoadProgress;
+  /** Keep the folder's files in the browser's download cache (for network folders; default false). */
+  cache?: boolean;
 }
 
 /**
@@ -75,14 +124,16 @@ export function sharedModel(key: string, folder: () => ModelFolder | Promise<Mod
     const created: BundleEntry = { listeners, last: undefined, promise: undefined as unknown as Promise<SharedModel> };
     created.promise = (async () => {
       const ctx = await sharedContext();
-      const source = await maybeCached(await folder());
+      const report = (status: LoadStatus) => {
+        created.last = status;
+        for (const fn of listeners) fn(status);
+      };
+      const plain = await folder();
+      const source = options.cache ? maybeCached(plain, report) : plain;
       const extras = await readIndexExtras(source);
       const bundle = await loadBundle(ctx, source, {
         decoder: options.decoder,
-        onProgress: (loaded, total) => {
-          created.last = [loaded, total];
-          for (const fn of listeners) fn(loaded, total);
-        },
+        onProgress: (loadedBytes, totalBytes) => report({ phase: 'gpu', loadedBytes, totalBytes }),
       });
       return { bundle, extras };
     })();
@@ -95,7 +146,7 @@ export function sharedModel(key: string, folder: () => ModelFolder | Promise<Mod
   const { onProgress } = options;
   if (onProgress) {
     entry.listeners.add(onProgress);
-    if (entry.last) onProgress(...entry.last);
+    if (entry.last) onProgress(entry.last);
     const remove = () => entry!.listeners.delete(onProgress);
     entry.promise.then(remove, remove);
   }

@@ -1,5 +1,7 @@
 // Numbers as people read them, and small DOM helpers shared by the pages and the web component.
 
+import type { LoadStatus } from './engine.ts';
+
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return '–';
   if (bytes < 1024) return `${bytes} B`;
@@ -31,6 +33,15 @@ export function formatPercent(fraction: number, digits = 0): string {
 export function formatPsnr(db: number): string {
   if (db === Infinity) return '∞ dB';
   return Number.isFinite(db) ? `${db.toFixed(1)} dB` : '–';
+}
+
+/** A model load's progress as a line of text and a fraction (undefined: unknown). */
+export function describeLoad(status: LoadStatus): { text: string; fraction: number | undefined } {
+  const { loadedBytes, totalBytes } = status;
+  const fraction = totalBytes > 0 ? loadedBytes / totalBytes : undefined;
+  const amount = `${formatBytes(loadedBytes)} of ${formatBytes(totalBytes)}`;
+  if (status.phase === 'download') return { text: `Downloading ${status.path ?? 'a file'} · ${amount}`, fraction };
+  return { text: `Loading the weights onto the GPU · ${amount}`, fraction };
 }
 
 /** A message for any thrown value. */

@@ -2,9 +2,9 @@
 // from the user's disk; plus a decoder file and precomputed prompt embeddings. Every failure ends in
 // a message that says what was wrong, and the previously loaded model stays in use.
 
-import { forgetBundle, sharedModel } from './engine.ts';
+import { clearDownloadCache, downloadCacheEnabled, downloadCacheSummary, forgetBundle, sharedModel } from './engine.ts';
 import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
-import { errorMessage, formatBytes } from './format.ts';
+import { describeLoad, errorMessage, formatBytes } from './format.ts';
 import { modelLabel, shippedModelUrl, type LoadedModel } from './model.ts';
 import { fileMapFolder, urlFolder, type ModelFolder } from '../weights/folder.ts';
 import { blobSource, HttpError } from '../weights/source.ts';
@@ -24,7 +24,10 @@ export interface LoaderHooks {
   say(text: string, kind?: 'error' | 'info' | 'ok'): void;
 }
 
-/** Checks that a folder looks like a model before downloading anything large. */
+/**
+ * Checks that a folder looks like a model before downloading anything large. A network failure skips
+ * the check (offline, the download cache may still hold the model); a server's refusal does not.
+ */
 async function checkFolder(folder: ModelFolder): Promise<void> {
   let config: string | undefined;
   let index: string | undefined;
@@ -32,7 +35,7 @@ async function checkFolder(folder: ModelFolder): Promise<void> {
     [config, index] = await Promise.all([folder.readText('transformer/config.json'), folder.readText('model_index.json')]);
   } catch (e) {
     if (e instanceof HttpError) throw new Error(`${folder.name}: ${e.message}`);
-    throw e;
+    return;
   }
   if (config !== undefined) return;
   if (index === undefined) {
@@ -81,6 +84,8 @@ export class ModelLoader {
   private readonly embedsInput = byId<HTMLInputElement>('embeds-file');
   private readonly negativeInput = byId<HTMLInputElement>('negative-embeds-file');
   private readonly shippedButton = byId<HTMLButtonElement>('use-shipped');
+  private readonly cacheSummary = byId<HTMLElement>('cache-summary');
+  private readonly clearCacheButton = byId<HTMLButtonElement>('clear-cache');
   private loading = false;
   private localCount = 0;
 
@@ -116,12 +121,38 @@ export class ModelLoader {
     this.embedsInput.addEventListener('change', () => void this.applyEmbeds());
     this.negativeInput.addEventListener('change', () => void this.applyEmbeds());
     this.shippedButton.addEventListener('click', () => void this.loadShipped());
+    this.clearCacheButton.addEventListener('click', () => {
+      clearDownloadCache().then(
+        () => {
+          this.hooks.say('Downloaded models were removed from this browser; the model in use stays loaded until you leave the page.', 'ok');
+          void this.refreshCacheSummary();
+        },
+        (e) => this.hooks.say(`Could not clear the download cache: ${errorMessage(e)}`, 'error'),
+      );
+    });
+  }
+
+  /** Shows what the browser keeps of downloaded models. */
+  async refreshCacheSummary(): Promise<void> {
+    if (!downloadCacheEnabled()) {
+      this.cacheSummary.textContent = 'Downloads are not kept under the development server.';
+      this.clearCacheButton.hidden = true;
+      return;
+    }
+    try {
+      const summary = await downloadCacheSummary();
+      this.cacheSummary.textContent = `Kept in this browser for the next visit: ${summary.text}.`;
+      this.clearCacheButton.hidden = summary.files + summary.partialFiles === 0;
+    } catch {
+      this.cacheSummary.textContent = '';
+      this.clearCacheButton.hidden = true;
+    }
   }
 
   /** Loads the shipped model (the page's default). */
   loadShipped(): Promise<boolean> {
     const url = shippedModelUrl();
-    return this.load(url, 'the shipped model', () => urlFolder(url), { shipped: true });
+    return this.load(url, 'the shipped model', () => urlFolder(url), { shipped: true, cache: true });
   }
 
   async loadUrl(raw: string): Promise<boolean> {
@@ -137,7 +168,7 @@ export class ModelLoader {
       this.hooks.say(`"${text}" is not a web address.`, 'error');
       return false;
     }
-    return this.load(url, url, () => urlFolder(url), {});
+    return this.load(url, url, () => urlFolder(url), { cache: true });
   }
 
   async loadFiles(files: Map<string, File>): Promise<boolean> {
@@ -152,7 +183,7 @@ export class ModelLoader {
     return this.load(key, `${name} (${files.size} files, ${formatBytes(total)}, from your computer)`, () => fileMapFolder(files, name), {});
   }
 
-  private async load(key: string, origin: string, makeFolder: () => ModelFolder, options: { shipped?: boolean }): Promise<boolean> {
+  private async load(key: string, origin: string, makeFolder: () => ModelFolder, options: { shipped?: boolean; cache?: boolean }): Promise<boolean> {
     const busy = this.hooks.busy();
     if (busy) {
       this.hooks.say(busy, 'error');
@@ -173,8 +204,11 @@ export class ModelLoader {
       const decoderFile = this.decoderInput.files?.[0];
       const shared = await sharedModel(key, () => folder, {
         decoder: decoderFile && !options.shipped ? blobSource(decoderFile) : undefined,
-        onProgress: (loaded, total) =>
-          this.hooks.progress(`Downloading weights… ${formatBytes(loaded)} of ${formatBytes(total)}`, total > 0 ? loaded / total : undefined),
+        cache: options.cache,
+        onProgress: (status) => {
+          const { text, fraction } = describeLoad(status);
+          this.hooks.progress(text, fraction);
+        },
       });
       const model: LoadedModel = { key, origin, bundle: shared.bundle, extras: shared.extras };
       try {
@@ -196,6 +230,7 @@ export class ModelLoader {
       this.loading = false;
       this.setDisabled(false);
       this.hooks.progress('', undefined, true);
+      void this.refreshCacheSummary();
     }
   }
 

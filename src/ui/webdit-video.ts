@@ -8,7 +8,7 @@
 // static, first-block, teacache), autoplay (generate when attached), decoder (URL of a TAEHV file, for
 // latent-space models), embeds / negative-embeds (URLs of prompt_embeds safetensors, for models without a
 // text encoder in webdit). Methods: generate() → Promise<result>, abort(). Events: loadprogress
-// {loadedBytes, totalBytes}, progress {step, steps, elapsedMs, etaMs}, done {seconds, frameCount, stats},
+// {phase: 'download' | 'gpu', path?, loadedBytes, totalBytes}, progress {step, steps, elapsedMs, etaMs}, done {seconds, frameCount, stats},
 // error {message}. Every instance on a page shares one GPU device, one copy of each model's weights,
 // and one queue of generations (src/ui/engine.ts).
 
@@ -18,10 +18,10 @@ import { withModelCalibration } from '../pipeline/bundle.ts';
 import { AbortError, generate, type GenerateProgress, type GenerateResult, type PromptEmbedding } from '../pipeline/generate.ts';
 import { urlFolder } from '../weights/folder.ts';
 import { urlSource } from '../weights/source.ts';
-import { queueLength, runExclusive, sharedContext, sharedModel, type SharedModel } from './engine.ts';
+import { queueLength, runExclusive, sharedContext, sharedModel, type LoadStatus, type SharedModel } from './engine.ts';
 import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
 import { encodeClip } from './video.ts';
-import { errorMessage, formatBytes, formatSeconds } from './format.ts';
+import { describeLoad, errorMessage, formatBytes, formatSeconds } from './format.ts';
 import { shippedModelUrl } from './model.ts';
 
 export interface WebditVideoResult extends GenerateResult {
@@ -217,10 +217,13 @@ export class WebditVideo extends HTMLElement {
     return (async () =>
       sharedModel(key, () => urlFolder(url), {
         decoder: decoderUrl ? await urlSource(decoderUrl) : undefined,
-        onProgress: (loaded, total) => {
+        cache: true,
+        onProgress: (status) => {
           if (this.controller?.signal.aborted) return;
-          this.showStatus(total > 0 ? loaded / total : undefined, `Loading the model… ${formatBytes(loaded)} / ${formatBytes(total)}`);
-          this.dispatchEvent(new CustomEvent('loadprogress', { detail: { loadedBytes: loaded, totalBytes: total } }));
+          const { fraction } = describeLoad(status);
+          const what = status.phase === 'download' ? 'Downloading the model' : 'Loading the model';
+          this.showStatus(fraction, `${what}… ${formatBytes(status.loadedBytes)} / ${formatBytes(status.totalBytes)}`);
+          this.dispatchEvent(new CustomEvent<LoadStatus>('loadprogress', { detail: { ...status } }));
         },
       }))();
   }

@@ -78,14 +78,14 @@ describe('<webdit-video> from dist/webdit.js', () => {
       const els = [...document.querySelectorAll('webdit-video')];
       for (const el of els) {
         el.addEventListener('progress', (e) => {
-          const d = (e as CustomEvent).detail;
+          const d = (e as unknown as CustomEvent).detail;
           events.push({ id: el.id, type: 'progress', step: d.step, steps: d.steps });
         });
         el.addEventListener('done', (e) => {
-          const d = (e as CustomEvent).detail;
+          const d = (e as unknown as CustomEvent).detail;
           events.push({ id: el.id, type: 'done', frameCount: d.frameCount, seconds: d.seconds });
         });
-        el.addEventListener('error', (e) => events.push({ id: el.id, type: 'error', message: (e as CustomEvent).detail.message }));
+        el.addEventListener('error', (e) => events.push({ id: el.id, type: 'error', message: (e as unknown as CustomEvent).detail.message }));
       }
       type Generating = HTMLElement & { generate(): Promise<{ shape: number[]; video: Blob; stats: { computedFraction: number } }> };
       const results = await Promise.all(
@@ -135,14 +135,28 @@ describe('<webdit-video> from dist/webdit.js', () => {
     expect(log.errors).toEqual([]);
   }, 300_000);
 
+  it('the built demo page loads the shipped model through the download cache', async () => {
+    const demo = await browser.context.newPage();
+    const demoLog = watchErrors(demo);
+    await demo.goto(`${server.url}/dist/`);
+    await demo.waitForSelector('body[data-state=ready]', { timeout: 120_000 });
+    expect(await demo.textContent('#model-name')).toBe('toy');
+    // The element's load above stored the files (OPFS in this profile); the page reads them from there.
+    await demo.waitForFunction(() => document.getElementById('cache-summary')!.textContent !== '', null, { timeout: 30_000 });
+    expect(await demo.textContent('#cache-summary')).toMatch(/Kept in this browser for the next visit: \d+ files, .* stored/);
+    expect(await demo.isEnabled('#generate')).toBe(true);
+    await demo.close();
+    expect(demoLog.errors).toEqual([]);
+  }, 180_000);
+
   it('abort() stops a run: the promise rejects with AbortError and an error event fires', async () => {
     const outcome = await page.evaluate(async () => {
       const el = document.getElementById('first') as HTMLElement & { generate(): Promise<unknown>; abort(): void };
       el.setAttribute('steps', '30');
       const errors: string[] = [];
-      el.addEventListener('error', (e) => errors.push((e as CustomEvent).detail.message));
+      el.addEventListener('error', (e) => errors.push((e as unknown as CustomEvent).detail.message));
       el.addEventListener('progress', (e) => {
-        if ((e as CustomEvent).detail.step === 1) el.abort();
+        if ((e as unknown as CustomEvent).detail.step === 1) el.abort();
       });
       const started = performance.now();
       try {

@@ -85,8 +85,15 @@ export async function startDevServer(publicDir: string): Promise<Served & { serv
 /** `npm run build` into `outDir`: the site (pages, public/), then the library (webdit.js). */
 export async function buildAll(outDir: string, publicDir: string): Promise<void> {
   const common = { configFile: CONFIG, root: ROOT, logLevel: 'warn' as const, clearScreen: false };
-  await build({ ...common, publicDir, build: { outDir, emptyOutDir: true } });
-  await build({ ...common, mode: 'lib', build: { outDir, emptyOutDir: false } });
+  // Vitest sets NODE_ENV=test, which would make Vite build in development mode (import.meta.env.DEV).
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ ...common, publicDir, build: { outDir, emptyOutDir: true } });
+    await build({ ...common, mode: 'lib', build: { outDir, emptyOutDir: false } });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
 }
 
 const TYPES: Record<string, string> = {

@@ -133,6 +133,22 @@ describe('demo page (index.html)', () => {
   }, 240_000);
 });
 
+describe('without WebGPU', () => {
+  it('the demo says so plainly and how to get it', async () => {
+    const bare = await browser.context.newPage();
+    const bareLog = watchErrors(bare);
+    await bare.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    await bare.goto(`${dev.url}/`);
+    await bare.waitForSelector('body[data-state=no-webgpu]', { timeout: 30_000 });
+    expect(await bare.isVisible('#gpu-missing')).toBe(true);
+    expect(await bare.textContent('#gpu-missing-message')).toMatch(/WebGPU is not available here\. Use a recent Chrome or Edge/);
+    expect(await bare.isDisabled('#generate')).toBe(true);
+    await screenshot(bare, 'demo-no-webgpu');
+    await bare.close();
+    expect(bareLog.errors).toEqual([]);
+  }, 60_000);
+});
+
 describe('benchmark page (bench.html)', () => {
   it('runs two policies on one seed and fills #bench-json', async () => {
     const bench = await browser.context.newPage();
