@@ -1,0 +1,12 @@
+import type { GpuContext } from '../context.ts';
+
+/**
+ * Whether the adapter is a CPU implementation of WebGPU (SwiftShader, llvmpipe, lavapipe, …), judged
+ * from its info as matmul's path choice does. There a workgroup barrier suspends each SIMD batch of
+ * the workgroup as a coroutine (milliseconds for a 256-thread workgroup) and every load with per-lane
+ * addresses is a gather, so kernels pick barrier-free variants that reuse values in registers.
+ */
+export function isSoftwareAdapter(ctx: GpuContext): boolean {
+  const { vendor, architecture, description } = ctx.adapterInfo;
+  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`);
+}
