@@ -1,13 +1,18 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
-import { rowThreads } from './layer-norm.ts';
+import { ROWS_PER_GROUP, choosePath, rowThreads, type NormPath } from './layer-norm.ts';
+
+export interface RmsNormOptions {
+  /** Defaults to the adapter's best (see `preferredNormPath` in layer-norm.ts). */
+  path?: NormPath;
+}
 
 /**
  * RMSNorm over the whole last dimension C of x [..., C]: y = x / sqrt(mean(x²) + eps) · weight,
  * weight [C]. Returns `out` (x's shape; must not alias x).
  */
-export function rmsNorm(ctx: GpuContext, x: Tensor, weight: Tensor, eps: number, out?: Tensor): Tensor {
+export function rmsNorm(ctx: GpuContext, x: Tensor, weight: Tensor, eps: number, out?: Tensor, options: RmsNormOptions = {}): Tensor {
   const op = 'rmsNorm';
   expectDType(op, 'x', x, 'f32');
   if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
@@ -20,11 +25,18 @@ export function rmsNorm(ctx: GpuContext, x: Tensor, weight: Tensor, eps: number,
     expectSameShape(op, 'x', x, 'out', out);
     if (out.buffer === x.buffer || out.buffer === weight.buffer) throw new Error(`${op}: out must not alias x or weight`);
   }
+  const path = choosePath(ctx, op, options.path, { x, weight });
   const y = out ?? ctx.empty(x.shape, 'f32', op);
   if (x.size === 0) return y;
-  ctx.dispatch(
-    { shader: 'rms_norm', constants: { THREADS: rowThreads(cols) } },
-    { bindings: { x, weight, out: y }, uniforms: { rows, cols, eps }, workgroups: rows, label: op },
-  );
+  const bindings = { x, weight, out: y };
+  const uniforms = { rows, cols, eps };
+  if (path === 'rows') {
+    ctx.dispatch(
+      { shader: 'rms_norm_rows', constants: { ALIGNED: cols % 4 === 0 ? 1 : 0 } },
+      { bindings, uniforms, workgroups: Math.ceil(rows / ROWS_PER_GROUP), label: op },
+    );
+  } else {
+    ctx.dispatch({ shader: 'rms_norm', constants: { THREADS: rowThreads(cols) } }, { bindings, uniforms, workgroups: rows, label: op });
+  }
   return y;
 }
