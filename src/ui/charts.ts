@@ -44,8 +44,8 @@ export function heatmap(computed: boolean[][], options: HeatmapOptions = {}): SV
   const blocks = computed[0]?.length ?? 0;
   const computedLabel = options.computedLabel ?? 'computed';
   const reusedLabel = options.reusedLabel ?? 'reused';
-  const cell = Math.max(6, Math.min(32, Math.floor(460 / Math.max(1, steps))));
-  const cellH = Math.max(10, Math.min(28, Math.floor(200 / Math.max(1, blocks))));
+  const cell = Math.max(6, Math.min(40, Math.floor(460 / Math.max(1, steps))));
+  const cellH = Math.max(10, Math.min(30, Math.floor(200 / Math.max(1, blocks))));
   const left = 58;
   const top = 8;
   const width = Math.max(280, left + steps * cell + 12);
@@ -81,9 +81,9 @@ export function heatmap(computed: boolean[][], options: HeatmapOptions = {}): SV
   root.append(svg('text', { x: left + (steps * cell) / 2, y: gridBottom + 30, class: 'axis-label', 'text-anchor': 'middle' }, 'step'));
   // Legend.
   const ly = gridBottom + 44;
-  root.append(svg('rect', { x: left, y: ly, width: 12, height: 10, rx: 2, class: 'cell computed' }));
+  root.append(svg('rect', { x: left, y: ly, width: 12, height: 10, rx: 2, class: 'cell computed legend' }));
   root.append(svg('text', { x: left + 17, y: ly + 9, class: 'tick' }, computedLabel));
-  root.append(svg('rect', { x: left + 100, y: ly, width: 12, height: 10, rx: 2, class: 'cell reused' }));
+  root.append(svg('rect', { x: left + 100, y: ly, width: 12, height: 10, rx: 2, class: 'cell reused legend' }));
   root.append(svg('text', { x: left + 117, y: ly + 9, class: 'tick' }, reusedLabel));
   return root;
 }

@@ -9,7 +9,7 @@ import { withModelCalibration } from '../pipeline/bundle.ts';
 import { AbortError, generate, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
 import { runExclusive, sharedContext } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
-import { byId, downloadBlob, errorMessage, formatPercent, formatPsnr, formatSeconds } from './format.ts';
+import { byId, downloadBlob, errorMessage, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
 import { ModelLoader } from './model-loader.ts';
 import { notice, setPageState, startWebGpu } from './page.ts';
@@ -384,7 +384,8 @@ function showResults(m: LoadedModel, result: GenerateResult, s: RunSettings, col
   if (uncached && cached) {
     const speedup = uncached.seconds / cached.seconds;
     const same = psnr(cached.frames, uncached.frames);
-    $.mSpeedup.textContent = `${speedup.toFixed(2)}×`;
+    $.mSpeedup.replaceChildren(`${speedup.toFixed(2)}×`);
+    if (uncached.cold || cached.cold) $.mSpeedup.append(h('small', { title: 'A first run also compiles GPU kernels' }, ' · first run'));
     $.mPsnr.textContent = formatPsnr(same);
     $.mPsnr.title = same === Infinity ? 'identical frames' : '';
     $.mSpeedupBox.classList.toggle('good', speedup > 1 && !uncached.cold && !cached.cold);
@@ -392,7 +393,7 @@ function showResults(m: LoadedModel, result: GenerateResult, s: RunSettings, col
     $.compareNote.textContent =
       `Speedup and PSNR compare ${cached.spec} with the uncached run of the same prompt, seed and settings (${formatSeconds(uncached.seconds)}).` +
       (uncached.cold || cached.cold
-        ? ' One of the two was the first run of its policy on this page, which also compiles GPU kernels: generate again for a fair time.'
+        ? ' One of them was the first run of its policy on this page, whose time includes compiling the GPU kernels: generate both again for a fair speedup.'
         : '');
   } else {
     $.mSpeedup.textContent = '–';

@@ -53,13 +53,13 @@ describe('demo page (index.html)', () => {
     expect(await page.textContent('#model-name')).toBe('toy');
     expect(await page.isEnabled('#generate')).toBe(true);
 
-    await page.fill('#steps', '2');
-    await page.selectOption('#cache-policy', 'bwcache');
+    // Uncached first: the cached run below is then compared with it.
+    await page.fill('#steps', '6');
+    await page.selectOption('#cache-policy', 'none');
     await recordRunLabels(page);
     expect(await generateOnce(page)).toBe('done');
     const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
-    expect(labels).toContain('Step 1 of 2');
-    expect(labels).toContain('Step 2 of 2');
+    for (let step = 1; step <= 6; step++) expect(labels).toContain(`Step ${step} of 6`);
 
     // The generated WebM opens in Chromium's <video>: decodable frames, a duration, no media error.
     await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
@@ -73,18 +73,21 @@ describe('demo page (index.html)', () => {
     expect(video.width).toBeGreaterThanOrEqual(128);
     expect(video.loop).toBe(true);
     expect(await page.isEnabled('#download')).toBe(true);
-    expect(await page.locator('#heatmap svg rect.cell').count()).toBeGreaterThan(0);
-    expect(await page.locator('#indicator svg').count()).toBe(1);
+    expect(await page.locator('#heatmap svg rect.cell.computed:not(.legend)').count()).toBe(6 * 3);
+    expect(await page.textContent('#m-reuse')).toBe('0%');
     expect(log.errors).toEqual([]);
   }, 240_000);
 
   it('compares a cached run with the uncached run of the same settings (speedup, PSNR)', async () => {
-    await page.selectOption('#cache-policy', 'none');
-    expect(await generateOnce(page)).toBe('done');
-    expect(await page.textContent('#m-speedup')).toMatch(/^\d+\.\d\d×$/);
-    expect(await page.textContent('#m-psnr')).toMatch(/dB/);
-    expect(await page.textContent('#m-reuse')).toBe('0%');
     await page.selectOption('#cache-policy', 'bwcache');
+    await page.fill('#cache-threshold', '0.3');
+    expect(await page.textContent('#cache-spec')).toBe('bwcache:threshold=0.3');
+    expect(await generateOnce(page)).toBe('done');
+    expect(await page.textContent('#m-speedup')).toMatch(/^\d+\.\d\d×( · first run)?$/);
+    expect(await page.textContent('#m-psnr')).toMatch(/dB/);
+    expect(await page.locator('#heatmap svg rect.cell:not(.legend)').count()).toBe(6 * 3);
+    expect(await page.locator('#indicator svg path.series').count()).toBe(1);
+    expect(await page.locator('#indicator svg line.threshold').count()).toBe(1);
     await screenshot(page, 'demo');
     expect(log.errors).toEqual([]);
   }, 240_000);
