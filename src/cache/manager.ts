@@ -4,6 +4,7 @@
 // At most one small read-back per step: the indicator's mean (and a bitmask of the blocks under δ).
 
 import type { GpuContext } from '../gpu/context.ts';
+import type { KernelProfiler } from '../gpu/profiler.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { cast } from '../gpu/kernels/cast.ts';
 import { add } from '../gpu/kernels/add.ts';
@@ -49,6 +50,8 @@ export interface CacheStats {
   computedFraction: number;
   /** Most GPU bytes the cache held at once (features, residuals, indicator sums). */
   peakCacheBytes: number;
+  /** GPU time of the indicator kernels (reductions, casts, decision), from timestamp queries; null without them. */
+  indicatorMs: number | null;
 }
 
 type Schedule = BwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
@@ -135,7 +138,10 @@ export class CacheManager {
     this.selected = new Set(config.policy === 'bwcache' ? selectedBlocks(config.blocks, this.numLayers) : [0]);
     this.storage = config.policy === 'none' ? 'f32' : config.storage;
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`cache: steps must be a positive integer, got ${steps}`);
+    if (config.policy !== 'none' && config.policy !== 'static') this.timer = ctx.timeScope(INDICATOR_LABEL);
   }
+
+  private readonly timer: KernelProfiler | undefined;
 
   private branch(name: Branch, hidden: Tensor): BranchCache {
     let b = this.branches.get(name);
@@ -385,6 +391,11 @@ export class CacheManager {
       for (const row of b.stats.computed) for (const c of row) (computed += c ? 1 : 0), total++;
       branches[name] = b.stats;
     }
+    let indicatorMs: number | null = null;
+    if (this.timer) {
+      this.ctx.flush('indicator timing');
+      indicatorMs = (await this.timer.report()).reduce((s, k) => s + k.ms, 0);
+    } else if (this.config.policy === 'none' || this.config.policy === 'static') indicatorMs = 0;
     return {
       policy: this.config.policy,
       steps: this.steps,
@@ -392,6 +403,7 @@ export class CacheManager {
       branches,
       computedFraction: total ? computed / total : 1,
       peakCacheBytes: this.peakBytes,
+      indicatorMs,
     };
   }
 
@@ -399,5 +411,6 @@ export class CacheManager {
   dispose(): void {
     for (const b of this.branches.values()) b.dispose();
     this.branches.clear();
+    if (this.timer) this.ctx.endTimeScope(INDICATOR_LABEL);
   }
 }

@@ -108,6 +108,35 @@ export class GpuContext {
     return this.kernelProfiler;
   }
 
+  private readonly scopeTimers = new Map<string, KernelProfiler>();
+
+  /**
+   * Times only the dispatches labelled `scope/…` (see `withLabel`), each in a pass of its own, and
+   * leaves the rest batched: cheap enough to keep on for a whole run. Undefined without timestamp-query.
+   */
+  timeScope(scope: string): KernelProfiler | undefined {
+    if (!this.features.has('timestamp-query')) return undefined;
+    let timer = this.scopeTimers.get(scope);
+    if (!timer) {
+      timer = new KernelProfiler(this.device);
+      this.scopeTimers.set(scope, timer);
+    }
+    return timer;
+  }
+
+  endTimeScope(scope: string): void {
+    if (!this.scopeTimers.has(scope)) return;
+    this.flush('time scope ended');
+    this.scopeTimers.delete(scope);
+  }
+
+  private timerFor(label: string): KernelProfiler | undefined {
+    if (this.kernelProfiler) return this.kernelProfiler;
+    if (this.scopeTimers.size === 0) return undefined;
+    const scope = label.slice(0, label.indexOf('/'));
+    return this.scopeTimers.get(scope);
+  }
+
   /**
    * Turns per-kernel GPU timing on or off. While on, each dispatch gets its own compute pass with
    * timestamps, which costs some speed: time whole runs with profiling off.
@@ -357,18 +386,19 @@ export class GpuContext {
     const grid = this.grid(args.workgroups, label);
     const bindGroup = this.device.createBindGroup({ layout: p.bindGroupLayout, entries });
     let pass: GPUComputePassEncoder;
-    if (this.profiler) {
+    const timer = this.timerFor(label);
+    if (timer) {
       this.endPass();
-      pass = this.commandEncoder().beginComputePass({ timestampWrites: this.profiler.nextWrites(label) });
+      pass = this.commandEncoder().beginComputePass({ timestampWrites: timer.nextWrites(label) });
     } else {
       pass = this.pass ??= this.commandEncoder().beginComputePass();
     }
     pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    if (this.profiler) pass.end();
+    if (timer) pass.end();
     this.pendingDispatches++;
-    if (this.options.flushEveryDispatch || this.profiler?.full) this.flush(this.profiler?.full ? 'profiler query set full' : 'debug');
+    if (this.options.flushEveryDispatch || timer?.full) this.flush(timer?.full ? 'profiler query set full' : 'debug');
   }
 
   private grid(workgroups: DispatchArgs['workgroups'], label: string): [number, number, number] {
@@ -400,9 +430,10 @@ export class GpuContext {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
       this.uniformUsed = 0;
     }
-    this.profiler?.resolve(this.encoder);
+    const timers = [this.kernelProfiler, ...this.scopeTimers.values()].filter((t): t is KernelProfiler => t !== undefined);
+    for (const t of timers) t.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
-    this.profiler?.afterSubmit();
+    for (const t of timers) t.afterSubmit();
     this.encoder = undefined;
     this.pendingDispatches = 0;
     this.flushes[reason] = (this.flushes[reason] ?? 0) + 1;

@@ -41,6 +41,10 @@ export interface PolicyResult {
   computedFraction: number;
   /** Indicator kernels' share of the GPU time of a profiled run (null where not profiled). */
   indicatorShare: number | null;
+  /** GPU time of the indicator kernels per generation (timestamp queries on those kernels only), ms. */
+  indicatorMs: number | null;
+  /** indicatorMs as a share of the generation's wall time. */
+  indicatorTimeShare: number | null;
   /** Most extra GPU bytes the cache held; as a fraction of the model's weight bytes, and of the uncached run's peak GPU memory (weights and activations). */
   cacheBytes: number;
   cacheOverhead: number;
@@ -157,6 +161,8 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
       speedup: baseSeconds / seconds,
       computedFraction: mean(runs.map((r) => r.stats.computedFraction)),
       indicatorShare: share.get(c) ?? null,
+      indicatorMs: runs.every((r) => r.stats.indicatorMs !== null) ? mean(runs.map((r) => r.stats.indicatorMs!)) : null,
+      indicatorTimeShare: runs.every((r) => r.stats.indicatorMs !== null) ? mean(runs.map((r) => r.stats.indicatorMs! / (r.seconds * 1000))) : null,
       cacheBytes,
       cacheOverhead: cacheBytes / weightBytes,
       cacheOverheadOfPeak: cacheBytes / basePeak,

@@ -37,6 +37,10 @@ describe('cache benchmark', () => {
     expect(exact.indicatorShare).toBeGreaterThan(0);
     expect(exact.indicatorShare).toBeLessThan(1);
     expect(report.kernels!.length).toBeGreaterThan(5);
+    expect(none.indicatorMs).toBe(0);
+    expect(exact.indicatorMs).toBeGreaterThan(0);
+    expect(exact.indicatorTimeShare).toBeGreaterThan(0);
+    expect(exact.indicatorTimeShare).toBeLessThan(1);
     bundle.dispose();
   });
 });

@@ -109,6 +109,9 @@ describe('caches in the pipeline', () => {
     expect(cond!.indicator[1]).not.toBeNull();
     expect(cond!.indicator[1]).not.toBe(uncond!.indicator[1]); // measured on each branch's own features
     expect(result.stats.computedFraction).toBeCloseTo(6 / 12, 10);
+    // SwiftShader has timestamp queries: the indicator kernels were timed, and took less than the run.
+    expect(result.stats.indicatorMs).toBeGreaterThan(0);
+    expect(result.stats.indicatorMs!).toBeLessThan(result.seconds * 1000);
     // Per-block relative L1 at step 1 on the cond branch: by default every other block feeds the indicator.
     const [b0, b1, b2] = cond!.blockIndicator[1];
     expect(b0).toBeGreaterThan(0);

@@ -17,7 +17,7 @@ function table(report: BenchReport): string {
       `${(p.computedFraction * 100).toFixed(0)}%`.padStart(6),
       p.psnr === Infinity ? '     ∞' : p.psnr.toFixed(1).padStart(6),
       p.ssim.toFixed(4).padStart(7),
-      p.indicatorShare === null ? '      -' : `${(p.indicatorShare * 100).toFixed(2)}%`.padStart(7),
+      p.indicatorTimeShare === null ? '      -' : `${(p.indicatorTimeShare * 100).toFixed(2)}%`.padStart(7),
       `${(p.cacheOverhead * 100).toFixed(1)}%`.padStart(7),
       `${(p.cacheOverheadOfPeak * 100).toFixed(1)}%`.padStart(7),
     ].join(' '),
