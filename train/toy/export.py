@@ -116,7 +116,7 @@ def main():
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--eval-json", default="", help="eval.py output to quote in the README")
     a = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     model, te, cfg, s = load_ckpt(a.checkpoint)
     step = s.get("step")
     args = s.get("args", {})

@@ -77,7 +77,8 @@ def main():
     p.add_argument("--save-every", type=int, default=100)
     p.add_argument("--snapshot-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=10)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="1 is ~10x faster than 2 on this shared 2-core machine under nice (OpenMP threads stall)")
     p.add_argument("--bench", type=int, default=0, help="time N steps and exit (no files written)")
     # model size
     p.add_argument("--patch", type=int, nargs=3, default=[2, 4, 4])
