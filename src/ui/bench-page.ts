@@ -255,7 +255,10 @@ function showReport(report: BenchReport, bundleName: string): void {
         cell(formatPercent(1 - p.computedFraction)),
         cell(p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`),
         cell(p.ssim.toFixed(4)),
-        cell(p.indicatorShare === null ? '–' : formatPercent(p.indicatorShare, 1)),
+        cell(
+          p.indicatorShare === null ? '–' : formatPercent(p.indicatorShare, 1),
+          p.indicatorMs === null ? undefined : `${p.indicatorMs.toFixed(1)} ms of indicator GPU time per generation (${formatPercent(p.indicatorTimeShare ?? 0, 1)} of its wall time)`,
+        ),
         cell(`${formatBytes(p.cacheBytes)} (${formatPercent(p.cacheOverhead, 1)})`),
       ),
     ),

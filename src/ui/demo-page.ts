@@ -61,6 +61,7 @@ const $ = {
   compareNote: byId('compare-note'),
   heatmap: byId('heatmap'),
   indicator: byId('indicator'),
+  indicatorCost: byId('indicator-cost'),
   loaderMessage: byId('loader-message'),
   loadPanel: byId<HTMLDetailsElement>('load-panel'),
   badge: byId('gpu-badge'),
@@ -412,6 +413,12 @@ function showResults(m: LoadedModel, result: GenerateResult, s: RunSettings, col
   // Without a cache there are no branch statistics: every block ran at every step.
   const computed = cond?.computed ?? Array.from({ length: stats.steps }, () => new Array<boolean>(stats.numLayers).fill(true));
   $.heatmap.replaceChildren(heatmap(computed, { title: `Blocks × steps for ${spec}` }));
+  // What measuring the indicator cost (GPU time of its kernels, where the adapter has timestamp queries).
+  const ms = stats.indicatorMs;
+  $.indicatorCost.hidden = !(ms !== null && ms > 0);
+  if (ms !== null && ms > 0) {
+    $.indicatorCost.textContent = `Measuring it took ${ms < 10 ? ms.toFixed(1) : ms.toFixed(0)} ms of GPU time, ${formatPercent(ms / (result.seconds * 1000), 1)} of this run.`;
+  }
   const values = cond?.indicator ?? [];
   if (values.some((v) => v !== null)) {
     const threshold = 'threshold' in s.cache ? s.cache.threshold : undefined;

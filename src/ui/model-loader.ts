@@ -196,14 +196,16 @@ export class ModelLoader {
     this.loading = true;
     this.setDisabled(true);
     const previous = this.hooks.current();
+    const decoderFile = options.shipped ? undefined : this.decoderInput.files?.[0];
+    // The same folder with another decoder is another bundle.
+    if (decoderFile) key += ` + decoder ${decoderFile.name} (${decoderFile.size} bytes, ${decoderFile.lastModified})`;
     this.hooks.say('');
     this.hooks.progress(`Loading ${options.shipped ? 'the shipped model' : origin}…`, undefined);
     try {
       const folder = makeFolder();
       await checkFolder(folder);
-      const decoderFile = this.decoderInput.files?.[0];
       const shared = await sharedModel(key, () => folder, {
-        decoder: decoderFile && !options.shipped ? blobSource(decoderFile) : undefined,
+        decoder: decoderFile ? blobSource(decoderFile) : undefined,
         cache: options.cache,
         onProgress: (status) => {
           const { text, fraction } = describeLoad(status);

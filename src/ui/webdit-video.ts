@@ -55,12 +55,15 @@ const TEMPLATE = `
   progress::-moz-progress-bar { background: #a5b4fc; }
   .label { font-variant-numeric: tabular-nums; }
   .error { color: #fecaca; max-height: 100%; overflow: auto; }
+  .caption { color: #cbd5e1; font-size: 12px; max-width: 90%; }
+  .caption[hidden] { display: none; }
   .error[hidden] { display: none; }
 </style>
 <div class="frame" part="frame">
   <video part="video" loop muted playsinline></video>
   <div class="overlay" part="overlay">
     <button type="button" class="start" part="button">▶ Generate</button>
+    <div class="caption" part="caption"></div>
     <div class="status" hidden><progress max="1"></progress><span class="label"></span></div>
     <div class="error" role="alert" hidden></div>
   </div>
@@ -75,7 +78,7 @@ function numberAttr(el: HTMLElement, name: string, fallback: number): number {
 }
 
 export class WebditVideo extends HTMLElement {
-  static readonly observedAttributes = ['width', 'height'];
+  static readonly observedAttributes = ['width', 'height', 'prompt'];
 
   private readonly shadow: ShadowRoot;
   private readonly video: HTMLVideoElement;
@@ -85,6 +88,7 @@ export class WebditVideo extends HTMLElement {
   private readonly bar: HTMLProgressElement;
   private readonly label: HTMLElement;
   private readonly errorBox: HTMLElement;
+  private readonly caption: HTMLElement;
   private controller: AbortController | undefined;
   private videoUrl: string | undefined;
   private autoStarted = false;
@@ -101,6 +105,7 @@ export class WebditVideo extends HTMLElement {
     this.bar = q('progress');
     this.label = q('.label');
     this.errorBox = q('.error');
+    this.caption = q('.caption');
     this.startButton.addEventListener('click', () => {
       this.generate().catch(() => {
         // Reported by the error event and on the element.
@@ -124,6 +129,7 @@ export class WebditVideo extends HTMLElement {
 
   attributeChangedCallback(): void {
     this.updateAspect();
+    this.caption.textContent = this.getAttribute('prompt') ?? '';
   }
 
   /** The model folder's URL (attribute `model`, relative to the page), or the shipped model. */
@@ -263,6 +269,7 @@ export class WebditVideo extends HTMLElement {
   private showStatus(fraction: number | undefined, text: string): void {
     this.overlay.hidden = false;
     this.startButton.hidden = true;
+    this.caption.hidden = true;
     this.errorBox.hidden = true;
     this.status.hidden = false;
     if (fraction === undefined) this.bar.removeAttribute('value');
@@ -275,6 +282,7 @@ export class WebditVideo extends HTMLElement {
     this.status.hidden = true;
     this.errorBox.hidden = false;
     this.errorBox.textContent = message;
+    this.caption.hidden = true;
     this.startButton.hidden = false;
     this.startButton.textContent = this.video.hasAttribute('src') ? '↻ Generate again' : '▶ Generate';
   }

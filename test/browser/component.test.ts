@@ -73,6 +73,7 @@ describe('<webdit-video> from dist/webdit.js', () => {
   });
 
   it('generate() fires progress then done; two elements share one model download and one GPU queue', async () => {
+    await screenshot(page, 'component-idle');
     const run: RunLog = await page.evaluate(async () => {
       const events: RunLog['events'] = [];
       const els = [...document.querySelectorAll('webdit-video')];
