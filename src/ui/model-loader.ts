@@ -226,7 +226,8 @@ export class ModelLoader {
     } catch (e) {
       const what = options.shipped ? 'The shipped model did not load' : 'That model did not load';
       const keep = previous ? ` The page still uses ${modelLabel(previous)}.` : '';
-      this.hooks.say(`${what}: ${errorMessage(e)}${keep}`, 'error');
+      const hint = options.shipped && !previous ? ' Load another model below, or give this site the model folder models/toy/ (train/toy exports it).' : '';
+      this.hooks.say(`${what}: ${errorMessage(e)}${keep}${hint}`, 'error');
       return false;
     } finally {
       this.loading = false;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { buildAll, launchBrowser, publicDirForTests, screenshot, serveStatic, watchErrors, type Browser, type ErrorLog } from './harness.ts';
+import { buildAll, launchBrowser, modelLabelIn, publicDirForTests, screenshot, serveStatic, watchErrors, type Browser, type ErrorLog } from './harness.ts';
 
 const CONSUMER_PAGE = `<!doctype html>
 <html lang="en">
@@ -37,12 +37,14 @@ let page: Page;
 let log: ErrorLog;
 /** The clip shape the model makes at its own size, [F, 3, H, W]. */
 let clipShape: number[];
+let label: string;
 
 beforeAll(async () => {
   site = mkdtempSync(join(tmpdir(), 'webdit-site-'));
   const publicDir = publicDirForTests().dir;
   const index = JSON.parse(readFileSync(join(publicDir, 'models/toy/model_index.json'), 'utf8'));
   clipShape = [index.frames, 3, index.height, index.width];
+  label = modelLabelIn(publicDir);
   await buildAll(join(site, 'dist'), publicDir);
   mkdirSync(join(site, 'blog'));
   writeFileSync(join(site, 'blog/index.html'), CONSUMER_PAGE);
@@ -141,7 +143,7 @@ describe('<webdit-video> from dist/webdit.js', () => {
     const demoLog = watchErrors(demo);
     await demo.goto(`${server.url}/dist/`);
     await demo.waitForSelector('body[data-state=ready]', { timeout: 120_000 });
-    expect(await demo.textContent('#model-name')).toBe('toy');
+    expect(await demo.textContent('#model-name')).toBe(label);
     // The element's load above stored the files (OPFS in this profile); the page reads them from there.
     await demo.waitForFunction(() => document.getElementById('cache-summary')!.textContent !== '', null, { timeout: 30_000 });
     expect(await demo.textContent('#cache-summary')).toMatch(/Kept in this browser for the next visit: \d+ files, .* stored/);

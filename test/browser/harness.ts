@@ -51,11 +51,18 @@ export function shippedModelPresent(): boolean {
  * temporary one with a random tiny model at models/toy/, so the pages run the same code paths.
  */
 export function publicDirForTests(): { dir: string; shipped: boolean } {
-  if (shippedModelPresent()) return { dir: join(ROOT, 'public'), shipped: true };
+  // WEBDIT_TEST_TINY_MODEL=1 forces the tiny model (checks the fallback; faster on a slow machine).
+  if (shippedModelPresent() && !process.env.WEBDIT_TEST_TINY_MODEL) return { dir: join(ROOT, 'public'), shipped: true };
   const dir = tempDir('webdit-public-');
   mkdirSync(join(dir, 'models'), { recursive: true });
   cpSync(writeTinyModel(), join(dir, 'models/toy'), { recursive: true });
   return { dir, shipped: false };
+}
+
+/** The name the pages show for the test model: model_index.json's name, else its folder's ("toy"). */
+export function modelLabelIn(publicDir: string): string {
+  const index = JSON.parse(readFileSync(join(publicDir, 'models/toy/model_index.json'), 'utf8')) as { name?: unknown };
+  return typeof index.name === 'string' ? index.name : 'toy';
 }
 
 // ---- servers -------------------------------------------------------------------------------------

@@ -7,17 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, publicDirForTests, screenshot, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
+import { launchBrowser, modelLabelIn, publicDirForTests, screenshot, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
 import { encodeSafetensors } from '../../src/weights/safetensors.ts';
 
 let dev: Served;
 let browser: Browser;
 let publicDir: string;
+/** What the page calls the test model. */
+let label: string;
 let page: Page;
 let log: ErrorLog;
 
 beforeAll(async () => {
   publicDir = publicDirForTests().dir;
+  label = modelLabelIn(publicDir);
   dev = await startDevServer(publicDir);
   browser = await launchBrowser();
 });
@@ -50,7 +53,7 @@ describe('demo page (index.html)', () => {
     log = watchErrors(page);
     await page.goto(`${dev.url}/`);
     await page.waitForSelector('body[data-state=ready]', { timeout: 120_000 });
-    expect(await page.textContent('#model-name')).toBe('toy');
+    expect(await page.textContent('#model-name')).toBe(label);
     expect(await page.isEnabled('#generate')).toBe(true);
 
     // Uncached first: the cached run below is then compared with it.
@@ -107,7 +110,7 @@ describe('demo page (index.html)', () => {
     await page.fill('#model-url', '/no-such-model/');
     await page.click('#load-url');
     await page.waitForSelector('#loader-message.error', { timeout: 30_000 });
-    expect(await page.textContent('#loader-message')).toMatch(/No model found at .*\/no-such-model\/.*404.*The page still uses toy/);
+    expect(await page.textContent('#loader-message')).toMatch(new RegExp(`No model found at .*/no-such-model/.*404.*The page still uses ${label}\\.`));
 
     // A folder whose weights file is not safetensors.
     const broken = mkdtempSync(join(tmpdir(), 'webdit-broken-'));
@@ -116,7 +119,7 @@ describe('demo page (index.html)', () => {
     await page.evaluate(() => document.getElementById('loader-message')!.classList.remove('error'));
     await page.setInputFiles('#model-files', join(broken, 'broken-model'));
     await page.waitForSelector('#loader-message.error', { timeout: 30_000 });
-    expect(await page.textContent('#loader-message')).toMatch(/diffusion_pytorch_model\.safetensors.*not a safetensors file.*The page still uses toy/);
+    expect(await page.textContent('#loader-message')).toMatch(new RegExp(`diffusion_pytorch_model\\.safetensors.*not a safetensors file.*The page still uses ${label}\\.`));
 
     // Prompt embeddings of the wrong width.
     const embeds = join(broken, 'embeds.safetensors');
@@ -128,7 +131,7 @@ describe('demo page (index.html)', () => {
     await screenshot(page, 'demo-errors');
 
     // Still usable: the shipped model generates again.
-    expect(await page.textContent('#model-name')).toBe('toy');
+    expect(await page.textContent('#model-name')).toBe(label);
     expect(await page.isDisabled('#prompt')).toBe(false);
     await page.fill('#steps', '1');
     expect(await generateOnce(page)).toBe('done');
