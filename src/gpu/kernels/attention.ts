@@ -30,8 +30,9 @@ const PATHS: readonly AttentionPath[] = ['tiled', 'direct', 'direct-subgroups'];
 
 /**
  * 'direct-subgroups' (else 'direct') on CPU implementations, 'tiled' elsewhere. Measured on SwiftShader
- * (2 cores; CPU time of self-attention Lq = Lk = 256, 2 heads of 64, median of interleaved runs):
- * tiled ≈ 145 ms, direct ≈ 33 ms, direct-subgroups ≈ 25 ms. There a workgroup barrier suspends every
+ * (2 cores; process CPU time, median of interleaved runs, bench/attention-norms.ts): self-attention
+ * Lq = Lk = 256, 2 heads of 64: tiled ≈ 140 ms, direct ≈ 35 ms, direct-subgroups ≈ 20 ms; Lq = Lk = 1024,
+ * 12 heads of 128: ≈ 25 s, 6.5 s, 4.1 s. There a workgroup barrier suspends every
  * 4-lane batch as a coroutine and each load with per-lane addresses is a gather, so reuse in registers
  * beats sharing through workgroup memory. On a GPU the direct paths' per-invocation arrays (2 × 4 KiB)
  * would spill, and the tiled kernel's shared tiles are what GPUs are built for.

@@ -9,15 +9,19 @@ import { isSoftwareAdapter } from './software-adapter.ts';
  *   memory behind barriers (shaders/layer_norm.wgsl, rms_norm.wgsl);
  * - 'rows' (CPU implementations such as SwiftShader): one invocation per row, sequential passes over
  *   it read as 16-byte chunks, no workgroup memory and no barrier (layer_norm_rows.wgsl, rms_norm_rows.wgsl).
+ * A row per subgroup reduced with subgroupAdd was measured too: on SwiftShader (subgroups of 4) it took
+ * the same CPU time as a row per invocation (≈ 69 ms for adaLN on [1024, 1536], scalar reads both),
+ * so it is not a path; on a GPU it would be the candidate to measure against 'tree'.
  */
 export type NormPath = 'tree' | 'rows';
 
 const NORM_PATHS: readonly NormPath[] = ['tree', 'rows'];
 
 /**
- * 'rows' on CPU implementations, 'tree' elsewhere. Measured on SwiftShader (2 cores, CPU time,
- * median of interleaved runs): layerNorm with modulation on [256, 128] ≈ 12 ms tree vs ≈ 1 ms rows,
- * on [1024, 1536] ≈ 1.2 s vs ≈ 45 ms: each of the tree's ~2·log2(threads) barriers suspends every
+ * 'rows' on CPU implementations, 'tree' elsewhere. Measured on SwiftShader (2 cores; process CPU time,
+ * median of interleaved runs, bench/attention-norms.ts): layerNorm with modulation on [256, 128]
+ * ≈ 20 ms tree vs ≈ 2 ms rows, on [1024, 1536] ≈ 1.3 s vs ≈ 48 ms; rmsNorm on [256, 128] ≈ 14 ms vs
+ * ≈ 0.9 ms. Each of the tree's ~2·log2(threads) barriers suspends every
  * 4-lane batch of the workgroup as a coroutine. On a GPU one thread per row would leave most of the
  * device idle and read rows uncoalesced, where the tree keeps every load coalesced.
  */
