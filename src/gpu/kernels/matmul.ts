@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectShape } from './check.ts';
+import { isSoftwareAdapter } from './software-adapter.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -30,11 +31,6 @@ export type MatmulPath = 'staged' | 'direct';
 const TILES: Record<MatmulPath, [number, number]> = { staged: [64, 64], direct: [64, 32] };
 
 /** A WebGPU implementation that runs on the CPU (SwiftShader, llvmpipe/lavapipe). */
-export function isSoftwareAdapter(ctx: GpuContext): boolean {
-  const { vendor, architecture, description } = ctx.adapterInfo;
-  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`);
-}
-
 export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
   return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
 }

@@ -2,7 +2,7 @@ import type { GpuContext } from '../context.ts';
 
 /**
  * Whether the adapter is a CPU implementation of WebGPU (SwiftShader, llvmpipe, lavapipe, …), judged
- * from its info as matmul's path choice does. There a workgroup barrier suspends each SIMD batch of
+ * from its info. There a workgroup barrier suspends each SIMD batch of
  * the workgroup as a coroutine (milliseconds for a 256-thread workgroup) and every load with per-lane
  * addresses is a gather, so kernels pick barrier-free variants that reuse values in registers.
  * The choice is by adapter rather than timed at first use: kernel wrappers never read back or wait,
