@@ -151,6 +151,7 @@ def main():
         "colour_acc": sum(r["got_colour"] == r["colour"] for r in res) / n,
         "motion_acc": sum(r["got_direction"] == r["direction"] for r in res) / n,
         "both_acc": sum(r["got_colour"] == r["colour"] and r["got_direction"] == r["direction"] for r in res) / n,
+        "moving_frac": sum(r["got_direction"] is not None for r in res) / n,
         "seconds": round(time.time() - t0, 1),
         "per_direction": {d: sum(r["got_direction"] == d for r in res if r["direction"] == d) /
                           max(1, sum(r["direction"] == d for r in res)) for d in data.DIR_NAMES},
