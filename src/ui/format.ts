@@ -1,18 +1,11 @@
 // Numbers as people read them, and small DOM helpers shared by the pages and the web component.
 
 import type { LoadStatus } from './engine.ts';
+import { formatBytes as formatStoredBytes } from '../weights/store.ts';
 
+/** Byte counts in decimal units, as the download cache reports them ('–' for unknown). */
 export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes)) return '–';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : v.toFixed(0)} ${units[u]}`;
+  return Number.isFinite(bytes) ? formatStoredBytes(bytes) : '–';
 }
 
 /** 0.42 s, 12.3 s, 2 min 05 s. */
