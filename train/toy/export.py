@@ -178,6 +178,14 @@ def main():
             f"centroid motion direction = prompt direction in **{ev['motion_acc']:.0%}** "
             f"(both: {ev['both_acc']:.0%}; chance for direction is 25%). Per direction: "
             + ", ".join(f"{k} {v:.0%}" for k, v in ev["per_direction"].items()) + ". Shape is not judged.")
+        if ev["motion_acc"] < 0.6:
+            eval_section += (
+                "\n\n**Limitation at this checkpoint:** the direction word is not followed yet (motion accuracy near chance),"
+                " and shapes come out rough (blocky 4×4-patch fragments, some flicker between frame pairs). Colour and"
+                " background are followed. Diagnosis: swapping left/right in the prompt changes the predicted velocity by"
+                " ~1% of what swapping the colour does, at every noise level; Wan's only positional signal is RoPE"
+                " (relative), so the model must learn a cross-frame, direction-dependent attention pattern, which is slow."
+                " Longer training (train.py --resume) is the fix being tried.")
     dim = cfg["num_attention_heads"] * cfg["attention_head_dim"]
     pt, ph, pw = cfg["patch_size"]
     gflop = flops_per_forward(cfg, data.FRAMES, data.HEIGHT, data.WIDTH, TEXT_LEN) / 1e9
