@@ -97,6 +97,28 @@ def judge(frames, colour, background, thresh=0.35, min_px=3, min_move=3.0):
     return got_colour, got_dir
 
 
+@torch.no_grad()
+def sensitivity(model, te, B=16, seed=3):
+    """How much the prediction depends on the direction word vs the colour word: rms of v(caption) - v(caption with
+    the direction flipped / the colour changed) on noised real clips, per sigma."""
+    g = torch.Generator().manual_seed(seed)
+    x0, caps, _ = data.sample_batch(B, g)
+    eps = torch.randn(x0.shape, generator=g)
+    flip = {"left": "right", "right": "left", "up": "down", "down": "up"}
+    names = data.COLOUR_NAMES
+    cols = dict(zip(names, names[1:] + names[:1]))
+    caps_d = [" ".join(flip.get(w, w) for w in c.split()) for c in caps]
+    caps_c = [" ".join(cols.get(w, w) for w in c.split()) for c in caps]
+    out = {}
+    for s in [0.3, 0.6, 0.8, 0.9, 0.97, 1.0]:
+        xt = (1 - s) * x0 + s * eps
+        t = torch.full((B,), s * 1000)
+        v = model(xt, t, te(caps))
+        out[str(s)] = {"direction": round((v - model(xt, t, te(caps_d))).pow(2).mean().sqrt().item(), 5),
+                       "colour": round((v - model(xt, t, te(caps_c))).pow(2).mean().sqrt().item(), 5)}
+    return out
+
+
 def prompt_set(n, seed=1234):
     g = torch.Generator().manual_seed(seed)
     out = []
@@ -122,6 +144,8 @@ def main():
                    help="1 is ~10x faster than 2 on this shared 2-core machine under nice (OpenMP threads stall)")
     p.add_argument("--sheet", default="", help="write a PPM contact sheet of the samples here")
     p.add_argument("--truth", action="store_true", help="judge ground-truth clips instead (tests the judge)")
+    p.add_argument("--sensitivity", action="store_true",
+                   help="also report how much the prediction changes when the direction / colour word is swapped")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     prompts = prompt_set(a.n)
@@ -159,6 +183,8 @@ def main():
                      f"{r['got_colour']}/{r['got_direction']}" for r in res
                      if r["got_colour"] != r["colour"] or r["got_direction"] != r["direction"]][:12],
     }
+    if a.sensitivity and not a.truth:
+        out["sensitivity_rms"] = sensitivity(model, te)
     print(json.dumps(out, indent=1))
     if a.sheet:
         B = frames.shape[0]
