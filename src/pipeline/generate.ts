@@ -131,7 +131,13 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       const cond = await model.forward(owned.latents, t, owned.text, { runBlocks: runner('cond', i) });
       let velocity = cond;
       if (useCfg) {
-        const uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: runner('uncond', i) });
+        let uncond: Tensor;
+        try {
+          uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: runner('uncond', i) });
+        } catch (e) {
+          cond.release();
+          throw e;
+        }
         // uncond + g·(cond − uncond), as one combination.
         velocity = linearCombination(ctx, [
           { tensor: uncond, coef: 1 - guidance },
