@@ -201,7 +201,7 @@ export class CacheManager {
     throw new Error(`cache: no schedule for policy ${cfg.policy}`);
   }
 
-  /** Runs blocks from `first` on; keeps the stack residual (out − input) unless told not to. */
+  /** Runs blocks from `first` on and keeps the stack residual (out − input) for later reuse. */
   private computeStack(
     b: BranchCache,
     step: number,
