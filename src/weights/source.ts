@@ -9,6 +9,9 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes from `offset`; rejects a range outside [0, size). */
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** HTTP validators of a URL source, when the server sends them (a download cache compares them). */
+  readonly etag?: string;
+  readonly lastModified?: string;
 }
 
 /** An HTTP answer that was not what a read needed; `status` lets callers treat 404 as "absent". */
@@ -149,10 +152,14 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
     size = Number(length);
   }
   const fileSize = size;
+  const etag = probe.headers.get('ETag') ?? undefined;
+  const lastModified = probe.headers.get('Last-Modified') ?? undefined;
 
   return {
     name: url,
     size: fileSize,
+    etag,
+    lastModified,
     async read(offset, length, signal) {
       const combined = combineSignals(sourceSignal, signal);
       combined?.throwIfAborted();

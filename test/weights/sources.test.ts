@@ -157,6 +157,21 @@ describe('byte sources', () => {
       expect(log).toEqual(['GET /ranged/data.bin bytes=0-0', 'GET /ranged/data.bin bytes=100-499']);
     });
 
+    it('urlSource exposes the ETag and Last-Modified validators of the first answer', async () => {
+      const fakeFetch = (async (_url: string, init?: RequestInit) => {
+        const range = new Headers(init?.headers).get('Range');
+        expect(range).toBe('bytes=0-0');
+        return new Response(new Uint8Array([7]), {
+          status: 206,
+          headers: { 'Content-Range': 'bytes 0-0/10', ETag: '"v2"', 'Last-Modified': 'Wed, 25 Nov 2026 10:00:00 GMT' },
+        });
+      }) as typeof fetch;
+      const source = await urlSource('http://example.invalid/w.safetensors', { fetch: fakeFetch });
+      expect(source.size).toBe(10);
+      expect(source.etag).toBe('"v2"');
+      expect(source.lastModified).toBe('Wed, 25 Nov 2026 10:00:00 GMT');
+    });
+
     it('urlSource falls back to HEAD when Content-Range is hidden, and handles an empty file', async () => {
       log.length = 0;
       const source = await urlSource(`${base}/hidden/data.bin`);
