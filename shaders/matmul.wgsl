@@ -134,15 +134,16 @@ fn load_w8(row: u32, k0: u32, rows: u32) -> array<f32, 8> {
   return v;
 }
 
-// WGSL's tanh() overflows past |a| ≈ 88 on some drivers; this form never does.
-fn safe_tanh(a: f32) -> f32 {
-  let e = exp(-2.0 * abs(a));
-  return sign(a) * (1.0 - e) / (1.0 + e);
+// GELU (tanh): 0.5·v·(1 + tanh(u)) written as v·σ(2u) = v / (1 + e^(−2u)), u = √(2/π)·(v + 0.044715·v³).
+// The same function without tanh() (which overflows on some drivers) and without the cancellation
+// of 1 + tanh(u) for negative v; e^(−2u) = ∞ gives −0, as the limit should.
+fn gelu_tanh(v: f32) -> f32 {
+  return v / (1.0 + exp(-1.5957691216057308 * (v + 0.044715 * v * v * v)));
 }
 
 fn activate(v: f32) -> f32 {
   switch ACTIVATION {
-    case 1u: { return 0.5 * v * (1.0 + safe_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+    case 1u: { return gelu_tanh(v); }
     case 2u: { return v / (1.0 + exp(-v)); }
     default: { return v; }
   }

@@ -1,7 +1,7 @@
 // Elementwise activations, one per OP constant, on f32 tensors; `out` may alias nothing.
 // x: [count], out: [count]
 //   OP 0 SiLU        x·σ(x)
-//   OP 1 GELU (tanh) 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+//   OP 1 GELU (tanh) 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x / (1 + e^(−2u))
 //   OP 2 ReLU        max(x, 0)
 //   OP 3 tanh-clamp  3·tanh(x/3)   (TAEHV's input clamp)
 //   OP 4 clamp01     min(max(x, 0), 1)
@@ -23,7 +23,8 @@ fn safe_tanh(a: f32) -> f32 {
 fn apply(v: f32) -> f32 {
   switch OP {
     case 0u: { return v / (1.0 + exp(-v)); }
-    case 1u: { return 0.5 * v * (1.0 + safe_tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))); }
+    // 0.5·(1 + tanh(u)) = σ(2u): no cancellation for negative v, and e^(−2u) = ∞ gives −0.
+    case 1u: { return v / (1.0 + exp(-1.5957691216057308 * (v + 0.044715 * v * v * v))); }
     case 2u: { return max(v, 0.0); }
     case 3u: { return 3.0 * safe_tanh(v / 3.0); }
     default: { return clamp(v, 0.0, 1.0); }
