@@ -5,27 +5,21 @@
 // 36 for the norms (whole 16-byte chunks, the rows path's vector reads).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { join } from 'node:path';
-import { ROOT, launchBrowser, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
+import { openCheckPage, type CheckPage, type ErrorLog } from './harness.ts';
 import { randomArray, relativeError, rng } from '../helpers/reference.ts';
 import type { PathCheckInput, PathCheckOutput } from './attention-norms-check.ts';
 
-let dev: Served;
-let browser: Browser;
+let check: CheckPage;
 let page: Page;
 let log: ErrorLog;
 
 beforeAll(async () => {
-  dev = await startDevServer(join(ROOT, 'public'));
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  log = watchErrors(page);
-  await page.goto(`${dev.url}/test/browser/attention-norms-check.html`);
+  check = await openCheckPage('attention-norms-check.html');
+  ({ page, log } = check);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dev?.close();
+  await check?.close();
 });
 
 function attentionReference(q: Float32Array, k: Float32Array, v: Float32Array, queries: number, keys: number, heads: number, d: number): Float64Array {

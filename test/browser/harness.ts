@@ -228,3 +228,34 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+export interface CheckPage {
+  page: Page;
+  log: ErrorLog;
+  close(): Promise<void>;
+}
+
+/** A test page under test/browser/ opened in a fresh Chromium from Vite's dev server, errors watched. */
+export async function openCheckPage(file: string): Promise<CheckPage> {
+  const dev = await startDevServer(join(ROOT, 'public'));
+  let browser: Browser | undefined;
+  try {
+    browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    const log = watchErrors(page);
+    await page.goto(`${dev.url}/test/browser/${file}`);
+    const opened = browser;
+    return {
+      page,
+      log,
+      async close() {
+        await opened.close();
+        await dev.close();
+      },
+    };
+  } catch (e) {
+    await browser?.close();
+    await dev.close();
+    throw e;
+  }
+}

@@ -3,27 +3,21 @@
 // references computed in Node.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { join } from 'node:path';
-import { ROOT, launchBrowser, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
+import { openCheckPage, type CheckPage, type ErrorLog } from './harness.ts';
 import { randomArray, relativeError, rng } from '../helpers/reference.ts';
 import type { KernelCheckInput, KernelCheckOutput } from './kernel-check.ts';
 
-let dev: Served;
-let browser: Browser;
+let check: CheckPage;
 let page: Page;
 let log: ErrorLog;
 
 beforeAll(async () => {
-  dev = await startDevServer(join(ROOT, 'public'));
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  log = watchErrors(page);
-  await page.goto(`${dev.url}/test/browser/kernel-check.html`);
+  check = await openCheckPage('kernel-check.html');
+  ({ page, log } = check);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dev?.close();
+  await check?.close();
 });
 
 const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
