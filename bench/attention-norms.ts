@@ -16,20 +16,11 @@ import type { Tensor } from '../src/gpu/tensor.ts';
 import { attention, preferredAttentionPath, type AttentionPath } from '../src/gpu/kernels/attention.ts';
 import { layerNorm, preferredNormPath, type NormPath } from '../src/gpu/kernels/layer-norm.ts';
 import { rmsNorm } from '../src/gpu/kernels/rms-norm.ts';
+import { randomData } from './timing.ts';
 
 interface Contender {
   name: string;
   run(): void;
-}
-
-function randomData(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
 }
 
 const cpuMs = (): number => {

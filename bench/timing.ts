@@ -49,3 +49,14 @@ export async function timeInterleaved(contenders: Contender[], options: TimingOp
   }
   return { msPerRun: samples.map(median), reps };
 }
+
+/** Repeatable inputs in [−1, 1) for benchmarks (a linear congruential generator: fast, and values do not matter). */
+export function randomData(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}

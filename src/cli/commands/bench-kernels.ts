@@ -6,7 +6,7 @@ import type { Tensor } from '../../gpu/tensor.ts';
 import { matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
 import { isSoftwareAdapter } from '../../gpu/kernels/software-adapter.ts';
 import { attention } from '../../gpu/kernels/attention.ts';
-import { timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
+import { randomData, timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
 import { loadTfjsPeer, type TfjsPeer } from '../../../bench/tfjs-peer.ts';
 
 // Shapes of a DiT block at `tokens` tokens and model width `width`: the attention projections and the
@@ -45,16 +45,6 @@ const FULL: Mode = {
   ),
   timing: { warmups: 3, trials: 7, targetTrialMs: 200, maxReps: 500 },
 };
-
-function randomData(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
 
 /** Our matmul as a contender: `reps` dispatches into one preallocated output, then ctx.sync(). */
 function ourMatmul(ctx: GpuContext, x: Tensor, w: Tensor, out: Tensor, path: MatmulPath): Contender {
