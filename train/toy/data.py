@@ -9,6 +9,8 @@ import math
 import torch
 
 FRAMES, HEIGHT, WIDTH = 8, 32, 32
+# Text tokens per prompt (captions have 9 words); the text encoder zero-pads to this length.
+TEXT_LEN = 16
 SHAPES = ["circle", "square", "triangle"]
 # RGB in [0, 1]; saturated, far from both backgrounds and from each other.
 COLOURS = {

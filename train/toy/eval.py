@@ -17,9 +17,10 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 import sched  # noqa: E402
 import st  # noqa: E402
+from export import load_ckpt  # noqa: E402
 from model import TextEncoder, WanTransformer  # noqa: E402
 
-TEXT_LEN = 16
+TEXT_LEN = data.TEXT_LEN
 
 
 def load_any(path):
@@ -35,12 +36,7 @@ def load_any(path):
         te = TextEncoder(vocab, tcfg["text_len"], tcfg["text_dim"])
         te.load_state_dict({k: v.float() for k, v in tw.items()})
     else:
-        s = torch.load(path, map_location="cpu")
-        cfg = s["config"]
-        model = WanTransformer(cfg)
-        model.load_state_dict(s["ema_model"])
-        te = TextEncoder(data.vocabulary(), TEXT_LEN, cfg["text_dim"])
-        te.load_state_dict(s["ema_text_encoder"])
+        model, te, _, _ = load_ckpt(path)
     return model.eval(), te.eval()
 
 

@@ -22,7 +22,7 @@ import data  # noqa: E402
 import st  # noqa: E402
 from model import TextEncoder, WanTransformer, flops_per_forward  # noqa: E402
 
-TEXT_LEN = 16
+TEXT_LEN = data.TEXT_LEN
 STEPS, GUIDANCE, SHIFT = 20, 4.5, 3.0
 
 UNIPC = {

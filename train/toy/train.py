@@ -23,7 +23,7 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 from model import TextEncoder, WanTransformer, flops_per_forward  # noqa: E402
 
-TEXT_LEN = 16
+TEXT_LEN = data.TEXT_LEN
 
 
 def make_config(a):
