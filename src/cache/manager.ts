@@ -123,6 +123,7 @@ class BranchCache {
 
 export class CacheManager {
   private readonly branches = new Map<Branch, BranchCache>();
+  private readonly indexLists = new Map<string, Tensor>();
   private readonly numLayers: number;
   private readonly selected: Set<number>;
   private readonly storage: 'f16' | 'f32';
@@ -336,7 +337,6 @@ export class CacheManager {
         },
       ),
     );
-    indices.release();
     const words = new Uint32Array(await this.ctx.readRaw(b.decision));
     const mean = new Float32Array(words.buffer, 0, 1)[0];
     const below = Array.from({ length: this.numLayers }, (_, i) => ((words[1 + (i >> 5)] >>> (i & 31)) & 1) === 1);
@@ -344,8 +344,15 @@ export class CacheManager {
     return { mean, below };
   }
 
+  /** The GPU list of measured blocks; the same few sets recur every step, so each is uploaded once. */
   private blockIndices(blocks: number[]): Tensor {
-    return this.ctx.upload(Uint32Array.from(blocks), [blocks.length], 'u32', 'indicator blocks');
+    const key = blocks.join(',');
+    let t = this.indexLists.get(key);
+    if (!t) {
+      t = this.ctx.upload(Uint32Array.from(blocks), [blocks.length], 'u32', 'indicator blocks');
+      this.indexLists.set(key, t);
+    }
+    return t;
   }
 
   /** Copies features into cache storage, reusing the previous buffer when there is one. */
@@ -370,6 +377,7 @@ export class CacheManager {
   private trackBytes(): void {
     let bytes = 0;
     for (const b of this.branches.values()) for (const t of b.tensors()) bytes += t.byteLength;
+    for (const t of this.indexLists.values()) bytes += t.byteLength;
     this.peakBytes = Math.max(this.peakBytes, bytes);
   }
 
@@ -411,6 +419,8 @@ export class CacheManager {
   dispose(): void {
     for (const b of this.branches.values()) b.dispose();
     this.branches.clear();
+    for (const t of this.indexLists.values()) t.release();
+    this.indexLists.clear();
     if (this.timer) this.ctx.endTimeScope(INDICATOR_LABEL);
   }
 }
