@@ -13,6 +13,7 @@ import { relativeL1 } from '../gpu/kernels/reduce.ts';
 import { defaultBlockStack, type BlockStackRunner, type StepState } from '../model/transformer.ts';
 import {
   BwCacheSchedule,
+  JointBwCacheSchedule,
   FirstBlockSchedule,
   StaticSchedule,
   TeaCacheSchedule,
@@ -54,7 +55,7 @@ export interface CacheStats {
   indicatorMs: number | null;
 }
 
-type Schedule = BwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
+type Schedule = BwCacheSchedule | JointBwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
 
 /** One CFG branch's cache: never shared with the other branch. */
 class BranchCache {
@@ -71,9 +72,10 @@ class BranchCache {
   readonly stats: BranchStats;
   shapeKey = '';
 
-  constructor(ctx: GpuContext, config: CacheConfig, steps: number, numLayers: number) {
-    this.schedule =
-      config.policy === 'bwcache'
+  constructor(ctx: GpuContext, config: CacheConfig, steps: number, numLayers: number, shared?: JointBwCacheSchedule) {
+    this.schedule = shared
+      ? shared
+      : config.policy === 'bwcache'
         ? new BwCacheSchedule(config, steps, numLayers)
         : config.policy === 'static'
           ? new StaticSchedule(config, steps)
@@ -140,14 +142,18 @@ export class CacheManager {
     this.storage = config.policy === 'none' ? 'f32' : config.storage;
     if (!Number.isInteger(steps) || steps < 1) throw new Error(`cache: steps must be a positive integer, got ${steps}`);
     if (config.policy !== 'none' && config.policy !== 'static') this.timer = ctx.timeScope(INDICATOR_LABEL);
+    if (config.policy === 'bwcache' && config.branches === 'joint') this.jointSchedule = new JointBwCacheSchedule(config, steps, this.numLayers);
   }
+
+  /** BWCache with branches 'joint': the one decision state every branch follows (features stay per branch). */
+  private readonly jointSchedule: JointBwCacheSchedule | undefined;
 
   private readonly timer: KernelProfiler | undefined;
 
   private branch(name: Branch, hidden: Tensor): BranchCache {
     let b = this.branches.get(name);
     if (!b) {
-      b = new BranchCache(this.ctx, this.config, this.steps, this.numLayers);
+      b = new BranchCache(this.ctx, this.config, this.steps, this.numLayers, this.jointSchedule);
       this.branches.set(name, b);
     }
     const key = hidden.shape.join('x');
@@ -177,7 +183,7 @@ export class CacheManager {
   ): Promise<Tensor> {
     const s = b.schedule;
     const cfg = this.config;
-    if (s instanceof BwCacheSchedule && cfg.policy === 'bwcache') {
+    if ((s instanceof BwCacheSchedule || s instanceof JointBwCacheSchedule) && cfg.policy === 'bwcache') {
       const decision = s.decide(step);
       if (cfg.reuse === 'block') return this.runBlockwise(b, step, hidden, runBlock, decision === 'reuse' ? s.blocksToReuse(step) : undefined);
       if (decision === 'reuse' && b.stackResidual) return this.reuseStack(b, step, hidden, b.stackResidual);
@@ -259,7 +265,7 @@ export class CacheManager {
       h = next;
     }
     return this.readIndicator(b, step, (this.config as { threshold: number }).threshold).then((result) => {
-      const s = b.schedule as BwCacheSchedule;
+      const s = b.schedule as BwCacheSchedule | JointBwCacheSchedule;
       if (result) {
         s.observe(step, result.mean);
         s.observeBlocks(b.measured[step].map((m, i) => (m ? result.below[i] : undefined)));

@@ -27,6 +27,13 @@ export interface BwCacheConfig {
   /** 'stack': one residual for the whole stack; 'block': each block skipped on its own indicator. */
   reuse: 'stack' | 'block';
   blocks: BlockSelection;
+  /**
+   * 'separate': each CFG branch decides on its own indicator. 'joint': both branches compute or reuse at
+   * the same steps, reusing only where every branch's indicator is below δ. Guidance g mixes the branches
+   * as (1−g)·uncond + g·cond, so a stale residual in one branch alone is amplified about g-fold, while
+   * the same staleness in both largely cancels. Features stay per branch either way.
+   */
+  branches: 'separate' | 'joint';
   /** Precision of the cached features. */
   storage: 'f16' | 'f32';
 }
@@ -68,7 +75,7 @@ export type PolicyName = CacheConfig['policy'];
 export const POLICY_DEFAULTS: { [K in PolicyName]: Extract<CacheConfig, { policy: K }> } = {
   none: { policy: 'none' },
   // Every other block feeds BWCache's indicator by default, as the paper did on Wan2.1 to save memory.
-  bwcache: { policy: 'bwcache', threshold: 0.15, mode: 'periodic', reuse: 'stack', blocks: 'every-other', storage: 'f16' },
+  bwcache: { policy: 'bwcache', threshold: 0.15, mode: 'periodic', reuse: 'stack', blocks: 'every-other', branches: 'joint', storage: 'f16' },
   static: { policy: 'static', interval: 2, warmupSteps: 1, tailSteps: 1, storage: 'f16' },
   'first-block': { policy: 'first-block', threshold: 0.05, storage: 'f16' },
   teacache: { policy: 'teacache', threshold: 0.08, coefficients: [1, 0], warmupSteps: 1, tailSteps: 1, storage: 'f16' },
@@ -181,6 +188,65 @@ export class BwCacheSchedule {
     below.forEach((v, i) => {
       if (v !== undefined) this.blockBelow[i] = v;
     });
+  }
+}
+
+/**
+ * One BWCache schedule shared by the CFG branches ('joint'): the first branch to ask about a step fixes the
+ * decision for all; the branches' observations of a step are combined (the largest mean; a block counts as
+ * below δ only if it is in every branch) and handed to the schedule before the next step is decided.
+ */
+export class JointBwCacheSchedule {
+  private readonly inner: BwCacheSchedule;
+  private readonly decisions = new Map<number, 'compute' | 'reuse'>();
+  private readonly blockDecisions = new Map<number, boolean[]>();
+  private pending: { step: number; means: (number | undefined)[]; below: (boolean | undefined)[] | undefined } | undefined;
+
+  constructor(config: BwCacheConfig, steps: number, numLayers: number) {
+    this.inner = new BwCacheSchedule(config, steps, numLayers);
+  }
+
+  decide(step: number): 'compute' | 'reuse' {
+    let d = this.decisions.get(step);
+    if (d === undefined) {
+      this.flush();
+      d = this.inner.decide(step);
+      this.decisions.set(step, d);
+    }
+    return d;
+  }
+
+  blocksToReuse(step: number): boolean[] {
+    let mask = this.blockDecisions.get(step);
+    if (!mask) {
+      mask = this.inner.blocksToReuse(step);
+      this.blockDecisions.set(step, mask);
+    }
+    return mask;
+  }
+
+  observe(step: number, indicator: number | undefined): void {
+    if (this.pending?.step !== step) {
+      this.flush();
+      this.pending = { step, means: [], below: undefined };
+    }
+    this.pending.means.push(indicator);
+  }
+
+  /** Per-block results of the step last passed to `observe`. */
+  observeBlocks(below: (boolean | undefined)[]): void {
+    const p = this.pending;
+    if (!p) return;
+    p.below = p.below ? p.below.map((v, i) => (v === undefined || below[i] === undefined ? undefined : v && below[i])) : [...below];
+  }
+
+  private flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    const known = p.means.filter((m): m is number => m !== undefined);
+    this.inner.observe(p.step, known.length === p.means.length ? Math.max(...known) : undefined);
+    if (p.below) this.inner.observeBlocks(p.below);
   }
 }
 

@@ -14,6 +14,7 @@ const FIELDS: { [K in PolicyName]: Record<string, FieldKind> } = {
     mode: ['periodic', 'dynamic'],
     reuse: ['stack', 'block'],
     blocks: 'blocks',
+    branches: ['separate', 'joint'],
     storage: ['f16', 'f32'],
   },
   static: { interval: 'integer', warmupSteps: 'integer', tailSteps: 'integer', storage: ['f16', 'f32'] },

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BwCacheSchedule,
   FirstBlockSchedule,
+  JointBwCacheSchedule,
   POLICY_DEFAULTS,
   StaticSchedule,
   TeaCacheSchedule,
@@ -68,6 +69,47 @@ describe('BWCache schedule', () => {
   });
 });
 
+describe('BWCache with joint CFG branches', () => {
+  /** Two branches taking turns each step (cond then uncond), as the pipeline runs them. */
+  function jointPatterns(config: Partial<BwCacheConfig>, steps: number, indicators: Record<'cond' | 'uncond', (s: number) => number | undefined>) {
+    const schedule = new JointBwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, branches: 'joint', ...config }, steps, 4);
+    const patterns = { cond: '', uncond: '' };
+    for (let s = 0; s < steps; s++) {
+      for (const branch of ['cond', 'uncond'] as const) {
+        const d = schedule.decide(s);
+        patterns[branch] += d === 'compute' ? 'C' : 'R';
+        if (d === 'compute') schedule.observe(s, indicators[branch](s));
+      }
+    }
+    return patterns;
+  }
+  const early = (s: number) => (s === 0 ? undefined : s === 1 ? 0.3 : 0.05); // below δ from step 2
+  const late = (s: number) => (s === 0 ? undefined : s < 5 ? 0.3 : 0.05); // below δ from step 5
+
+  it('separately, the branches would trigger at different steps', () => {
+    expect(bwPattern({ maxReuse: 2 }, 16, early)).toBe('CCC' + 'RRC'.repeat(4) + 'C');
+    expect(bwPattern({ maxReuse: 2 }, 16, late)).toBe('CCCCCC' + 'RRC'.repeat(2) + 'RCCC');
+  });
+
+  it('jointly, both follow one schedule that triggers only when every branch is below δ', () => {
+    const { cond, uncond } = jointPatterns({ maxReuse: 2 }, 16, { cond: early, uncond: late });
+    expect(cond).toBe(bwPattern({ maxReuse: 2 }, 16, late));
+    expect(uncond).toBe(cond);
+  });
+
+  it('jointly with per-block reuse, a block is skipped only where it is below δ in every branch', () => {
+    const schedule = new JointBwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, branches: 'joint', reuse: 'block', maxReuse: 5 }, 10, 3);
+    for (const [branch, below] of [['cond', [true, true, false]], ['uncond', [true, false, true]]] as const) {
+      expect(schedule.decide(1), branch).toBe('compute');
+      schedule.observe(1, 0.05);
+      schedule.observeBlocks([...below]);
+    }
+    expect(schedule.decide(2)).toBe('reuse');
+    expect(schedule.blocksToReuse(2)).toEqual([true, false, false]);
+    expect(schedule.blocksToReuse(2)).toEqual([true, false, false]); // the second branch gets the same mask
+  });
+});
+
 describe('other policies', () => {
   it('static: every N steps after the warm-up, tail computed', () => {
     const s = new StaticSchedule({ ...POLICY_DEFAULTS.static, interval: 3, warmupSteps: 2, tailSteps: 2 }, 14);
@@ -102,6 +144,12 @@ describe('cache specs', () => {
     expect(parseCacheSpec('bwcache')).toEqual(POLICY_DEFAULTS.bwcache);
     expect(parseCacheSpec('bwcache:threshold=0.2,mode=dynamic,reuse=block,blocks=0;2')).toMatchObject({ threshold: 0.2, mode: 'dynamic', reuse: 'block', blocks: [0, 2] });
     expect(formatCacheSpec(parseCacheSpec('static:interval=3'))).toBe('static:interval=3');
+  });
+
+  it('parses the branch mode', () => {
+    expect(parseCacheSpec('bwcache:branches=joint')).toMatchObject({ policy: 'bwcache', branches: 'joint' });
+    expect(formatCacheSpec(parseCacheSpec('bwcache:branches=separate'))).toBe('bwcache:branches=separate');
+    expect(() => parseCacheSpec('bwcache:branches=both')).toThrow(/branches must be one of separate, joint/);
   });
 
   it('refuses unknown policies, options and bad values clearly', () => {

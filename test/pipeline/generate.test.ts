@@ -84,7 +84,7 @@ describe('generate()', () => {
 });
 
 describe('caches in the pipeline', () => {
-  for (const spec of ['bwcache:threshold=0', 'bwcache:threshold=0,reuse=block', 'first-block:threshold=0', 'teacache:threshold=0']) {
+  for (const spec of ['bwcache:threshold=0', 'bwcache:threshold=0,reuse=block', 'bwcache:threshold=0,branches=joint', 'first-block:threshold=0', 'teacache:threshold=0']) {
     it(`${spec} gives frames identical to none, computes every block, and releases its buffers`, async () => {
       const none = await generate(ctx, options());
       const before = ctx.liveTensors;
@@ -98,7 +98,7 @@ describe('caches in the pipeline', () => {
 
   it('bwcache with a high threshold reuses, keeps separate state per CFG branch, and reports its indicator', async () => {
     const before = ctx.liveTensors;
-    const result = await generate(ctx, options({ steps: 12, cache: parseCacheSpec('bwcache:threshold=10,maxReuse=2,tailSteps=2') }));
+    const result = await generate(ctx, options({ steps: 12, cache: parseCacheSpec('bwcache:threshold=10,maxReuse=2,tailSteps=2,branches=separate') }));
     expect(ctx.liveTensors).toBe(before);
     const { cond, uncond } = result.stats.branches;
     expect(cond && uncond).toBeTruthy();
@@ -118,6 +118,15 @@ describe('caches in the pipeline', () => {
     expect(b1).toBeNull();
     expect(b2).toBeGreaterThan(0);
     expect(cond!.indicator[1]).toBeCloseTo((b0! + b2!) / 2, 5);
+  });
+
+  it('bwcache with joint branches: one compute/reuse pattern for both, indicators still per branch', async () => {
+    const result = await generate(ctx, options({ steps: 12, cache: parseCacheSpec('bwcache:threshold=10,maxReuse=2,tailSteps=2,branches=joint') }));
+    const { cond, uncond } = result.stats.branches;
+    const pattern = (b: typeof cond) => b!.computed.map((row) => (row.every(Boolean) ? 'C' : 'R')).join('');
+    expect(pattern(cond)).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
+    expect(pattern(uncond)).toBe(pattern(cond));
+    expect(cond!.indicator[1]).not.toBe(uncond!.indicator[1]);
   });
 
   it('static and first-block reuse where their schedule says', async () => {
