@@ -19,6 +19,8 @@ export interface BenchSettings {
   negativePrompt?: PromptEmbedding;
   steps: number;
   seeds: number[];
+  /** Timed runs per policy and seed (median kept); default 1. */
+  repeats?: number;
   policies: string[];
   frames: number;
   height: number;
@@ -32,7 +34,7 @@ export interface BenchSettings {
 
 export interface PolicyResult {
   spec: string;
-  /** Mean wall time of one generation over the seeds (sampling + decoding), seconds. */
+  /** Mean over the seeds of one generation's wall time (sampling + decoding; median of the repeats), seconds. */
   seconds: number;
   samplingSeconds: number;
   /** none's seconds / this policy's, in this run. */
@@ -73,6 +75,10 @@ export interface BenchReport {
   kernels: KernelTime[] | null;
 }
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 function computeMapOf(stats: CacheStats): number[][] {
@@ -85,6 +91,8 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   const configs: CacheConfig[] = settings.policies.map((p) => withModelCalibration(parseCacheSpec(p), bundle));
   if (!configs.some((c) => c.policy === 'none')) configs.unshift({ policy: 'none' });
   if (settings.seeds.length === 0) throw new Error('bench: give at least one seed');
+  const repeats = settings.repeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`bench: repeats must be a positive integer, got ${repeats}`);
   const say = settings.onProgress ?? (() => {});
   const run = (cache: CacheConfig, seed: number, steps = settings.steps) =>
     generate(ctx, {
@@ -107,13 +115,21 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   say('warm-up (compiles every kernel)');
   for (const c of configs) await run(c, settings.seeds[0], Math.min(settings.steps, 4));
 
+  // Each (policy, seed) runs `repeats` times, interleaved so that a slow spell of a shared machine hits
+  // every policy alike; its time is the median (frames are identical across repeats: same seed).
   const results = new Map<CacheConfig, GenerateResult[]>(configs.map((c) => [c, []]));
-  for (const seed of settings.seeds) {
-    for (const c of configs) {
-      say(`seed ${seed}: ${formatCacheSpec(c)}`);
-      results.get(c)!.push(await run(c, seed));
+  const times = new Map<CacheConfig, number[][]>(configs.map((c) => [c, settings.seeds.map(() => [])]));
+  for (let r = 0; r < repeats; r++) {
+    for (const [i, seed] of settings.seeds.entries()) {
+      for (const c of configs) {
+        say(`seed ${seed}${repeats > 1 ? ` (repeat ${r + 1}/${repeats})` : ''}: ${formatCacheSpec(c)}`);
+        const result = await run(c, seed);
+        if (r === 0) results.get(c)!.push(result);
+        times.get(c)![i].push(result.seconds);
+      }
     }
   }
+  for (const c of configs) results.get(c)!.forEach((res, i) => (res.seconds = median(times.get(c)![i])));
 
   // The curve: an uncached computation that also measures every block (δ = 0 never reuses).
   say('measuring the per-block relative L1 curve');

@@ -43,4 +43,29 @@ describe('cache benchmark', () => {
     expect(exact.indicatorTimeShare).toBeLessThan(1);
     bundle.dispose();
   });
+
+  it('repeats every timed run, interleaved, and refuses a repeat count below 1', async () => {
+    const ctx = await testContext();
+    const bundle = await loadBundle(ctx, directoryFolder(writeTinyModel(3)));
+    const timed: string[] = [];
+    const settings = {
+      prompt: bundle.textEncoder!.encode('a blue square'),
+      steps: 3,
+      seeds: [1, 2],
+      policies: ['static:interval=2'],
+      frames: 4,
+      height: 8,
+      width: 8,
+      guidance: 3,
+      profile: false,
+      onProgress: (m: string) => m.startsWith('seed') && timed.push(m),
+    };
+    const report = await runCacheBenchmark(ctx, bundle, { ...settings, repeats: 3 });
+    expect(timed).toHaveLength(3 * 2 * 2); // repeats × seeds × (none + static)
+    expect(timed.slice(0, 4)).toEqual(['seed 1 (repeat 1/3): none', 'seed 1 (repeat 1/3): static', 'seed 2 (repeat 1/3): none', 'seed 2 (repeat 1/3): static']);
+    expect(report.policies[1].perSeed).toHaveLength(2);
+    expect(report.policies[1].seconds).toBeGreaterThan(0);
+    await expect(runCacheBenchmark(ctx, bundle, { ...settings, repeats: 0 })).rejects.toThrow(/repeats must be a positive integer/);
+    bundle.dispose();
+  });
 });

@@ -28,7 +28,7 @@ function table(report: BenchReport): string {
 const bench: Command = {
   summary: 'Run cache policies on the same seeds and compare speed and quality against the uncached run (JSON with --json).',
   usage:
-    'webdit bench [--model DIR] [--decoder FILE] [--prompt TEXT | --embeds FILE] [--steps N] [--seeds 0,1] ' +
+    'webdit bench [--model DIR] [--decoder FILE] [--prompt TEXT | --embeds FILE] [--steps N] [--seeds 0,1] [--repeats N] ' +
     `[--policies ${DEFAULT_POLICIES}] [--frames F --height H --width W --guidance G] [--no-profile] [--json] [--out FILE]`,
   async run(options) {
     const modelDir = options.string('model');
@@ -40,6 +40,8 @@ const bench: Command = {
     const policies = (options.string('policies') ?? DEFAULT_POLICIES).split(/\s+|;/).join('').split(/,(?![^:,]*=)/);
     const json = options.flag('json');
     const noProfile = options.flag('no-profile');
+    const repeats = options.integer('repeats', 1)!;
+    if (repeats < 1) throw new UsageError(`bench: --repeats must be at least 1, got ${repeats}`);
     const outPath = options.string('out');
     const seeds = seedsArg.split(',').map((s) => Number(s.trim()));
     if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`bench: --seeds must be non-negative integers, got "${seedsArg}"`);
@@ -55,6 +57,7 @@ const bench: Command = {
         promptText,
         negativePrompt: negative,
         seeds,
+        repeats,
         policies,
         ...sampling,
         profile: !noProfile,
