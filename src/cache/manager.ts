@@ -57,7 +57,8 @@ export interface CacheStats {
 
 type Schedule = BwCacheSchedule | JointBwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
 
-/** One CFG branch's cache: never shared with the other branch. */
+/** One CFG branch's cache: features, residuals and indicator sums are never shared with the other branch
+ * (with bwcache's joint branches only the decision schedule is). */
 class BranchCache {
   readonly schedule: Schedule;
   readonly prevFeatures: (Tensor | undefined)[];
@@ -130,6 +131,8 @@ export class CacheManager {
   private readonly selected: Set<number>;
   private readonly storage: 'f16' | 'f32';
   private peakBytes = 0;
+  /** BWCache with branches 'joint': the one decision state every branch follows (features stay per branch). */
+  private readonly jointSchedule: JointBwCacheSchedule | undefined;
 
   constructor(
     readonly ctx: GpuContext,
@@ -144,9 +147,6 @@ export class CacheManager {
     if (config.policy !== 'none' && config.policy !== 'static') this.timer = ctx.timeScope(INDICATOR_LABEL);
     if (config.policy === 'bwcache' && config.branches === 'joint') this.jointSchedule = new JointBwCacheSchedule(config, steps, this.numLayers);
   }
-
-  /** BWCache with branches 'joint': the one decision state every branch follows (features stay per branch). */
-  private readonly jointSchedule: JointBwCacheSchedule | undefined;
 
   private readonly timer: KernelProfiler | undefined;
 

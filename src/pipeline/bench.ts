@@ -118,18 +118,24 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   // Each (policy, seed) runs `repeats` times, interleaved so that a slow spell of a shared machine hits
   // every policy alike; its time is the median (frames are identical across repeats: same seed).
   const results = new Map<CacheConfig, GenerateResult[]>(configs.map((c) => [c, []]));
-  const times = new Map<CacheConfig, number[][]>(configs.map((c) => [c, settings.seeds.map(() => [])]));
+  const times = new Map<CacheConfig, { total: number[]; sampling: number[] }[]>(configs.map((c) => [c, settings.seeds.map(() => ({ total: [], sampling: [] }))]));
   for (let r = 0; r < repeats; r++) {
     for (const [i, seed] of settings.seeds.entries()) {
       for (const c of configs) {
         say(`seed ${seed}${repeats > 1 ? ` (repeat ${r + 1}/${repeats})` : ''}: ${formatCacheSpec(c)}`);
         const result = await run(c, seed);
         if (r === 0) results.get(c)!.push(result);
-        times.get(c)![i].push(result.seconds);
+        times.get(c)![i].total.push(result.seconds);
+        times.get(c)![i].sampling.push(result.samplingSeconds);
       }
     }
   }
-  for (const c of configs) results.get(c)!.forEach((res, i) => (res.seconds = median(times.get(c)![i])));
+  for (const c of configs) {
+    results.get(c)!.forEach((res, i) => {
+      res.seconds = median(times.get(c)![i].total);
+      res.samplingSeconds = median(times.get(c)![i].sampling);
+    });
+  }
 
   // The curve: an uncached computation that also measures every block (δ = 0 never reuses).
   say('measuring the per-block relative L1 curve');
