@@ -7,6 +7,7 @@ import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { loadBundle, type ModelBundle } from '../../src/pipeline/bundle.ts';
 import { AbortError, generate, type GenerateOptions } from '../../src/pipeline/generate.ts';
 import { parseCacheSpec } from '../../src/cache/spec.ts';
+import type { BranchStats } from '../../src/cache/manager.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 
 let ctx: GpuContext;
@@ -84,6 +85,9 @@ describe('generate()', () => {
 });
 
 describe('caches in the pipeline', () => {
+  /** A branch's steps: C computed, R reused, P partly reused (per-block reuse). */
+  const pattern = (b: BranchStats | undefined) => b!.computed.map((row) => (row.every(Boolean) ? 'C' : row.some(Boolean) ? 'P' : 'R')).join('');
+
   for (const spec of ['bwcache:threshold=0', 'bwcache:threshold=0,reuse=block', 'bwcache:threshold=0,branches=joint', 'first-block:threshold=0', 'teacache:threshold=0']) {
     it(`${spec} gives frames identical to none, computes every block, and releases its buffers`, async () => {
       const none = await generate(ctx, options());
@@ -103,7 +107,6 @@ describe('caches in the pipeline', () => {
     const { cond, uncond } = result.stats.branches;
     expect(cond && uncond).toBeTruthy();
     // Step 0 computes (nothing to compare), step 1 triggers (any change < 10), then R = 2 reused + 1 computed.
-    const pattern = (b: typeof cond) => b!.computed.map((row) => (row.every(Boolean) ? 'C' : row.some(Boolean) ? 'P' : 'R')).join('');
     expect(pattern(cond)).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
     expect(pattern(uncond)).toBe(pattern(cond));
     expect(cond!.indicator[1]).not.toBeNull();
@@ -123,7 +126,6 @@ describe('caches in the pipeline', () => {
   it('bwcache with joint branches: one compute/reuse pattern for both, indicators still per branch', async () => {
     const result = await generate(ctx, options({ steps: 12, cache: parseCacheSpec('bwcache:threshold=10,maxReuse=2,tailSteps=2,branches=joint') }));
     const { cond, uncond } = result.stats.branches;
-    const pattern = (b: typeof cond) => b!.computed.map((row) => (row.every(Boolean) ? 'C' : 'R')).join('');
     expect(pattern(cond)).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
     expect(pattern(uncond)).toBe(pattern(cond));
     expect(cond!.indicator[1]).not.toBe(uncond!.indicator[1]);
