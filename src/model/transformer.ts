@@ -266,7 +266,32 @@ export class WanTransformer {
 
   /** The whole model: latents [C, F, H, W] at `timestep` → velocity [C_out, F, H, W]. */
   async forward(latents: Tensor, timestep: number, text: TextState, options: ForwardOptions = {}): Promise<Tensor> {
+    const [video] = await this.forwardBranches(latents, timestep, [{ text, ...options }]);
+    return video;
+  }
+
+  /**
+   * The model on the same latents and timestep for several prompts (CFG's conditional and unconditional
+   * branches): the patch and timestep embeddings depend on neither, so they are computed once and shared;
+   * each branch then runs its own block stack and head. Returns one velocity per branch, in order.
+   */
+  async forwardBranches(latents: Tensor, timestep: number, branches: (ForwardOptions & { text: TextState })[]): Promise<Tensor[]> {
     const { hidden, step } = this.embed(latents, timestep);
+    const outputs: Tensor[] = [];
+    try {
+      for (const branch of branches) outputs.push(await this.runBranch(hidden, step, branch));
+    } catch (e) {
+      outputs.forEach((t) => t.release());
+      throw e;
+    } finally {
+      hidden.release();
+      this.releaseStep(step);
+    }
+    return outputs;
+  }
+
+  private async runBranch(hidden: Tensor, step: StepState, options: ForwardOptions & { text: TextState }): Promise<Tensor> {
+    const { text } = options;
     const keep = options.intermediates;
     const snapshot = (name: string, t: Tensor) => {
       if (!keep) return;
@@ -285,21 +310,13 @@ export class WanTransformer {
       return out;
     };
     const runner = options.runBlocks ?? defaultBlockStack(this.config.numLayers);
-    let blocksOut: Tensor;
-    try {
-      blocksOut = await runner(hidden, runBlock, step);
-    } catch (e) {
-      hidden.release();
-      this.releaseStep(step);
-      throw e;
-    }
-    if (blocksOut !== hidden) hidden.release();
+    // The runner never releases `hidden` (it is shared by the branches); it may return it unchanged.
+    const blocksOut = await runner(hidden, runBlock, step);
     const tokens = this.headTokens(blocksOut, step);
-    blocksOut.release();
+    if (blocksOut !== hidden) blocksOut.release();
     snapshot('head', tokens);
     const video = this.unpatchify(tokens, step);
     tokens.release();
-    this.releaseStep(step);
     return video;
   }
 

@@ -128,16 +128,12 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     for (let i = 0; i < steps; i++) {
       throwIfAborted();
       const t = scheduler.timesteps[i];
-      const cond = await model.forward(owned.latents, t, owned.text, { runBlocks: runner('cond', i) });
+      const branches = [{ text: owned.text, runBlocks: runner('cond', i) }];
+      if (useCfg) branches.push({ text: owned.negative!, runBlocks: runner('uncond', i) });
+      // Both branches see the same latents and timestep: one shared embedding, then a stack and head each.
+      const [cond, uncond] = await model.forwardBranches(owned.latents, t, branches);
       let velocity = cond;
-      if (useCfg) {
-        let uncond: Tensor;
-        try {
-          uncond = await model.forward(owned.latents, t, owned.negative!, { runBlocks: runner('uncond', i) });
-        } catch (e) {
-          cond.release();
-          throw e;
-        }
+      if (uncond) {
         // uncond + g·(cond − uncond), as one combination.
         velocity = linearCombination(ctx, [
           { tensor: uncond, coef: 1 - guidance },

@@ -50,6 +50,38 @@ describe('Wan2.1 transformer matches upstream PyTorch', () => {
     }
   }
 
+  it('forwardBranches (CFG: one shared embedding) equals separate forward passes bit for bit and frees its tensors', async () => {
+    const ctx = await testContext();
+    const dir = join(GOLDEN, 'tiny');
+    const before = ctx.liveTensors;
+    const model = await loadWanTransformer(ctx, directoryFolder(dir));
+    const inputs = await openSafetensors(await fileSource(join(dir, 'inputs.safetensors')));
+    const [, c, f, h, w] = inputs.tensors.get('hidden_states')!.shape;
+    const [, rows] = inputs.tensors.get('encoder_hidden_states')!.shape;
+    const latents = ctx.upload(await readTensor(inputs, 'hidden_states'), [c, f, h, w], 'f32', 'latents');
+    const [timestep] = await readTensor(inputs, 'timestep');
+    const embeds = await readTensor(inputs, 'encoder_hidden_states');
+    const cond = model.encodeText(embeds, rows, rows + 3);
+    const uncond = model.encodeText(new Float32Array(0), 0, rows + 3);
+    const read = async (t: Awaited<ReturnType<typeof model.forward>>) => {
+      const data = await ctx.read(t);
+      t.release();
+      return data;
+    };
+    const separate = [await read(await model.forward(latents, timestep, cond)), await read(await model.forward(latents, timestep, uncond))];
+    const shared = await model.forwardBranches(latents, timestep, [{ text: cond }, { text: uncond }]);
+    expect(shared).toHaveLength(2);
+    const together = [await read(shared[0]), await read(shared[1])];
+    expect(together[0]).toEqual(separate[0]);
+    expect(together[1]).toEqual(separate[1]);
+    expect(relativeError(separate[0], separate[1])).toBeGreaterThan(1e-3); // the prompts do matter
+    cond.dispose();
+    uncond.dispose();
+    latents.release();
+    model.dispose();
+    expect(ctx.liveTensors).toBe(before);
+  });
+
   it('refuses a checkpoint with missing, unexpected and wrongly shaped tensors, listing them', async () => {
     const ctx = await testContext();
     const dir = join(GOLDEN, 'tiny');
