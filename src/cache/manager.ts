@@ -1,7 +1,9 @@
 // The cache manager: wraps the model's block stack (through the `runBlocks` hook of forward) and, per
 // CFG branch, keeps block features and residuals in GPU buffers (f16 or f32), measures the similarity
 // indicator with GPU reductions, and asks the policy's schedule whether to compute or reuse.
-// At most one small read-back per step: the indicator's mean (and a bitmask of the blocks under δ).
+// At most one small read-back per step: the indicators' means (and bitmasks of the blocks under δ) of
+// every branch computed at the previous step, read together when the next step needs them, so BWCache
+// never stalls the GPU mid-step (First Block Cache and TeaCache decide inside the step, so they read then).
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { KernelProfiler } from '../gpu/profiler.ts';
@@ -53,6 +55,12 @@ export interface CacheStats {
   peakCacheBytes: number;
   /** GPU time of the indicator kernels (reductions, casts, decision), from timestamp queries; null without them. */
   indicatorMs: number | null;
+}
+
+/** The decision kernel's result for one branch at one step. */
+interface Decision {
+  mean: number;
+  below: boolean[];
 }
 
 type Schedule = BwCacheSchedule | JointBwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
@@ -133,6 +141,8 @@ export class CacheManager {
   private peakBytes = 0;
   /** BWCache with branches 'joint': the one decision state every branch follows (features stay per branch). */
   private readonly jointSchedule: JointBwCacheSchedule | undefined;
+  /** Decisions dispatched at a computed step, read (all at once) before a later step is decided. */
+  private pendingDecisions: { b: BranchCache; step: number; apply: (d: Decision) => void }[] = [];
 
   constructor(
     readonly ctx: GpuContext,
@@ -184,12 +194,12 @@ export class CacheManager {
     const s = b.schedule;
     const cfg = this.config;
     if ((s instanceof BwCacheSchedule || s instanceof JointBwCacheSchedule) && cfg.policy === 'bwcache') {
+      await this.settleDecisions(step);
       const decision = s.decide(step);
       if (cfg.reuse === 'block') return this.runBlockwise(b, step, hidden, runBlock, decision === 'reuse' ? s.blocksToReuse(step) : undefined);
       if (decision === 'reuse' && b.stackResidual) return this.reuseStack(b, step, hidden, b.stackResidual);
       const out = this.computeStack(b, step, hidden, runBlock, 0);
-      const mean = await this.readIndicator(b, step, cfg.threshold);
-      s.observe(step, mean?.mean);
+      this.deferDecision(b, step, (d) => s.observe(step, d.mean));
       return out;
     }
     if (s instanceof StaticSchedule) {
@@ -243,7 +253,7 @@ export class CacheManager {
     input: Tensor,
     runBlock: (i: number, h: Tensor) => Tensor,
     reuseMask: boolean[] | undefined,
-  ): Promise<Tensor> {
+  ): Tensor {
     let h = input;
     for (let i = 0; i < this.numLayers; i++) {
       const cached = b.blockResiduals[i];
@@ -264,14 +274,12 @@ export class CacheManager {
       if (h !== input) h.release();
       h = next;
     }
-    return this.readIndicator(b, step, (this.config as { threshold: number }).threshold).then((result) => {
-      const s = b.schedule as BwCacheSchedule | JointBwCacheSchedule;
-      if (result) {
-        s.observe(step, result.mean);
-        s.observeBlocks(b.measured[step].map((m, i) => (m ? result.below[i] : undefined)));
-      }
-      return h;
+    const s = b.schedule as BwCacheSchedule | JointBwCacheSchedule;
+    this.deferDecision(b, step, (d) => {
+      s.observe(step, d.mean);
+      s.observeBlocks(b.measured[step].map((m, i) => (m ? d.below[i] : undefined)));
     });
+    return h;
   }
 
   private async runFirstBlock(
@@ -309,8 +317,9 @@ export class CacheManager {
       if (prev !== previous) prev.release();
     });
     b.measured[step][0] = true;
-    const threshold = (this.config as { threshold: number }).threshold;
-    return (await this.readIndicator(b, step, threshold))?.mean;
+    if (!this.dispatchDecision(b, step)) return undefined;
+    const [decision] = await this.readDecisions([{ b, step }]);
+    return decision.mean;
   }
 
   /** Measures block i's change against its previous computed step, then stores its new features. */
@@ -327,11 +336,13 @@ export class CacheManager {
     b.prevFeatures[i] = this.store(features, previous);
   }
 
-  /** Mean indicator over the blocks measured at `step`, and which were below δ: one small read. */
-  private async readIndicator(b: BranchCache, step: number, threshold: number): Promise<{ mean: number; below: boolean[] } | undefined> {
+  /** Dispatches the decision kernel (mean indicator over the blocks measured at `step`, and which are
+   * below δ) into `b.decision`; false when no block was measured (nothing to decide on). */
+  private dispatchDecision(b: BranchCache, step: number): boolean {
     const blocks = b.measured[step].flatMap((m, i) => (m ? [i] : []));
-    if (blocks.length === 0) return undefined;
+    if (blocks.length === 0) return false;
     const indices = this.blockIndices(blocks);
+    const threshold = (this.config as { threshold: number }).threshold;
     this.ctx.withLabel(INDICATOR_LABEL, () =>
       this.ctx.dispatch(
         { shader: 'indicator' },
@@ -343,11 +354,44 @@ export class CacheManager {
         },
       ),
     );
-    const words = new Uint32Array(await this.ctx.readRaw(b.decision));
-    const mean = new Float32Array(words.buffer, 0, 1)[0];
-    const below = Array.from({ length: this.numLayers }, (_, i) => ((words[1 + (i >> 5)] >>> (i & 31)) & 1) === 1);
-    b.stats.indicator[step] = mean;
-    return { mean, below };
+    return true;
+  }
+
+  /** Dispatches a step's decision now; its result reaches `apply` before any later step is decided. */
+  private deferDecision(b: BranchCache, step: number, apply: (d: Decision) => void): void {
+    if (this.dispatchDecision(b, step)) this.pendingDecisions.push({ b, step, apply });
+  }
+
+  /** Reads every decision dispatched before `step` (one read for all branches) and applies them in order. */
+  private async settleDecisions(step: number): Promise<void> {
+    const due = this.pendingDecisions.filter((p) => p.step < step);
+    if (due.length === 0) return;
+    this.pendingDecisions = this.pendingDecisions.filter((p) => p.step >= step);
+    const decisions = await this.readDecisions(due);
+    due.forEach((p, i) => p.apply(decisions[i]));
+  }
+
+  /** Reads the branches' decision buffers together: their words are gathered into one buffer first. */
+  private async readDecisions(items: { b: BranchCache; step: number }[]): Promise<Decision[]> {
+    const words = 1 + Math.ceil(this.numLayers / 32);
+    let raw: Uint32Array;
+    if (items.length === 1) raw = new Uint32Array(await this.ctx.readRaw(items[0].b.decision));
+    else {
+      const gathered = this.ctx.empty([items.length * words], 'u32', 'cache decisions');
+      items.forEach(({ b }, k) => this.ctx.copy(b.decision, gathered, words * 4, 0, k * words * 4));
+      try {
+        raw = new Uint32Array(await this.ctx.readRaw(gathered));
+      } finally {
+        gathered.release();
+      }
+    }
+    return items.map(({ b, step }, k) => {
+      const w = raw.subarray(k * words, (k + 1) * words);
+      const mean = new Float32Array(w.buffer, w.byteOffset, 1)[0];
+      const below = Array.from({ length: this.numLayers }, (_, i) => ((w[1 + (i >> 5)] >>> (i & 31)) & 1) === 1);
+      b.stats.indicator[step] = mean;
+      return { mean, below };
+    });
   }
 
   /** The GPU list of measured blocks; the same few sets recur every step, so each is uploaded once. */
@@ -389,6 +433,7 @@ export class CacheManager {
 
   /** Reads the per-block indicator sums once, and returns the run's statistics. */
   async stats(): Promise<CacheStats> {
+    await this.settleDecisions(this.steps);
     const branches: CacheStats['branches'] = {};
     let computed = 0;
     let total = 0;
@@ -423,6 +468,7 @@ export class CacheManager {
 
   /** Frees every cache buffer (features, residuals, sums). */
   dispose(): void {
+    this.pendingDecisions = [];
     for (const b of this.branches.values()) b.dispose();
     this.branches.clear();
     for (const t of this.indexLists.values()) t.release();

@@ -123,12 +123,20 @@ describe('caches in the pipeline', () => {
     expect(cond!.indicator[1]).toBeCloseTo((b0! + b2!) / 2, 5);
   });
 
-  it('bwcache with joint branches: one compute/reuse pattern for both, indicators still per branch', async () => {
+  it('bwcache with joint branches: one compute/reuse pattern for both, indicators still per branch, one read-back per step', async () => {
+    const readBacks = () => ctx.flushes['read back'] ?? 0;
+    const beforeNone = readBacks();
+    await generate(ctx, options({ steps: 12, cache: parseCacheSpec('none') }));
+    const uncachedReads = readBacks() - beforeNone;
+    const before = readBacks();
     const result = await generate(ctx, options({ steps: 12, cache: parseCacheSpec('bwcache:threshold=10,maxReuse=2,tailSteps=2,branches=joint') }));
     const { cond, uncond } = result.stats.branches;
     expect(pattern(cond)).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
     expect(pattern(uncond)).toBe(pattern(cond));
     expect(cond!.indicator[1]).not.toBe(uncond!.indicator[1]);
+    // Indicators are measured at the computed steps 1, 4, 7, 10, 11: one read-back each for both
+    // branches together, plus each branch's per-block sums once at the end (statistics).
+    expect(readBacks() - before - uncachedReads).toBe(5 + 2);
   });
 
   it('static and first-block reuse where their schedule says', async () => {
