@@ -98,6 +98,7 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
     generate(ctx, {
       model: bundle.model,
       decoder: bundle.decoder,
+      condition: bundle.condition,
       prompt: settings.prompt,
       negativePrompt: settings.negativePrompt,
       textLen: bundle.textLen,

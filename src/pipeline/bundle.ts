@@ -15,6 +15,7 @@ import type { VideoDecoder } from '../decoder/decoder.ts';
 import { IdentityDecoder } from '../decoder/identity.ts';
 import { TaehvDecoder } from '../decoder/taehv.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
+import { CONDITION_CHANNELS, parseCondition, type ModelCondition } from '../model/condition.ts';
 
 export interface BundleDefaults {
   frames: number;
@@ -34,6 +35,8 @@ export interface ModelBundle {
   scheduler: object;
   textEncoder: WordTextEncoder | undefined;
   textLen: number;
+  /** Clean channels the transformer takes beside the noisy latents (model_index.json "condition"). */
+  condition: ModelCondition | undefined;
   defaults: BundleDefaults;
   /** TeaCache polynomial fitted on this model by `webdit calibrate` (teacache.json), if any. */
   teacacheCoefficients: number[] | undefined;
@@ -96,7 +99,17 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     signal: options.signal,
   });
   let decoder: VideoDecoder;
+  let condition: ModelCondition | undefined;
   try {
+    condition = parseCondition(index.condition, `${folder.name}/model_index.json`);
+    const { inChannels, outChannels } = model.config;
+    const extra = condition ? CONDITION_CHANNELS[condition] : 0;
+    if (inChannels !== outChannels + extra) {
+      throw new Error(
+        `${folder.name}: the transformer takes ${inChannels} input channels and makes ${outChannels}` +
+          (condition ? `, but the "${condition}" condition adds ${extra}` : '; its model_index.json names no condition for the difference (image-to-video models are not supported)'),
+      );
+    }
     if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
     else {
       const source = options.decoder ?? (typeof index.decoder === 'string' ? await folder.open(index.decoder) : undefined);
@@ -128,6 +141,7 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     scheduler,
     textEncoder,
     textLen,
+    condition,
     defaults,
     teacacheCoefficients,
     dispose() {

@@ -13,6 +13,7 @@ import type { CacheConfig } from '../cache/policies.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 import { gaussianNoise } from '../sampler/noise.ts';
 import type { VideoDecoder } from '../decoder/decoder.ts';
+import { CONDITION_CHANNELS, conditionValues, type ModelCondition } from '../model/condition.ts';
 
 export type { PromptEmbedding };
 
@@ -40,6 +41,8 @@ export interface GenerateOptions {
   /** diffusers scheduler config (`scheduler_config.json`). */
   scheduler: object;
   cache?: CacheConfig;
+  /** Clean channels the model takes beside the latents (the bundle's `condition`). */
+  condition?: ModelCondition;
   /** Instrumentation: replaces the cache's block-stack hook (calibration runs use this). */
   blockRunner?: (branch: Branch, step: number) => BlockStackRunner;
   /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
@@ -88,10 +91,10 @@ export function latentShape(
   if ((frames - 1) % ts !== 0) throw new Error(`frames must be ${ts}k+1 for this model (e.g. ${ts + 1}, ${2 * ts + 1}, ${4 * ts + 1}), got ${frames}`);
   const latentFrames = (frames - 1) / ts + 1;
   if (latentFrames % pt !== 0) throw new Error(`frames give ${latentFrames} latent frames, not a multiple of the temporal patch ${pt}`);
-  if (decoder.latentChannels !== model.config.inChannels) {
-    throw new Error(`the decoder takes ${decoder.latentChannels} latent channels, the model makes ${model.config.inChannels}`);
+  if (decoder.latentChannels !== model.config.outChannels) {
+    throw new Error(`the decoder takes ${decoder.latentChannels} latent channels, the model makes ${model.config.outChannels}`);
   }
-  return [model.config.inChannels, latentFrames, height / ss, width / ss];
+  return [model.config.outChannels, latentFrames, height / ss, width / ss];
 }
 
 export async function generate(ctx: GpuContext, options: GenerateOptions): Promise<GenerateResult> {
@@ -101,6 +104,13 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new Error(`seed must be a non-negative integer, got ${options.seed}`);
   const shape = latentShape(model, decoder, options);
   const count = shape.reduce((a, b) => a * b, 1);
+  const conditionChannels = options.condition ? CONDITION_CHANNELS[options.condition] : 0;
+  if (model.config.inChannels !== model.config.outChannels + conditionChannels) {
+    throw new Error(
+      `the model takes ${model.config.inChannels} input channels and makes ${model.config.outChannels}; ` +
+        (options.condition ? `the "${options.condition}" condition adds ${conditionChannels}` : 'no condition was given for the difference'),
+    );
+  }
   if (options.latents && options.latents.length !== count) {
     throw new Error(`supplied latents have ${options.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
   }
@@ -114,7 +124,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   scheduler.setTimesteps(steps);
   const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
   const runner = options.blockRunner ?? ((branch: Branch, step: number) => cache.runner(branch, step));
-  const owned: { text?: TextState; negative?: TextState; latents?: Tensor } = {};
+  const owned: { text?: TextState; negative?: TextState; latents?: Tensor; input?: Tensor } = {};
   ctx.resetPeakBytes();
   const start = performance.now();
   try {
@@ -124,6 +134,11 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       owned.negative = model.encodeText(neg.data, neg.rows, options.textLen);
     }
     owned.latents = ctx.upload(options.latents ?? gaussianNoise(options.seed, count), shape, 'f32', 'latents');
+    if (options.condition) {
+      // [latents; condition] along C: the condition's channels are written once, the latents every step.
+      owned.input = ctx.empty([shape[0] + conditionChannels, ...shape.slice(1)], 'f32', 'model input');
+      ctx.writeTensor(owned.input, conditionValues(options.condition, shape), count * 4);
+    }
 
     for (let i = 0; i < steps; i++) {
       throwIfAborted();
@@ -131,7 +146,8 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       const branches = [{ text: owned.text, runBlocks: runner('cond', i) }];
       if (useCfg) branches.push({ text: owned.negative!, runBlocks: runner('uncond', i) });
       // Both branches see the same latents and timestep: one shared embedding, then a stack and head each.
-      const [cond, uncond] = await model.forwardBranches(owned.latents, t, branches);
+      if (owned.input) ctx.copy(owned.latents, owned.input, count * 4);
+      const [cond, uncond] = await model.forwardBranches(owned.input ?? owned.latents, t, branches);
       let velocity = cond;
       if (uncond) {
         // uncond + g·(cond − uncond), as one combination.
@@ -181,6 +197,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.text?.dispose();
     owned.negative?.dispose();
     owned.latents?.release();
+    owned.input?.release();
     cache.dispose();
     scheduler.reset();
   }

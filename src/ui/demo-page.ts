@@ -311,6 +311,7 @@ async function onGenerate(event: Event): Promise<void> {
         generate(ctx, {
           model: bundle.model,
           decoder: bundle.decoder,
+          condition: bundle.condition,
           prompt: prompt.prompt,
           negativePrompt: prompt.negative,
           textLen: bundle.textLen,

@@ -180,6 +180,7 @@ export class WebditVideo extends HTMLElement {
           generate(ctx, {
             model: bundle.model,
             decoder: bundle.decoder,
+            condition: bundle.condition,
             prompt,
             negativePrompt: negative,
             textLen: bundle.textLen,

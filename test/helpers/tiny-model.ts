@@ -32,10 +32,12 @@ function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
-/** Writes the folder and returns its path. */
-export function writeTinyModel(seed = 1): string {
+/** Writes the folder and returns its path. `index` adds model_index.json fields; `inChannels` overrides
+ * the transformer's (a "position"-conditioned model takes 3 more than it makes). */
+export function writeTinyModel(seed = 1, options: { inChannels?: number; index?: Record<string, unknown> } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'webdit-tiny-'));
-  const cfg = parseWanConfig(TINY_CONFIG);
+  const config = { ...TINY_CONFIG, in_channels: options.inChannels ?? TINY_CONFIG.in_channels };
+  const cfg = parseWanConfig(config);
   const rand = rng(seed);
   const tensors: Parameters<typeof encodeSafetensors>[0] = {};
   for (const [name, shape] of expectedTensors(cfg)) {
@@ -47,7 +49,7 @@ export function writeTinyModel(seed = 1): string {
     tensors[name] = { dtype: 'F32', shape, data };
   }
   mkdirSync(join(dir, 'transformer'));
-  writeFileSync(join(dir, 'transformer/config.json'), JSON.stringify(TINY_CONFIG));
+  writeFileSync(join(dir, 'transformer/config.json'), JSON.stringify(config));
   writeFileSync(join(dir, 'transformer/diffusion_pytorch_model.safetensors'), encodeSafetensors(tensors));
   mkdirSync(join(dir, 'scheduler'));
   writeFileSync(
@@ -68,7 +70,7 @@ export function writeTinyModel(seed = 1): string {
   );
   writeFileSync(
     join(dir, 'model_index.json'),
-    JSON.stringify({ name: 'tiny random', decoder: 'identity', text_len: textLen, frames: 4, height: 8, width: 8, steps: 6, guidance: 4 }),
+    JSON.stringify({ name: 'tiny random', decoder: 'identity', text_len: textLen, frames: 4, height: 8, width: 8, steps: 6, guidance: 4, ...options.index }),
   );
   return dir;
 }

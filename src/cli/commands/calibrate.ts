@@ -43,6 +43,7 @@ const calibrate: Command = {
             await generate(ctx, {
               model: bundle.model,
               decoder: bundle.decoder,
+              condition: bundle.condition,
               prompt,
               textLen: bundle.textLen,
               ...sampling,

@@ -55,6 +55,7 @@ const evalToy: Command = {
           const r = await generate(ctx, {
             model: bundle.model,
             decoder: bundle.decoder,
+            condition: bundle.condition,
             prompt: bundle.textEncoder.encode(caption),
             textLen: bundle.textLen,
             ...sampling,

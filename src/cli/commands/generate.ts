@@ -56,6 +56,7 @@ const generateCommand: Command = {
       const result = await generate(ctx, {
         model: bundle.model,
         decoder: bundle.decoder,
+        condition: bundle.condition,
         prompt,
         negativePrompt: negative,
         textLen: bundle.textLen,
