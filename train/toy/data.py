@@ -3,6 +3,9 @@
 A clip is one shape (circle / square / triangle) of one colour moving left / right / up / down at
 1.8-2.6 px per frame over a plain background, 8 frames of 32x32 RGB, pixels in [-1, 1],
 layout [C=3, F=8, H=32, W=32]. Caption: "a {colour} {shape} moving {direction} on a {background} background".
+
+position_condition() gives the clean channels the model sees beside the noisy clip (as Wan2.1's
+image-to-video model sees its image latents): x, y and t ramps, so that it knows where and when a pixel is.
 """
 import math
 
@@ -29,6 +32,21 @@ DIR_NAMES = list(DIRECTIONS)
 
 R_MIN, R_MAX = 3.5, 5.5
 SPEED_MIN, SPEED_MAX = 1.8, 2.6
+
+
+# Channels concatenated to the noisy clip at every step ("position" condition): x, y, t in [-1, 1].
+CONDITION_CHANNELS = 3
+
+
+def position_condition(frames=FRAMES, height=HEIGHT, width=WIDTH):
+    """[3, F, H, W]: channel 0 = x (left -1 .. right 1), 1 = y (top -1 .. bottom 1), 2 = t (first -1 .. last 1),
+    at pixel (frame) centres: (i + 0.5) / n * 2 - 1. The engine computes the same (src/sampler/condition.ts)."""
+    def ramp(n):
+        return (torch.arange(n, dtype=torch.float32) + 0.5) / n * 2 - 1
+    x = ramp(width).view(1, 1, width).expand(frames, height, width)
+    y = ramp(height).view(1, height, 1).expand(frames, height, width)
+    t = ramp(frames).view(frames, 1, 1).expand(frames, height, width)
+    return torch.stack([x, y, t])
 
 
 def caption(colour, shape, direction, background):

@@ -40,6 +40,15 @@ def load_any(path):
     return model.eval(), te.eval()
 
 
+def with_condition(model, x):
+    """The model's input: the noisy clip, plus the position condition when the model takes one."""
+    extra = model.patch_embedding.in_channels - x.shape[1]
+    if extra == 0:
+        return x
+    assert extra == data.CONDITION_CHANNELS, f"model takes {extra} extra channels"
+    return torch.cat([x, data.position_condition()[None].expand(x.shape[0], -1, -1, -1, -1)], 1)
+
+
 @torch.no_grad()
 def sample(model, te, prompts, seeds, steps=20, guidance=4.5, shift=3.0, kind="unipc", negative=""):
     """Returns frames in [0, 1], [B, 3, F, H, W]. Noise from torch.Generator per seed (float32 randn)."""
@@ -52,11 +61,11 @@ def sample(model, te, prompts, seeds, steps=20, guidance=4.5, shift=3.0, kind="u
     for t in sch.timesteps:
         tt = torch.full((B,), float(t))
         if guidance > 1:
-            v = model(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([cond, unc]))
+            v = model(with_condition(model, torch.cat([x, x])), torch.cat([tt, tt]), torch.cat([cond, unc]))
             vc, vu = v[:B], v[B:]
             v = vu + guidance * (vc - vu)
         else:
-            v = model(x, tt, cond)
+            v = model(with_condition(model, x), tt, cond)
         x = sch.step(v.double(), x.double()).float()
     return ((x + 1) / 2).clamp(0, 1)
 
@@ -107,7 +116,7 @@ def sensitivity(model, te, B=16, seed=3):
     caps_c = [" ".join(cols.get(w, w) for w in c.split()) for c in caps]
     out = {}
     for s in [0.3, 0.6, 0.8, 0.9, 0.97, 1.0]:
-        xt = (1 - s) * x0 + s * eps
+        xt = with_condition(model, (1 - s) * x0 + s * eps)
         t = torch.full((B,), s * 1000)
         v = model(xt, t, te(caps))
         out[str(s)] = {"direction": round((v - model(xt, t, te(caps_d))).pow(2).mean().sqrt().item(), 5),

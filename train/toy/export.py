@@ -47,8 +47,8 @@ README = """# webdit toy text-to-video model
 
 A tiny **Wan2.1 transformer** (`WanTransformer3DModel`, the exact Wan2.1 maths and diffusers key names) trained
 from scratch on procedural clips, so that the webdit engine has a real, small text-to-video model to run.
-It works in **pixel space**: 3 channels in and out, no VAE (decoder = identity: `frames = clamp((x + 1) / 2, 0, 1)`).
-
+It works in **pixel space**: 3 channels out, no VAE (decoder = identity: `frames = clamp((x + 1) / 2, 0, 1)`).
+{condition_text}
 - Clip: 8 frames × 32 × 32 RGB; latent = pixels in [−1, 1], layout [C=3, F=8, H=32, W=32].
 - Transformer: patch {patch}, {heads} head(s) × {head_dim} = width {dim}, {layers} blocks, ffn {ffn}, text_dim {text_dim},
   {tokens} tokens; {params:,} parameters (F32, {size_mb:.1f} MB); {gflop:.3f} GFLOP per forward pass
@@ -81,12 +81,14 @@ Weights: `text_encoder/model.safetensors` holds `token_embedding.weight` [V, tex
 `position_embedding.weight` [text_len, text_dim] (F32).
 
 ## Sampling (as diffusers' WanPipeline)
-x ~ N(0, 1) of shape [1, 3, 8, 32, 32]; for each scheduler timestep t: v_c = T(x, t, E(prompt)), v_u = T(x, t, E("")),
+x ~ N(0, 1) of shape [1, 3, 8, 32, 32]; for each scheduler timestep t: v_c = T(x̂, t, E(prompt)), v_u = T(x̂, t, E("")),
+with x̂ = x{condition_cat},
 v = v_u + g·(v_c − v_u); x = scheduler.step(v, t, x). Output frames = clamp((x + 1)/2, 0, 1), RGB, frame-major.
 The transformer receives the scheduler's timestep as is (UniPC: integer timesteps, e.g. 999, 989, …).
 
 `reference.safetensors` pins one forward pass for engine tests: `encoder_hidden_states` [1, {text_len}, {text_dim}]
-(the text encoder's output for the prompt in `__metadata__.prompt`), `hidden_states` [1, 3, 8, 32, 32], `timestep` [1],
+(the text encoder's output for the prompt in `__metadata__.prompt`), `hidden_states` [1, {in_channels}, 8, 32, 32] (the
+transformer's whole input{condition_ref}), `timestep` [1],
 `output` [1, 3, 8, 32, 32] (computed in float32 on the CPU by train/toy/model.py).
 
 ## Where it came from / how to retrain
@@ -156,12 +158,18 @@ def main():
         "colours": data.COLOUR_NAMES, "shapes": data.SHAPES, "directions": data.DIR_NAMES,
         "backgrounds": data.BG_NAMES,
     }
+    conditioned = cfg["in_channels"] > cfg["out_channels"]
+    if conditioned:
+        assert cfg["in_channels"] == cfg["out_channels"] + data.CONDITION_CHANNELS
+        index["condition"] = "position"
     json.dump(index, open(os.path.join(out, "model_index.json"), "w"), indent=2)
     # reference forward pass for engine tests
     prompt = "a red circle moving right on a black background"
     with torch.no_grad():
         ehs = te([prompt])
         hs = torch.randn(1, 3, data.FRAMES, data.HEIGHT, data.WIDTH, generator=torch.Generator().manual_seed(0))
+        if conditioned:
+            hs = torch.cat([hs, data.position_condition()[None]], 1)
         t = torch.tensor([999.0])
         o = model(hs, t, ehs)
     st.save(os.path.join(out, "reference.safetensors"),
@@ -178,7 +186,7 @@ def main():
             f"centroid motion direction = prompt direction in **{ev['motion_acc']:.0%}** "
             f"(both: {ev['both_acc']:.0%}; chance for direction is 25%). Per direction: "
             + ", ".join(f"{k} {v:.0%}" for k, v in ev["per_direction"].items()) + ". Shape is not judged.")
-        if ev["motion_acc"] < 0.6:
+        if ev["motion_acc"] < 0.6 and not conditioned:
             eval_section += (
                 "\n\n**Limitation at this checkpoint:** the direction word is not followed yet (motion accuracy near chance),"
                 " and shapes come out rough (blocky 4×4-patch fragments, some flicker between frame pairs). Colour and"
@@ -197,7 +205,16 @@ def main():
         size_mb=nparam * 4 / 1e6, gflop=gflop, steps=a.steps, passes=2 * a.steps, clip_gflop=2 * a.steps * gflop,
         step=step, batch=args.get("batch"), guidance=a.guidance, shift=SHIFT, sched_class=sched_cfg["_class_name"],
         colours=", ".join(data.COLOUR_NAMES), shapes=", ".join(data.SHAPES), directions=", ".join(data.DIR_NAMES),
-        backgrounds=", ".join(data.BG_NAMES), eval_section=eval_section, text_len=TEXT_LEN)
+        backgrounds=", ".join(data.BG_NAMES), eval_section=eval_section, text_len=TEXT_LEN,
+        in_channels=cfg["in_channels"],
+        condition_text=(
+            "\nThe transformer also takes a **position condition** (`\"condition\": \"position\"` in model_index.json):\n"
+            "3 clean channels concatenated after the 3 noisy ones at every step, as Wan2.1's image-to-video model takes its\n"
+            "image latents — channel 3 = x, 4 = y, 5 = t, each `(i + 0.5) / n * 2 - 1` at pixel (frame) i of n (−1 left /\n"
+            "top / first … 1 right / bottom / last). The Wan transformer has no absolute position (RoPE is relative), and\n"
+            "a direction word means nothing without one.\n" if conditioned else ""),
+        condition_cat=" concatenated with the position condition [1, 3, 8, 32, 32] along C" if conditioned else "",
+        condition_ref=": the noisy clip, then the position condition" if conditioned else "")
     open(os.path.join(out, "README.md"), "w").write(readme)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"exported step {step} to {out} ({total / 1e6:.2f} MB)")

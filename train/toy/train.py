@@ -33,7 +33,7 @@ def make_config(a):
         "patch_size": list(a.patch),
         "num_attention_heads": a.heads,
         "attention_head_dim": a.head_dim,
-        "in_channels": 3,
+        "in_channels": 3 + (data.CONDITION_CHANNELS if a.condition == "position" else 0),
         "out_channels": 3,
         "text_dim": a.text_dim,
         "freq_dim": 256,
@@ -63,6 +63,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--name", default="main")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", default="", help="start from this checkpoint's weights and EMA (fresh optimiser, step 0)")
+    p.add_argument("--condition", choices=["none", "position"], default="none",
+                   help="clean channels concatenated to the noisy clip: data.position_condition (x, y, t ramps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -93,11 +96,16 @@ def main():
     run_dir = os.path.join(HERE, "runs", a.name)
     ckpt_path = os.path.join(run_dir, "checkpoint.pt")
     state = None
-    if a.resume:
-        state = torch.load(ckpt_path, map_location="cpu")
+    init = None
+    if a.resume or a.init:
+        state = torch.load(ckpt_path if a.resume else a.init, map_location="cpu")
         saved = state["args"]
         for k in ["patch", "heads", "head_dim", "layers", "ffn", "text_dim"]:  # model shape from the checkpoint
             setattr(a, k, saved[k])
+        if a.resume:
+            a.condition = saved.get("condition", "none")
+        if not a.resume:
+            init, state = state, None
     cfg = make_config(a)
     torch.manual_seed(a.seed)
     model, te = build(cfg, a.text_dim)
@@ -117,6 +125,20 @@ def main():
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         step = state["step"]
+    if init is not None:
+        # A model gaining condition channels: the new input channels of the patch embedding keep their fresh
+        # random initialisation (zeros would leave the rest of the network no position signal to learn from).
+        fresh = model.patch_embedding.weight.detach().clone()
+        for target, key in [(model, "model"), (ema_model, "ema_model")]:
+            weights = dict(init[key])
+            old = weights["patch_embedding.weight"]
+            if old.shape != fresh.shape:
+                grown = fresh.clone()
+                grown[:, :old.shape[1]] = old
+                weights["patch_embedding.weight"] = grown
+            target.load_state_dict(weights)
+        te.load_state_dict(init["text_encoder"])
+        ema_te.load_state_dict(init["ema_text_encoder"])
     nparam = sum(q.numel() for q in model.parameters())
     gflop = flops_per_forward(cfg, data.FRAMES, data.HEIGHT, data.WIDTH, TEXT_LEN) / 1e9
 
@@ -159,6 +181,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     ema_params = list(ema_model.parameters()) + list(ema_te.parameters())
+    condition = data.position_condition()[None]
     loss_acc, n_acc, t_last, step_last = 0.0, 0, time.time(), step
     t_bench = None
     while step < a.max_steps and not stop["flag"]:
@@ -179,6 +202,8 @@ def main():
         xt = (1 - s) * x0 + s * eps
         target = eps - x0
         ctx = te(caps)
+        if a.condition == "position":
+            xt = torch.cat([xt, condition.expand(a.batch, -1, -1, -1, -1)], 1)
         pred = model(xt, sigma * 1000, ctx)
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
