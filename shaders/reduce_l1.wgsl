@@ -4,14 +4,17 @@
 //   FINAL = false: workgroup g strides over the data (grid-stride loop, Kahan-compensated per
 //     thread), tree-reduces its threads and writes its pair to partials[2g], partials[2g + 1];
 //   FINAL = true: one workgroup sums the partialCount pairs the same way into the slot.
-// a, b: [count], partials: [2·partialCount], out: [2·S] (only the slot's pair is written)
+// a: [count] f32; b: [count] f32 or (B_F16) f16 packed two per word, element 2i in the low half (a
+// cached feature map compared without widening it first); partials: [2·partialCount]; out: [2·S] (only
+// the slot's pair is written)
 
 override FINAL: bool = false;
+override B_F16: bool = false;
 
 struct Params { count: u32, partialCount: u32, slot: u32 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<u32>;
 @group(0) @binding(2) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<uniform> params: Params;
@@ -29,6 +32,14 @@ fn compensated_add(acc: Compensated, v: vec2f) -> Compensated {
   return Compensated(t, (t - acc.sum) - y);
 }
 
+fn b_at(i: u32) -> f32 {
+  if (B_F16) {
+    let pair = unpack2x16float(b[i / 2u]);
+    return select(pair.x, pair.y, (i & 1u) == 1u);
+  }
+  return bitcast<f32>(b[i]);
+}
+
 @compute @workgroup_size(THREADS)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   var acc = Compensated(vec2f(0.0), vec2f(0.0));
@@ -39,7 +50,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   } else {
     let stride = params.partialCount * THREADS;
     for (var i = wid.x * THREADS + lid; i < params.count; i += stride) {
-      let bv = b[i];
+      let bv = b_at(i);
       acc = compensated_add(acc, vec2f(abs(a[i] - bv), abs(bv)));
     }
   }

@@ -311,11 +311,7 @@ export class CacheManager {
 
   /** Relative L1 of `current` against the stored `previous` into this step's slot for block 0. */
   private async measureProbe(b: BranchCache, step: number, current: Tensor, previous: Tensor): Promise<number | undefined> {
-    this.ctx.withLabel(INDICATOR_LABEL, () => {
-      const prev = this.widen(previous);
-      relativeL1(this.ctx, current, prev, b.sums, step * this.numLayers);
-      if (prev !== previous) prev.release();
-    });
+    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1(this.ctx, current, previous, b.sums, step * this.numLayers));
     b.measured[step][0] = true;
     if (!this.dispatchDecision(b, step)) return undefined;
     const [decision] = await this.readDecisions([{ b, step }]);
@@ -326,11 +322,7 @@ export class CacheManager {
   private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
     const previous = b.prevFeatures[i];
     if (previous) {
-      this.ctx.withLabel(INDICATOR_LABEL, () => {
-        const prev = this.widen(previous);
-        relativeL1(this.ctx, features, prev, b.sums, step * this.numLayers + i);
-        if (prev !== previous) prev.release();
-      });
+      this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1(this.ctx, features, previous, b.sums, step * this.numLayers + i));
       b.measured[step][i] = true;
     }
     b.prevFeatures[i] = this.store(features, previous);
@@ -413,15 +405,9 @@ export class CacheManager {
     return target;
   }
 
-  private widen(stored: Tensor): Tensor {
-    return stored.dtype === 'f32' ? stored : cast(this.ctx, stored, 'f32');
-  }
-
+  /** x + a stored residual (f16 storage is read in place, not widened first). */
   private addStored(x: Tensor, stored: Tensor): Tensor {
-    const r = this.widen(stored);
-    const out = add(this.ctx, x, r);
-    if (r !== stored) r.release();
-    return out;
+    return add(this.ctx, x, stored);
   }
 
   private trackBytes(): void {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { randomArray, rng, runSeed } from '../helpers/reference.ts';
 import { maxAbs, relativeL1 } from '../../src/gpu/kernels/reduce.ts';
+import { cast } from '../../src/gpu/kernels/cast.ts';
 
 function l1Sums(a: Float32Array, b: Float32Array): [number, number] {
   let diff = 0;
@@ -37,6 +38,29 @@ describe(`reductions (seed ${runSeed})`, () => {
       a.release();
       b.release();
     });
+    const sums = await ctx.read(out);
+    sizes.forEach((n, slot) => {
+      expect(relative(sums[2 * slot], refs[slot][0]), `Σ|a − b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(sums[2 * slot + 1], refs[slot][1]), `Σ|b|, n ${n}`).toBeLessThan(1e-5);
+    });
+    out.release();
+  });
+
+  it('relativeL1 reads an f16 b in place (cached features) as float64 on its f16 values', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 2);
+    const sizes = [1, 3, 257, 65537];
+    const out = ctx.empty([2 * sizes.length]);
+    const refs: [number, number][] = [];
+    for (const [slot, n] of sizes.entries()) {
+      const aData = randomArray(n, rand, 2);
+      const a = ctx.upload(aData, [n]);
+      const b32 = ctx.upload(Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1), [n]);
+      const b16 = cast(ctx, b32, 'f16');
+      relativeL1(ctx, a, b16, out, slot);
+      refs.push(l1Sums(aData, await ctx.read(b16)));
+      [a, b32, b16].forEach((t) => t.release());
+    }
     const sums = await ctx.read(out);
     sizes.forEach((n, slot) => {
       expect(relative(sums[2 * slot], refs[slot][0]), `Σ|a − b|, n ${n}`).toBeLessThan(1e-5);
@@ -141,7 +165,7 @@ describe(`reductions (seed ${runSeed})`, () => {
     const out = ctx.zeros([6]);
     const out2d = ctx.zeros([3, 2]);
     expect(() => relativeL1(ctx, a, b, out, 0)).toThrow(/same shape/);
-    expect(() => relativeL1(ctx, a, ints, out, 0)).toThrow(/b must be f32, got u32/);
+    expect(() => relativeL1(ctx, a, ints, out, 0)).toThrow(/b must be f32 or f16, got u32/);
     expect(() => relativeL1(ctx, a, a, out, 3)).toThrow(/slot 3 does not fit out \[6\]/);
     expect(() => relativeL1(ctx, a, a, out, 1.5)).toThrow(/slot 1.5/);
     expect(() => relativeL1(ctx, a, a, out2d, 0)).toThrow(/rank 1/);

@@ -2,11 +2,12 @@ import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, groupsFor } from './check.ts';
 
-/** out = a + b, elementwise, same shapes; `out` defaults to a new tensor and must alias neither input. */
+/** out = a + b, elementwise, same shapes (b f32, or f16 read in place); `out` defaults to a new f32
+ * tensor and must alias neither input. */
 export function add(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor {
   const op = 'add';
   expectDType(op, 'a', a, 'f32');
-  expectDType(op, 'b', b, 'f32');
+  expectDType(op, 'b', b, 'f32', 'f16');
   expectSameShape(op, 'a', a, 'b', b);
   if (out) {
     expectDType(op, 'out', out, 'f32');
@@ -17,7 +18,7 @@ export function add(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor
   const y = out ?? ctx.empty(a.shape, 'f32', op);
   if (a.size === 0) return y;
   ctx.dispatch(
-    { shader: 'add' },
+    { shader: 'add', constants: { B_F16: b.dtype === 'f16' ? 1 : 0 } },
     { bindings: { a, b, out: y }, uniforms: { count: a.size }, workgroups: groupsFor(a.size), label: op },
   );
   return y;

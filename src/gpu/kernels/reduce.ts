@@ -24,13 +24,14 @@ function checkSlot(op: string, out: Tensor, slot: number, width: number): void {
 }
 
 /**
- * Σ|a − b| → out[2·slot] and Σ|b| → out[2·slot + 1], in one pass over a and b (same shape, f32).
+ * Σ|a − b| → out[2·slot] and Σ|b| → out[2·slot + 1], in one pass over a and b (same shape; a f32,
+ * b f32 or f16 read in place).
  * out is an f32 tensor [2·S]; the rest of it is left untouched. Nothing is read back.
  */
 export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, slot: number): void {
   const op = 'relativeL1';
   expectDType(op, 'a', a, 'f32');
-  expectDType(op, 'b', b, 'f32');
+  expectDType(op, 'b', b, 'f32', 'f16');
   expectSameShape(op, 'a', a, 'b', b);
   checkSlot(op, out, slot, 2);
   if (out.buffer === a.buffer || out.buffer === b.buffer) throw new Error(`${op}: out must not alias a or b`);
@@ -38,8 +39,9 @@ export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, s
   const scratch = ctx.empty([2 * partials], 'f32', `${op} partials`);
   const uniforms = { count: a.size, partialCount: partials, slot };
   const bindings = { a, b, partials: scratch, out };
-  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 0 } }, { bindings, uniforms, workgroups: partials, label: op });
-  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 1 } }, { bindings, uniforms, workgroups: 1, label: `${op} final` });
+  const half = b.dtype === 'f16' ? 1 : 0;
+  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 0, B_F16: half } }, { bindings, uniforms, workgroups: partials, label: op });
+  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 1, B_F16: half } }, { bindings, uniforms, workgroups: 1, label: `${op} final` });
   scratch.release(); // recorded: the pool hands it out only to later commands
 }
 
