@@ -14,6 +14,22 @@ export function parseCondition(value: unknown, where: string): ModelCondition | 
   throw new Error(`${where}: unknown "condition" ${JSON.stringify(value)} (webdit knows "position")`);
 }
 
+/** Throws unless the condition's channels are exactly what the transformer takes beyond what it makes. */
+export function checkConditionChannels(
+  config: { inChannels: number; outChannels: number },
+  condition: ModelCondition | undefined,
+  where: string,
+): void {
+  const extra = condition ? CONDITION_CHANNELS[condition] : 0;
+  if (config.inChannels === config.outChannels + extra) return;
+  throw new Error(
+    `${where}: the transformer takes ${config.inChannels} input channels and makes ${config.outChannels}; ` +
+      (condition
+        ? `the "${condition}" condition adds ${extra}`
+        : 'no condition (model_index.json "condition") accounts for the difference; image-to-video models are not supported'),
+  );
+}
+
 /** Ramp value of cell i of n: (i + ½)/n·2 − 1, from −1 (first) to 1 (last), at cell centres. */
 function ramp(i: number, n: number): number {
   return ((i + 0.5) / n) * 2 - 1;

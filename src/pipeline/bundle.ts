@@ -15,7 +15,7 @@ import type { VideoDecoder } from '../decoder/decoder.ts';
 import { IdentityDecoder } from '../decoder/identity.ts';
 import { TaehvDecoder } from '../decoder/taehv.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
-import { CONDITION_CHANNELS, parseCondition, type ModelCondition } from '../model/condition.ts';
+import { checkConditionChannels, parseCondition, type ModelCondition } from '../model/condition.ts';
 
 export interface BundleDefaults {
   frames: number;
@@ -102,14 +102,7 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
   let condition: ModelCondition | undefined;
   try {
     condition = parseCondition(index.condition, `${folder.name}/model_index.json`);
-    const { inChannels, outChannels } = model.config;
-    const extra = condition ? CONDITION_CHANNELS[condition] : 0;
-    if (inChannels !== outChannels + extra) {
-      throw new Error(
-        `${folder.name}: the transformer takes ${inChannels} input channels and makes ${outChannels}` +
-          (condition ? `, but the "${condition}" condition adds ${extra}` : '; its model_index.json names no condition for the difference (image-to-video models are not supported)'),
-      );
-    }
+    checkConditionChannels(model.config, condition, folder.name);
     if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
     else {
       const source = options.decoder ?? (typeof index.decoder === 'string' ? await folder.open(index.decoder) : undefined);

@@ -13,7 +13,7 @@ import type { CacheConfig } from '../cache/policies.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 import { gaussianNoise } from '../sampler/noise.ts';
 import type { VideoDecoder } from '../decoder/decoder.ts';
-import { CONDITION_CHANNELS, conditionValues, type ModelCondition } from '../model/condition.ts';
+import { checkConditionChannels, conditionValues, type ModelCondition } from '../model/condition.ts';
 
 export type { PromptEmbedding };
 
@@ -104,13 +104,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   if (!Number.isInteger(options.seed) || options.seed < 0) throw new Error(`seed must be a non-negative integer, got ${options.seed}`);
   const shape = latentShape(model, decoder, options);
   const count = shape.reduce((a, b) => a * b, 1);
-  const conditionChannels = options.condition ? CONDITION_CHANNELS[options.condition] : 0;
-  if (model.config.inChannels !== model.config.outChannels + conditionChannels) {
-    throw new Error(
-      `the model takes ${model.config.inChannels} input channels and makes ${model.config.outChannels}; ` +
-        (options.condition ? `the "${options.condition}" condition adds ${conditionChannels}` : 'no condition was given for the difference'),
-    );
-  }
+  checkConditionChannels(model.config, options.condition, 'generate');
   if (options.latents && options.latents.length !== count) {
     throw new Error(`supplied latents have ${options.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
   }
@@ -136,7 +130,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.latents = ctx.upload(options.latents ?? gaussianNoise(options.seed, count), shape, 'f32', 'latents');
     if (options.condition) {
       // [latents; condition] along C: the condition's channels are written once, the latents every step.
-      owned.input = ctx.empty([shape[0] + conditionChannels, ...shape.slice(1)], 'f32', 'model input');
+      owned.input = ctx.empty([model.config.inChannels, ...shape.slice(1)], 'f32', 'model input');
       ctx.writeTensor(owned.input, conditionValues(options.condition, shape), count * 4);
     }
 

@@ -33,9 +33,9 @@ describe('position condition', () => {
   });
 
   it('the bundle refuses a model whose channels the condition does not explain', async () => {
-    await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 6 })))).rejects.toThrow(/takes 6 input channels and makes 3; .*names no condition/);
+    await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 6 })))).rejects.toThrow(/takes 6 input channels and makes 3; no condition .* accounts for the difference/);
     await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 5, index: { condition: 'position' } })))).rejects.toThrow(
-      /takes 5 input channels and makes 3, but the "position" condition adds 3/,
+      /takes 5 input channels and makes 3; the "position" condition adds 3/,
     );
     await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { index: { condition: 'depth' } })))).rejects.toThrow(/unknown "condition" "depth"/);
     expect(bundle.condition).toBe('position');
@@ -75,6 +75,6 @@ describe('position condition', () => {
     expect(inputs[0].subarray(0, count)).toEqual(Float32Array.from(gaussianNoise(5, count)));
     for (const input of inputs) expect(input.subarray(count)).toEqual(condition);
     expect(inputs[1].subarray(0, count)).not.toEqual(inputs[0].subarray(0, count)); // the latents moved on
-    await expect(generate(ctx, { ...options, condition: undefined })).rejects.toThrow(/takes 6 input channels and makes 3; no condition was given/);
+    await expect(generate(ctx, { ...options, condition: undefined })).rejects.toThrow(/generate: the transformer takes 6 input channels and makes 3; no condition .* accounts for the difference/);
   });
 });
