@@ -102,7 +102,7 @@ def main():
         saved = state["args"]
         for k in ["patch", "heads", "head_dim", "layers", "ffn", "text_dim"]:  # model shape from the checkpoint
             setattr(a, k, saved[k])
-        if a.resume:
+        if a.resume or saved.get("condition") == "position":  # a model keeps the channels it was trained with
             a.condition = saved.get("condition", "none")
         if not a.resume:
             init, state = state, None
@@ -128,16 +128,17 @@ def main():
     if init is not None:
         # A model gaining condition channels: the new input channels of the patch embedding keep their fresh
         # random initialisation (zeros would leave the rest of the network no position signal to learn from).
+        # An EMA-only snapshot (ema_XXXXXX.pt) starts both the weights and their EMA from the EMA weights.
         fresh = model.patch_embedding.weight.detach().clone()
         for target, key in [(model, "model"), (ema_model, "ema_model")]:
-            weights = dict(init[key])
+            weights = dict(init.get(key, init["ema_model"]))
             old = weights["patch_embedding.weight"]
             if old.shape != fresh.shape:
                 grown = fresh.clone()
                 grown[:, :old.shape[1]] = old
                 weights["patch_embedding.weight"] = grown
             target.load_state_dict(weights)
-        te.load_state_dict(init["text_encoder"])
+        te.load_state_dict(init.get("text_encoder", init["ema_text_encoder"]))
         ema_te.load_state_dict(init["ema_text_encoder"])
     nparam = sum(q.numel() for q in model.parameters())
     gflop = flops_per_forward(cfg, data.FRAMES, data.HEIGHT, data.WIDTH, TEXT_LEN) / 1e9
