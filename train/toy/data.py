@@ -40,13 +40,18 @@ CONDITION_CHANNELS = 3
 
 def position_condition(frames=FRAMES, height=HEIGHT, width=WIDTH):
     """[3, F, H, W]: channel 0 = x (left -1 .. right 1), 1 = y (top -1 .. bottom 1), 2 = t (first -1 .. last 1),
-    at pixel (frame) centres: (i + 0.5) / n * 2 - 1. The engine computes the same (src/sampler/condition.ts)."""
+    at pixel (frame) centres: (i + 0.5) / n * 2 - 1. The engine computes the same (src/model/condition.ts)."""
     def ramp(n):
         return (torch.arange(n, dtype=torch.float32) + 0.5) / n * 2 - 1
     x = ramp(width).view(1, 1, width).expand(frames, height, width)
     y = ramp(height).view(1, height, 1).expand(frames, height, width)
     t = ramp(frames).view(frames, 1, 1).expand(frames, height, width)
     return torch.stack([x, y, t])
+
+
+def with_position(x):
+    """[B, 3, F, H, W] noisy clips → [B, 6, F, H, W]: the model input of a position-conditioned model."""
+    return torch.cat([x, position_condition()[None].expand(x.shape[0], -1, -1, -1, -1)], 1)
 
 
 def caption(colour, shape, direction, background):

@@ -46,7 +46,7 @@ def with_condition(model, x):
     if extra == 0:
         return x
     assert extra == data.CONDITION_CHANNELS, f"model takes {extra} extra channels"
-    return torch.cat([x, data.position_condition()[None].expand(x.shape[0], -1, -1, -1, -1)], 1)
+    return data.with_position(x)
 
 
 @torch.no_grad()

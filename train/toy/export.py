@@ -169,7 +169,7 @@ def main():
         ehs = te([prompt])
         hs = torch.randn(1, 3, data.FRAMES, data.HEIGHT, data.WIDTH, generator=torch.Generator().manual_seed(0))
         if conditioned:
-            hs = torch.cat([hs, data.position_condition()[None]], 1)
+            hs = data.with_position(hs)
         t = torch.tensor([999.0])
         o = model(hs, t, ehs)
     st.save(os.path.join(out, "reference.safetensors"),

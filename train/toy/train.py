@@ -182,7 +182,6 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     ema_params = list(ema_model.parameters()) + list(ema_te.parameters())
-    condition = data.position_condition()[None]
     loss_acc, n_acc, t_last, step_last = 0.0, 0, time.time(), step
     t_bench = None
     while step < a.max_steps and not stop["flag"]:
@@ -204,7 +203,7 @@ def main():
         target = eps - x0
         ctx = te(caps)
         if a.condition == "position":
-            xt = torch.cat([xt, condition.expand(a.batch, -1, -1, -1, -1)], 1)
+            xt = data.with_position(xt)
         pred = model(xt, sigma * 1000, ctx)
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
