@@ -34,24 +34,28 @@ R_MIN, R_MAX = 3.5, 5.5
 SPEED_MIN, SPEED_MAX = 1.8, 2.6
 
 
-# Channels concatenated to the noisy clip at every step ("position" condition): x, y, t in [-1, 1].
-CONDITION_CHANNELS = 3
+# Channels concatenated to the noisy clip at every step, per condition kind: "position" = x, y, t in [-1, 1];
+# "spacetime" adds the products x·t and y·t (where a pixel would be reached by horizontal / vertical motion),
+# so that following a direction word is one product (word × channel) instead of three (word × x × t).
+CONDITION_CHANNELS = {"position": 3, "spacetime": 5}
 
 
-def position_condition(frames=FRAMES, height=HEIGHT, width=WIDTH):
-    """[3, F, H, W]: channel 0 = x (left -1 .. right 1), 1 = y (top -1 .. bottom 1), 2 = t (first -1 .. last 1),
-    at pixel (frame) centres: (i + 0.5) / n * 2 - 1. The engine computes the same (src/model/condition.ts)."""
+def position_condition(kind="position", frames=FRAMES, height=HEIGHT, width=WIDTH):
+    """[C, F, H, W]: channel 0 = x (left -1 .. right 1), 1 = y (top -1 .. bottom 1), 2 = t (first -1 .. last 1),
+    at pixel (frame) centres: (i + 0.5) / n * 2 - 1; "spacetime" adds 3 = x·t, 4 = y·t.
+    The engine computes the same (src/model/condition.ts)."""
     def ramp(n):
         return (torch.arange(n, dtype=torch.float32) + 0.5) / n * 2 - 1
     x = ramp(width).view(1, 1, width).expand(frames, height, width)
     y = ramp(height).view(1, height, 1).expand(frames, height, width)
     t = ramp(frames).view(frames, 1, 1).expand(frames, height, width)
-    return torch.stack([x, y, t])
+    channels = [x, y, t] + ([x * t, y * t] if kind == "spacetime" else [])
+    return torch.stack(channels)
 
 
-def with_position(x):
-    """[B, 3, F, H, W] noisy clips → [B, 6, F, H, W]: the model input of a position-conditioned model."""
-    return torch.cat([x, position_condition()[None].expand(x.shape[0], -1, -1, -1, -1)], 1)
+def with_position(x, kind="position"):
+    """[B, 3, F, H, W] noisy clips → [B, 3 + C, F, H, W]: the model input of a conditioned model."""
+    return torch.cat([x, position_condition(kind)[None].expand(x.shape[0], -1, -1, -1, -1)], 1)
 
 
 def caption(colour, shape, direction, background):

@@ -45,8 +45,9 @@ def with_condition(model, x):
     extra = model.patch_embedding.in_channels - x.shape[1]
     if extra == 0:
         return x
-    assert extra == data.CONDITION_CHANNELS, f"model takes {extra} extra channels"
-    return data.with_position(x)
+    kinds = [k for k, n in data.CONDITION_CHANNELS.items() if n == extra]
+    assert kinds, f"model takes {extra} extra channels"
+    return data.with_position(x, kinds[0])
 
 
 @torch.no_grad()
@@ -184,6 +185,9 @@ def main():
         "seconds": round(time.time() - t0, 1),
         "per_direction": {d: sum(r["got_direction"] == d for r in res if r["direction"] == d) /
                           max(1, sum(r["direction"] == d for r in res)) for d in data.DIR_NAMES},
+        # prompted direction -> how often each direction (or none: no clear motion) was judged
+        "confusion": {d: {str(g): sum(r["got_direction"] == g for r in res if r["direction"] == d)
+                          for g in data.DIR_NAMES + [None]} for d in data.DIR_NAMES},
         "failures": [f"{data.caption(r['colour'], r['shape'], r['direction'], r['background'])} -> "
                      f"{r['got_colour']}/{r['got_direction']}" for r in res
                      if r["got_colour"] != r["colour"] or r["got_direction"] != r["direction"]][:12],

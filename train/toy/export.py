@@ -158,10 +158,11 @@ def main():
         "colours": data.COLOUR_NAMES, "shapes": data.SHAPES, "directions": data.DIR_NAMES,
         "backgrounds": data.BG_NAMES,
     }
-    conditioned = cfg["in_channels"] > cfg["out_channels"]
+    condition = args.get("condition", "none")
+    conditioned = condition != "none"
+    assert cfg["in_channels"] == cfg["out_channels"] + data.CONDITION_CHANNELS.get(condition, 0), condition
     if conditioned:
-        assert cfg["in_channels"] == cfg["out_channels"] + data.CONDITION_CHANNELS
-        index["condition"] = "position"
+        index["condition"] = condition
     json.dump(index, open(os.path.join(out, "model_index.json"), "w"), indent=2)
     # reference forward pass for engine tests
     prompt = "a red circle moving right on a black background"
@@ -169,7 +170,7 @@ def main():
         ehs = te([prompt])
         hs = torch.randn(1, 3, data.FRAMES, data.HEIGHT, data.WIDTH, generator=torch.Generator().manual_seed(0))
         if conditioned:
-            hs = data.with_position(hs)
+            hs = data.with_position(hs, condition)
         t = torch.tensor([999.0])
         o = model(hs, t, ehs)
     st.save(os.path.join(out, "reference.safetensors"),
@@ -208,13 +209,17 @@ def main():
         backgrounds=", ".join(data.BG_NAMES), eval_section=eval_section, text_len=TEXT_LEN,
         in_channels=cfg["in_channels"],
         condition_text=(
-            "\nThe transformer also takes a **position condition** (`\"condition\": \"position\"` in model_index.json):\n"
-            "3 clean channels concatenated after the 3 noisy ones at every step, as Wan2.1's image-to-video model takes its\n"
+            f"\nThe transformer also takes a **{condition} condition** (`\"condition\": \"{condition}\"` in model_index.json):\n"
+            f"{data.CONDITION_CHANNELS[condition]} clean channels concatenated after the 3 noisy ones at every step, as Wan2.1's"
+            " image-to-video model takes its\n"
             "image latents — channel 3 = x, 4 = y, 5 = t, each `(i + 0.5) / n * 2 - 1` at pixel (frame) i of n (−1 left /\n"
-            "top / first … 1 right / bottom / last). The Wan transformer has no absolute position (RoPE is relative), and\n"
+            "top / first … 1 right / bottom / last)"
+            + (", 6 = x·t, 7 = y·t" if condition == "spacetime" else "") +
+            ". The Wan transformer has no absolute position (RoPE is relative), and\n"
             "a direction word means nothing without one.\n" if conditioned else ""),
-        condition_cat=" concatenated with the position condition [1, 3, 8, 32, 32] along C" if conditioned else "",
-        condition_ref=": the noisy clip, then the position condition" if conditioned else "")
+        condition_cat=(f" concatenated with the {condition} condition [1, {data.CONDITION_CHANNELS.get(condition, 0)}, 8, 32, 32]"
+                       " along C" if conditioned else ""),
+        condition_ref=f": the noisy clip, then the {condition} condition" if conditioned else "")
     open(os.path.join(out, "README.md"), "w").write(readme)
     total = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(out) for f in fs)
     print(f"exported step {step} to {out} ({total / 1e6:.2f} MB)")

@@ -33,7 +33,7 @@ def make_config(a):
         "patch_size": list(a.patch),
         "num_attention_heads": a.heads,
         "attention_head_dim": a.head_dim,
-        "in_channels": 3 + (data.CONDITION_CHANNELS if a.condition == "position" else 0),
+        "in_channels": 3 + data.CONDITION_CHANNELS.get(a.condition, 0),
         "out_channels": 3,
         "text_dim": a.text_dim,
         "freq_dim": 256,
@@ -64,7 +64,7 @@ def main():
     p.add_argument("--name", default="main")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", default="", help="start from this checkpoint's weights and EMA (fresh optimiser, step 0)")
-    p.add_argument("--condition", choices=["none", "position"], default="none",
+    p.add_argument("--condition", choices=["none", "position", "spacetime"], default="none",
                    help="clean channels concatenated to the noisy clip: data.position_condition (x, y, t ramps)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
@@ -102,7 +102,8 @@ def main():
         saved = state["args"]
         for k in ["patch", "heads", "head_dim", "layers", "ffn", "text_dim"]:  # model shape from the checkpoint
             setattr(a, k, saved[k])
-        if a.resume or saved.get("condition") == "position":  # a model keeps the channels it was trained with
+        # a model keeps the channels it was trained with; --init may grow them (position → spacetime)
+        if a.resume or data.CONDITION_CHANNELS.get(a.condition, 0) < data.CONDITION_CHANNELS.get(saved.get("condition"), 0):
             a.condition = saved.get("condition", "none")
         if not a.resume:
             init, state = state, None
@@ -202,8 +203,8 @@ def main():
         xt = (1 - s) * x0 + s * eps
         target = eps - x0
         ctx = te(caps)
-        if a.condition == "position":
-            xt = data.with_position(xt)
+        if a.condition != "none":
+            xt = data.with_position(xt, a.condition)
         pred = model(xt, sigma * 1000, ctx)
         loss = F.mse_loss(pred, target)
         opt.zero_grad(set_to_none=True)
