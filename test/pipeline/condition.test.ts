@@ -7,7 +7,7 @@ import { writeTinyModel } from '../helpers/tiny-model.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { loadBundle, type ModelBundle } from '../../src/pipeline/bundle.ts';
 import { generate, type GenerateOptions } from '../../src/pipeline/generate.ts';
-import { positionCondition } from '../../src/model/condition.ts';
+import { conditionValues, positionCondition } from '../../src/model/condition.ts';
 import { gaussianNoise } from '../../src/sampler/noise.ts';
 import type { WanTransformer } from '../../src/model/transformer.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -32,12 +32,37 @@ describe('position condition', () => {
     expect([0, 1].map((t) => at(2, t, 0, 3))).toEqual([-0.5, 0.5]);
   });
 
+  it('"spacetime" adds x·t and y·t after the three ramps, rounded as float32 products of float32 ramps', () => {
+    const [f, h, w] = [3, 5, 7];
+    const plane = f * h * w;
+    const position = positionCondition(f, h, w);
+    const c = positionCondition(f, h, w, 'spacetime');
+    expect(c.length).toBe(5 * plane);
+    expect(c.subarray(0, 3 * plane)).toEqual(position);
+    for (let i = 0; i < plane; i++) {
+      expect(c[3 * plane + i]).toBe(Math.fround(position[i] * position[2 * plane + i]));
+      expect(c[4 * plane + i]).toBe(Math.fround(position[plane + i] * position[2 * plane + i]));
+    }
+    // first frame, last column: x = 6/7, t = −2/3 (each rounded to float32 as torch does)
+    const ramp = (i: number, n: number) => Math.fround(Math.fround((i + 0.5) / n) * 2 - 1);
+    expect(c[3 * plane + (w - 1)]).toBe(Math.fround(ramp(w - 1, w) * ramp(0, f)));
+    expect(conditionValues('spacetime', [3, f, h, w])).toEqual(c);
+  });
+
   it('the bundle refuses a model whose channels the condition does not explain', async () => {
     await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 6 })))).rejects.toThrow(/takes 6 input channels and makes 3; no condition .* accounts for the difference/);
     await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 5, index: { condition: 'position' } })))).rejects.toThrow(
       /takes 5 input channels and makes 3; the "position" condition adds 3/,
     );
-    await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { index: { condition: 'depth' } })))).rejects.toThrow(/unknown "condition" "depth"/);
+    await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { index: { condition: 'depth' } })))).rejects.toThrow(
+      /unknown "condition" "depth" \(webdit knows "position", "spacetime"\)/,
+    );
+    await expect(loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 6, index: { condition: 'spacetime' } })))).rejects.toThrow(
+      /takes 6 input channels and makes 3; the "spacetime" condition adds 5/,
+    );
+    const spacetime = await loadBundle(ctx, directoryFolder(writeTinyModel(3, { inChannels: 8, index: { condition: 'spacetime' } })));
+    expect(spacetime.condition).toBe('spacetime');
+    spacetime.dispose();
     expect(bundle.condition).toBe('position');
   });
 
