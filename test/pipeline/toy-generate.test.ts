@@ -1,7 +1,6 @@
 // The shipped toy model through the command line with no argument but the prompt: the frames must show
-// the prompt's colour as a moving shape (judged like `webdit eval-toy`), and the .webm must be a video.
-// The direction is not asserted: the shipped weights do not follow the direction word yet (README; the
-// model here moves this prompt's circle up), and `webdit eval-toy` reports that accuracy.
+// the prompt's colour as a shape moving the prompt's way (judged like `webdit eval-toy`), and the .webm must
+// be a video.
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ const PROMPT = 'a red circle moving right on a black background';
 describe('webdit generate on the shipped model', () => {
   const dir = mkdtempSync(join(tmpdir(), 'webdit-toy-'));
 
-  it('draws the prompt: one red shape on black that moves', async () => {
+  it('draws the prompt: one red shape on black that moves right', async () => {
     const out = join(dir, 'clip.safetensors');
     expect(await main(['generate', '--prompt', PROMPT, '--out', out, '--quiet'])).toBe(0);
     const file = await openSafetensors(arrayBufferSource(readFileSync(out)));
@@ -24,7 +23,7 @@ describe('webdit generate on the shipped model', () => {
     expect(shape).toEqual([8, 3, 32, 32]);
     const judged = judgeToyClip(await readTensor(file, 'frames'), shape, TOY_PALETTE.backgrounds.black);
     expect(judged.colour).toBe('red');
-    expect(judged.direction).not.toBeNull(); // the centroid moves at least 0.5 px per frame
+    expect(judged.direction).toBe('right'); // the centroid moves at least 0.5 px per frame, mostly along +x
     expect(judged.coverage).toBeGreaterThan(0.02); // a shape, not specks
     expect(judged.coverage).toBeLessThan(0.3); // on a background
   }, 120_000);

@@ -53,7 +53,7 @@ It works in **pixel space**: 3 channels out, no VAE (decoder = identity: `frames
 - Transformer: patch {patch}, {heads} head(s) × {head_dim} = width {dim}, {layers} blocks, ffn {ffn}, text_dim {text_dim},
   {tokens} tokens; {params:,} parameters (F32, {size_mb:.1f} MB); {gflop:.3f} GFLOP per forward pass
   (2 × multiply-adds of the matmuls; a clip = {steps} steps × 2 (CFG) = {passes} passes ≈ {clip_gflop:.1f} GFLOP).
-- Trained for {step} optimiser steps (batch {batch}); weights are the EMA of the training weights.
+- {training}; weights are the EMA of the training weights.
 - Sampling defaults: {steps} steps, guidance {guidance}, shift {shift}, scheduler `{sched_class}`
   (`scheduler/scheduler_config.json`), negative prompt = the empty string.
 
@@ -117,6 +117,7 @@ def main():
     p.add_argument("--guidance", type=float, default=GUIDANCE)
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--eval-json", default="", help="eval.py output to quote in the README")
+    p.add_argument("--init-note", default="", help="what a fine-tune started from, for the README (default: its --init path)")
     a = p.parse_args()
     torch.set_num_threads(1)
     model, te, cfg, s = load_ckpt(a.checkpoint)
@@ -204,7 +205,9 @@ def main():
         layers=cfg["num_layers"], ffn=cfg["ffn_dim"], text_dim=cfg["text_dim"],
         tokens=(data.FRAMES // pt) * (data.HEIGHT // ph) * (data.WIDTH // pw), params=nparam,
         size_mb=nparam * 4 / 1e6, gflop=gflop, steps=a.steps, passes=2 * a.steps, clip_gflop=2 * a.steps * gflop,
-        step=step, batch=args.get("batch"), guidance=a.guidance, shift=SHIFT, sched_class=sched_cfg["_class_name"],
+        training=(f"Fine-tuned for {step} optimiser steps (batch {args.get('batch')}) from {a.init_note or args.get('init')}"
+                  " (the whole lineage: train/toy/README.md)" if a.init_note or args.get("init")
+                  else f"Trained for {step} optimiser steps (batch {args.get('batch')})"), guidance=a.guidance, shift=SHIFT, sched_class=sched_cfg["_class_name"],
         colours=", ".join(data.COLOUR_NAMES), shapes=", ".join(data.SHAPES), directions=", ".join(data.DIR_NAMES),
         backgrounds=", ".join(data.BG_NAMES), eval_section=eval_section, text_len=TEXT_LEN,
         in_channels=cfg["in_channels"],
