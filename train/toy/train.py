@@ -65,7 +65,7 @@ def main():
     p.add_argument("--resume", action="store_true")
     p.add_argument("--init", default="", help="start from this checkpoint's weights and EMA (fresh optimiser, step 0)")
     p.add_argument("--condition", choices=["none", "position", "spacetime"], default="none",
-                   help="clean channels concatenated to the noisy clip: data.position_condition (x, y, t ramps)")
+                   help="clean channels concatenated to the noisy clip: data.position_condition (x, y, t ramps; spacetime adds x·t, y·t)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
