@@ -244,7 +244,7 @@ export class CacheManager {
 
   private reuseStack(b: BranchCache, step: number, input: Tensor, residual: Tensor, fromBlock = 0): Tensor {
     for (let i = fromBlock; i < this.numLayers; i++) b.stats.computed[step][i] = false;
-    return this.addStored(input, residual);
+    return add(this.ctx, input, residual); // f16 storage is read in place
   }
 
   private runBlockwise(
@@ -259,7 +259,7 @@ export class CacheManager {
       const cached = b.blockResiduals[i];
       let next: Tensor;
       if (reuseMask?.[i] && cached) {
-        next = this.addStored(h, cached);
+        next = add(this.ctx, h, cached);
         b.stats.computed[step][i] = false;
       } else {
         next = runBlock(i, h);
@@ -403,11 +403,6 @@ export class CacheManager {
     if (this.storage === 'f16') cast(this.ctx, t, 'f16', target);
     else this.ctx.copy(t, target);
     return target;
-  }
-
-  /** x + a stored residual (f16 storage is read in place, not widened first). */
-  private addStored(x: Tensor, stored: Tensor): Tensor {
-    return add(this.ctx, x, stored);
   }
 
   private trackBytes(): void {
