@@ -3,9 +3,10 @@
 // whose ratio is below the threshold — one small result, so at most one read per step crosses to the host.
 // sums:   [2·S] f32, slot s = (Σ|a−b|, Σ|b|)
 // blocks: [count] u32 block indices; block b's slot is slotBase + b
-// out:    [1 + ⌈maxBlock/32⌉] u32: word 0 the mean (f32 bits), then the below-threshold bitmask
+// out:    per step, [1 + ⌈maxBlock/32⌉] u32 from outBase: word 0 the mean (f32 bits), then the
+//         below-threshold bitmask (one record per step, so decisions can be read late, together)
 
-struct Params { slotBase: u32, count: u32, words: u32, threshold: f32 }
+struct Params { slotBase: u32, count: u32, words: u32, threshold: f32, outBase: u32 }
 
 @group(0) @binding(0) var<storage, read> sums: array<f32>;
 @group(0) @binding(1) var<storage, read> blocks: array<u32>;
@@ -14,7 +15,7 @@ struct Params { slotBase: u32, count: u32, words: u32, threshold: f32 }
 
 @compute @workgroup_size(1)
 fn main() {
-  for (var w = 0u; w < params.words; w++) { out[1u + w] = 0u; }
+  for (var w = 0u; w < params.words; w++) { out[params.outBase + 1u + w] = 0u; }
   var total = 0.0;
   for (var i = 0u; i < params.count; i++) {
     let b = blocks[i];
@@ -25,8 +26,8 @@ fn main() {
     if (den > 0.0) { ratio = sums[2u * slot] / den; }
     total += ratio;
     if (ratio < params.threshold) {
-      out[1u + b / 32u] |= 1u << (b % 32u);
+      out[params.outBase + 1u + b / 32u] |= 1u << (b % 32u);
     }
   }
-  out[0] = bitcast<u32>(total / f32(max(params.count, 1u)));
+  out[params.outBase] = bitcast<u32>(total / f32(max(params.count, 1u)));
 }

@@ -3,7 +3,8 @@
 // indicator with GPU reductions, and asks the policy's schedule whether to compute or reuse.
 // At most one small read-back per step: the indicators' means (and bitmasks of the blocks under δ) of
 // every branch computed at the previous step, read together when the next step needs them, so BWCache
-// never stalls the GPU mid-step (First Block Cache and TeaCache decide inside the step, so they read then).
+// never stalls the GPU mid-step; once its periodic pattern is fixed it reads nothing until the run ends
+// (First Block Cache and TeaCache decide inside the step, so they read then).
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { KernelProfiler } from '../gpu/profiler.ts';
@@ -63,6 +64,9 @@ interface Decision {
   below: boolean[];
 }
 
+/** Words of one step's decision record: the mean (f32 bits), then the below-δ bitmask. */
+const decisionWords = (numLayers: number) => 1 + Math.ceil(numLayers / 32);
+
 type Schedule = BwCacheSchedule | JointBwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
 
 /** One CFG branch's cache: features, residuals and indicator sums are never shared with the other branch
@@ -76,7 +80,8 @@ class BranchCache {
   probe: Tensor | undefined;
   /** Relative-L1 sums, slot (step·numLayers + block) → (Σ|a−b|, Σ|b|). */
   readonly sums: Tensor;
-  readonly decision: Tensor;
+  /** The decision kernel's results, one record of `decisionWords(numLayers)` words per step. */
+  readonly decisions: Tensor;
   readonly measured: boolean[][];
   readonly stats: BranchStats;
   shapeKey = '';
@@ -96,7 +101,7 @@ class BranchCache {
     this.prevFeatures = new Array(numLayers).fill(undefined);
     this.blockResiduals = new Array(numLayers).fill(undefined);
     this.sums = ctx.zeros([2 * steps * numLayers], 'f32', 'cache indicator sums');
-    this.decision = ctx.zeros([1 + Math.ceil(numLayers / 32)], 'u32', 'cache decision');
+    this.decisions = ctx.zeros([steps * decisionWords(numLayers)], 'u32', 'cache decisions');
     this.measured = Array.from({ length: steps }, () => new Array(numLayers).fill(false));
     this.stats = {
       computed: Array.from({ length: steps }, () => new Array(numLayers).fill(true)),
@@ -120,7 +125,7 @@ class BranchCache {
   }
 
   tensors(): Tensor[] {
-    return [...this.prevFeatures, ...this.blockResiduals, this.stackResidual, this.probe, this.sums, this.decision].filter(
+    return [...this.prevFeatures, ...this.blockResiduals, this.stackResidual, this.probe, this.sums, this.decisions].filter(
       (t): t is Tensor => t !== undefined,
     );
   }
@@ -128,7 +133,7 @@ class BranchCache {
   dispose(): void {
     this.clearFeatures();
     this.sums.release();
-    this.decision.release();
+    this.decisions.release();
   }
 }
 
@@ -329,7 +334,7 @@ export class CacheManager {
   }
 
   /** Dispatches the decision kernel (mean indicator over the blocks measured at `step`, and which are
-   * below δ) into `b.decision`; false when no block was measured (nothing to decide on). */
+   * below δ) into `step`'s record of `b.decisions`; false when no block was measured (nothing to decide on). */
   private dispatchDecision(b: BranchCache, step: number): boolean {
     const blocks = b.measured[step].flatMap((m, i) => (m ? [i] : []));
     if (blocks.length === 0) return false;
@@ -339,8 +344,14 @@ export class CacheManager {
       this.ctx.dispatch(
         { shader: 'indicator' },
         {
-          bindings: { sums: b.sums, blocks: indices, out: b.decision },
-          uniforms: { slotBase: step * this.numLayers, count: blocks.length, words: Math.ceil(this.numLayers / 32), threshold },
+          bindings: { sums: b.sums, blocks: indices, out: b.decisions },
+          uniforms: {
+            slotBase: step * this.numLayers,
+            count: blocks.length,
+            words: Math.ceil(this.numLayers / 32),
+            threshold,
+            outBase: step * decisionWords(this.numLayers),
+          },
           workgroups: 1,
           label: 'decide',
         },
@@ -354,28 +365,28 @@ export class CacheManager {
     if (this.dispatchDecision(b, step)) this.pendingDecisions.push({ b, step, apply });
   }
 
-  /** Reads every decision dispatched before `step` (one read for all branches) and applies them in order. */
+  /** Reads every decision dispatched before `step` (one read for all branches) and applies them in order;
+   * at the end of the run (`step` = steps) always, before then only if a schedule still needs them. */
   private async settleDecisions(step: number): Promise<void> {
     const due = this.pendingDecisions.filter((p) => p.step < step);
     if (due.length === 0) return;
+    const needed = step >= this.steps || due.some(({ b }) => (b.schedule as BwCacheSchedule | JointBwCacheSchedule).needsIndicator());
+    if (!needed) return;
     this.pendingDecisions = this.pendingDecisions.filter((p) => p.step >= step);
     const decisions = await this.readDecisions(due);
     due.forEach((p, i) => p.apply(decisions[i]));
   }
 
-  /** Reads the branches' decision buffers together: their words are gathered into one buffer first. */
+  /** Reads the records of several branches and steps together: they are gathered into one buffer first. */
   private async readDecisions(items: { b: BranchCache; step: number }[]): Promise<Decision[]> {
-    const words = 1 + Math.ceil(this.numLayers / 32);
+    const words = decisionWords(this.numLayers);
+    const gathered = this.ctx.empty([items.length * words], 'u32', 'cache decisions read');
     let raw: Uint32Array;
-    if (items.length === 1) raw = new Uint32Array(await this.ctx.readRaw(items[0].b.decision));
-    else {
-      const gathered = this.ctx.empty([items.length * words], 'u32', 'cache decisions');
-      items.forEach(({ b }, k) => this.ctx.copy(b.decision, gathered, words * 4, 0, k * words * 4));
-      try {
-        raw = new Uint32Array(await this.ctx.readRaw(gathered));
-      } finally {
-        gathered.release();
-      }
+    try {
+      items.forEach(({ b, step }, k) => this.ctx.copy(b.decisions, gathered, words * 4, step * words * 4, k * words * 4));
+      raw = new Uint32Array(await this.ctx.readRaw(gathered));
+    } finally {
+      gathered.release();
     }
     return items.map(({ b, step }, k) => {
       const w = raw.subarray(k * words, (k + 1) * words);

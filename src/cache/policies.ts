@@ -174,6 +174,11 @@ export class BwCacheSchedule {
     if (this.config.mode === 'dynamic' && this.firstTrigger !== undefined) this.reuseLeft = below ? this.maxReuse : 0;
   }
 
+  /** Whether later decisions still depend on indicators: not once a periodic stack pattern is fixed. */
+  needsIndicator(): boolean {
+    return this.firstTrigger === undefined || this.config.mode === 'dynamic' || this.config.reuse === 'block';
+  }
+
   /** Per-block reuse: which blocks skip at `step` (called only when `decide` allowed reuse). */
   blocksToReuse(step: number): boolean[] {
     return this.blockBelow.map((below, i) => {
@@ -214,6 +219,10 @@ export class JointBwCacheSchedule {
       this.decisions.set(step, d);
     }
     return d;
+  }
+
+  needsIndicator(): boolean {
+    return this.inner.needsIndicator();
   }
 
   blocksToReuse(step: number): boolean[] {

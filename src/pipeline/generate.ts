@@ -1,6 +1,8 @@
 // Text-to-video generation: seeded noise → sampling loop (transformer with the cache's block hook,
 // classifier-free guidance, scheduler update on the GPU) → decoder → frames. Latents stay on the GPU
-// from the first step to the decoder; one sync per step gives progress and a prompt abort.
+// from the first step to the decoder. One step stays in flight: step i+1 is recorded and submitted
+// before step i's completion is awaited, so the GPU never idles while the host records; that wait gives
+// progress and a prompt abort.
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
@@ -119,8 +121,14 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
   const runner = options.blockRunner ?? ((branch: Branch, step: number) => cache.runner(branch, step));
   const owned: { text?: TextState; negative?: TextState; latents?: Tensor; input?: Tensor } = {};
+  /** Completion of the last submitted step (settled before anything is released). */
+  let inFlight: Promise<void> | undefined;
   ctx.resetPeakBytes();
   const start = performance.now();
+  const reportDone = (done: number) => {
+    const elapsedMs = performance.now() - start;
+    options.onProgress?.({ step: done, steps, elapsedMs, etaMs: (elapsedMs / done) * (steps - done) });
+  };
   try {
     owned.text = model.encodeText(options.prompt.data, options.prompt.rows, options.textLen);
     if (useCfg) {
@@ -156,10 +164,15 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       velocity.release();
       owned.latents.release();
       owned.latents = next;
-      await ctx.sync();
-      const elapsedMs = performance.now() - start;
-      options.onProgress?.({ step: i + 1, steps, elapsedMs, etaMs: (elapsedMs / (i + 1)) * (steps - i - 1) });
+      const previous = inFlight;
+      inFlight = ctx.sync(); // submits step i now
+      if (previous) {
+        await previous;
+        reportDone(i);
+      }
     }
+    await inFlight;
+    reportDone(steps);
     const samplingSeconds = (performance.now() - start) / 1000;
     throwIfAborted();
     const finalLatents = await ctx.read(owned.latents);
@@ -188,6 +201,8 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       stats: await cache.stats(),
     };
   } finally {
+    // An aborted or failed run may leave its last step on the GPU: let it finish before freeing its buffers.
+    await inFlight?.catch(() => undefined);
     owned.text?.dispose();
     owned.negative?.dispose();
     owned.latents?.release();
