@@ -51,7 +51,7 @@ def with_condition(model, x):
 
 
 @torch.no_grad()
-def sample(model, te, prompts, seeds, steps=20, guidance=4.5, shift=3.0, kind="unipc", negative=""):
+def sample(model, te, prompts, seeds, steps=20, guidance=3.0, shift=3.0, kind="unipc", negative=""):
     """Returns frames in [0, 1], [B, 3, F, H, W]. Noise from torch.Generator per seed (float32 randn)."""
     B = len(prompts)
     x = torch.stack([torch.randn(3, data.FRAMES, data.HEIGHT, data.WIDTH,
@@ -142,7 +142,7 @@ def main():
     p.add_argument("checkpoint", nargs="?", default=os.path.join(HERE, "runs", "main", "checkpoint.pt"))
     p.add_argument("--n", type=int, default=32)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=4.5)
+    p.add_argument("--guidance", type=float, default=3.0)
     p.add_argument("--shift", type=float, default=3.0)
     p.add_argument("--scheduler", choices=["unipc", "euler"], default="unipc")
     p.add_argument("--seed", type=int, default=0)

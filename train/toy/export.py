@@ -23,7 +23,7 @@ import st  # noqa: E402
 from model import TextEncoder, WanTransformer, flops_per_forward  # noqa: E402
 
 TEXT_LEN = data.TEXT_LEN
-STEPS, GUIDANCE, SHIFT = 20, 4.5, 3.0
+STEPS, GUIDANCE, SHIFT = 20, 3.0, 3.0
 
 UNIPC = {
     "_class_name": "UniPCMultistepScheduler", "_diffusers_version": "0.33.0",
