@@ -1,11 +1,13 @@
 // Linear layer with a fused epilogue: out[m, n] = residual[m, n] + gate[gateRow, n] · act(Σ_k x[m, k]·w[n, k] + bias[n]).
-// Register-blocked tiling, two ways of feeding the registers (override STAGED):
+// Three paths (override PATH): register-blocked tiles fed two ways, and a vector path for a few rows.
 //  - staged (GPUs): 16×16 threads own a 64×64 output tile, each thread a 4×4 block; K advances in
 //    slices of 32 staged in workgroup memory transposed (k-major), so each k costs two vec4 reads from
 //    workgroup memory for 16 FMAs.
 //  - direct (CPU implementations such as SwiftShader, where a barrier suspends every 4-lane batch as
 //    a coroutine and the CPU caches already do the staging): 8×8 threads own a 64×32 tile, each thread
 //    an 8×4 block streamed straight from memory, 16 bytes of each of its 12 rows per step.
+//  - vector (M ≤ 4, any adapter: timestep embeddings and projections): one thread per output column
+//    streams its weight row once for every row of x; a tile would spend 16–64× the work on absent rows.
 // Weights are f32 or f16/bf16 (two halves per u32); accumulation is f32.
 //   x:        [M, K]  f32, read as 16-byte chunks
 //   w:        [N, K]  f32 (4 per chunk) or f16/bf16 (8 per chunk), read as 16-byte chunks
@@ -21,9 +23,10 @@ override HAS_BIAS: bool = false;
 override ACTIVATION: u32 = 0u;
 override HAS_GATE: bool = false;
 override HAS_RESIDUAL: bool = false;
-override STAGED: bool = true;
-// Threads per workgroup, derived from STAGED: 16×16 staged, 8×8 direct.
-override GROUP_SIZE: u32 = select(64u, 256u, STAGED);
+// 0 staged, 1 direct, 2 vector.
+override PATH: u32 = 0u;
+// Threads per workgroup, derived from PATH: 16×16 staged, 8×8 direct, 64 vector.
+override GROUP_SIZE: u32 = select(64u, 256u, PATH == 0u);
 // Every row of x and w starts on a 16-byte boundary (K % 4 == 0, and K % 8 == 0 for 16-bit weights):
 // each thread's 8 consecutive k then lie in whole chunks, loaded as vectors. Otherwise element by element.
 override ALIGNED: bool = false;
@@ -285,11 +288,59 @@ fn direct(group: vec3u, thread: u32) {
   }
 }
 
-@compute @workgroup_size(GROUP_SIZE)
-fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) thread: u32) {
-  if (STAGED) {
-    staged(group, thread);
+// Most rows of x the vector path takes (its accumulators are one vec4).
+const VECTOR_ROWS = 4u;
+
+fn vector(n: u32) {
+  let M = min(params.M, VECTOR_ROWS);
+  let N = params.N;
+  let K = params.K;
+  if (n >= N) {
+    return;
+  }
+  var acc = vec4<f32>(0.0); // acc[m] = Σ_k x[m, k] · w[n, k]
+  if (ALIGNED && WEIGHT_FORMAT == 0u) {
+    let chunks = K / 4u;
+    for (var c = 0u; c < chunks; c++) {
+      let b = bitcast<vec4<f32>>(w[n * chunks + c]);
+      for (var m = 0u; m < M; m++) {
+        acc[m] += dot(x[m * chunks + c], b);
+      }
+    }
+  } else if (ALIGNED) {
+    let chunks = K / 8u;
+    for (var c = 0u; c < chunks; c++) {
+      // One 16-byte chunk holds 8 weights: k = 8c…8c+3 in .xy, 8c+4…8c+7 in .zw.
+      let q = w[n * chunks + c];
+      let lo = vec4(unpack_pair(q.x), unpack_pair(q.y));
+      let hi = vec4(unpack_pair(q.z), unpack_pair(q.w));
+      for (var m = 0u; m < M; m++) {
+        let xc = m * (K / 4u) + 2u * c;
+        acc[m] += dot(x[xc], lo) + dot(x[xc + 1u], hi);
+      }
+    }
   } else {
-    direct(group, thread);
+    for (var k = 0u; k < K; k++) {
+      let b = w_at(n * K + k);
+      for (var m = 0u; m < M; m++) {
+        acc[m] += x_at(m * K + k) * b;
+      }
+    }
+  }
+  for (var m = 0u; m < M; m++) {
+    store(m, n, acc[m]);
+  }
+}
+
+@compute @workgroup_size(GROUP_SIZE)
+fn main(
+  @builtin(workgroup_id) group: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+  @builtin(local_invocation_index) thread: u32,
+) {
+  switch PATH {
+    case 0u: { staged(group, thread); }
+    case 1u: { direct(group, thread); }
+    default: { vector((group.x + group.y * groups.x) * GROUP_SIZE + thread); }
   }
 }

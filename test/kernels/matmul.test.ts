@@ -157,13 +157,30 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(await check({ M: 7, N: 5, K: 9, leading: [7], type: 'f16' }, runSeed)).toBeLessThan(1e-5);
   });
 
-  it('prefers the barrier-free path on software adapters only', () => {
-    const on = (architecture: string, description = ''): MatmulPath =>
-      preferredMatmulPath({ adapterInfo: { vendor: 'google', architecture, device: '', description } } as GpuContext);
+  it('vector: M ≤ 4 rows, f32/f16/bf16 weights (vector and element loads), every epilogue, match float64', async () => {
+    const cases: Case[] = [
+      { M: 1, N: 1, K: 1 },
+      { M: 1, N: 65, K: 256 },
+      { M: 1, N: 129, K: 131 },
+      { M: 2, N: 7, K: 36, type: 'f16' },
+      { M: 3, N: 131, K: 64, type: 'bf16', bias: true, activation: 'silu', scale: 4 },
+      { M: 4, N: 67, K: 17, type: 'f16', bias: true, activation: 'gelu_tanh', scale: 4 },
+      { M: 4, N: 200, K: 40, gateRows: 6, residual: true, bias: true },
+      { M: 1, N: 9, K: 24, leading: [1, 1], residual: true, activation: 'silu' },
+    ];
+    for (const c of cases) expect(await check({ ...c, path: 'vector' }, runSeed + c.N + c.K), JSON.stringify(c)).toBeLessThan(1e-5);
+  });
+
+  it('prefers the vector path for a few rows, else the barrier-free path on software adapters only', () => {
+    const on = (architecture: string, description = '', M?: number): MatmulPath =>
+      preferredMatmulPath({ adapterInfo: { vendor: 'google', architecture, device: '', description } } as GpuContext, M);
     expect(on('swiftshader')).toBe('direct');
     expect(on('', 'llvmpipe (LLVM 15.0.6, 256 bits)')).toBe('direct');
     expect(on('ampere')).toBe('staged');
     expect(on('gen-12lp')).toBe('staged');
+    expect(on('ampere', '', 1)).toBe('vector');
+    expect(on('swiftshader', '', 4)).toBe('vector');
+    expect(on('swiftshader', '', 5)).toBe('direct');
   });
 
   it('returns an empty output for M = 0 and act(bias) for K = 0', async () => {
@@ -223,6 +240,7 @@ describe(`matmul (seed ${runSeed})`, () => {
     expect(() => matmul(ctx, x, w, { out: residualWrong })).toThrow(/out must have shape \[4, 6\]/);
     expect(() => matmul(ctx, x, w, { activation: 'relu' as MatmulActivation })).toThrow(/unknown activation "relu"/);
     expect(() => matmul(ctx, x, w, { path: 'fast' as MatmulPath })).toThrow(/unknown path "fast"/);
+    expect(() => matmul(ctx, ctx.zeros([5, 8]), w, { path: 'vector' })).toThrow(/vector path takes at most 4 rows, got 5/);
     const released = ctx.zeros([6, 8]);
     released.release();
     expect(() => matmul(ctx, x, released)).toThrow(/already released/);

@@ -23,15 +23,21 @@ export interface MatmulOptions {
 /**
  * 'staged': K-slices staged in workgroup memory behind barriers (GPUs). 'direct': each thread streams
  * its rows from memory with no barrier (CPU implementations such as SwiftShader, where a barrier
- * suspends every 4-lane batch as a coroutine and the CPU caches do the staging anyway).
+ * suspends every 4-lane batch as a coroutine and the CPU caches do the staging anyway). 'vector': at
+ * most VECTOR_ROWS rows of x, one thread per output column (matrix-vector products).
  */
-export type MatmulPath = 'staged' | 'direct';
+export type MatmulPath = 'staged' | 'direct' | 'vector';
 
-/** Output tile per workgroup, [rows, columns], for each path (the shader's TILE and DIRECT_SIDE·8×4). */
-const TILES: Record<MatmulPath, [number, number]> = { staged: [64, 64], direct: [64, 32] };
+/** Rows of x the vector path takes; the shader's VECTOR_ROWS. */
+export const VECTOR_ROWS = 4;
 
-/** A WebGPU implementation that runs on the CPU (SwiftShader, llvmpipe/lavapipe). */
-export function preferredMatmulPath(ctx: GpuContext): MatmulPath {
+/** Output tile per workgroup, [rows, columns], for each path (the shader's TILE, DIRECT_SIDE·8×4, and 64 columns). */
+const TILES: Record<MatmulPath, [number, number]> = { staged: [64, 64], direct: [64, 32], vector: [VECTOR_ROWS, 64] };
+const PATH_CODE: Record<MatmulPath, number> = { staged: 0, direct: 1, vector: 2 };
+
+/** The path for M rows of x: the vector path for a few rows on any adapter; else the tiles that suit it. */
+export function preferredMatmulPath(ctx: GpuContext, M = Infinity): MatmulPath {
+  if (M <= VECTOR_ROWS) return 'vector';
   return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
 }
 
@@ -76,8 +82,9 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   const [N, wK] = w.shape;
   if (wK !== K) throw new Error(`${op}: x ${formatShape(x.shape)} and w ${formatShape(w.shape)} disagree on K (${K} vs ${wK})`);
   if (!Object.hasOwn(ACTIVATION, activation)) throw new Error(`${op}: unknown activation "${activation}"`);
-  const path = options.path ?? preferredMatmulPath(ctx);
+  const path = options.path ?? preferredMatmulPath(ctx, M);
   if (!Object.hasOwn(TILES, path)) throw new Error(`${op}: unknown path "${path}"`);
+  if (path === 'vector' && M > VECTOR_ROWS) throw new Error(`${op}: the vector path takes at most ${VECTOR_ROWS} rows, got ${M}`);
   const outShape = [...x.shape.slice(0, -1), N];
   if (bias) {
     expectDType(op, 'bias', bias, 'f32');
@@ -127,7 +134,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
         HAS_GATE: gate ? 1 : 0,
         HAS_RESIDUAL: residual ? 1 : 0,
         ALIGNED: aligned ? 1 : 0,
-        STAGED: path === 'staged' ? 1 : 0,
+        PATH: PATH_CODE[path],
       },
     },
     {
