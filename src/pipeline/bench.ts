@@ -37,8 +37,11 @@ export interface PolicyResult {
   /** Mean over the seeds of one generation's wall time (sampling + decoding; median of the repeats), seconds. */
   seconds: number;
   samplingSeconds: number;
-  /** none's seconds / this policy's, in this run. */
+  /** Median, over the rounds (every seed × repeat), of none's time / this policy's in the same round:
+   * a ratio of neighbouring runs, so a slow spell of a shared machine cancels out. */
   speedup: number;
+  /** The smallest and largest of those per-round ratios (how much the machine's noise moves them). */
+  speedupRange: [number, number];
   /** Block computations done / those of the uncached run. */
   computedFraction: number;
   /** Indicator kernels' share of the GPU time of a profiled run (null where not profiled). */
@@ -163,7 +166,7 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   }
 
   const baseline = results.get(configs.find((c) => c.policy === 'none')!)!;
-  const baseSeconds = mean(baseline.map((r) => r.seconds));
+  const baseTimes = times.get(configs.find((c) => c.policy === 'none')!)!;
   const basePeak = Math.max(...baseline.map((r) => r.peakGpuBytes));
   const weightBytes = [...bundle.model.weights.values()].reduce((s, t) => s + t.byteLength, 0);
   const policies: PolicyResult[] = configs.map((c) => {
@@ -176,12 +179,14 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
       computedFraction: r.stats.computedFraction,
     }));
     const seconds = mean(runs.map((r) => r.seconds));
+    const ratios = times.get(c)!.flatMap((t, i) => t.total.map((s, r) => baseTimes[i].total[r] / s));
     const cacheBytes = Math.max(...runs.map((r) => r.stats.peakCacheBytes));
     return {
       spec: formatCacheSpec(c),
       seconds,
       samplingSeconds: mean(runs.map((r) => r.samplingSeconds)),
-      speedup: baseSeconds / seconds,
+      speedup: median(ratios),
+      speedupRange: [Math.min(...ratios), Math.max(...ratios)],
       computedFraction: mean(runs.map((r) => r.stats.computedFraction)),
       indicatorShare: share.get(c) ?? null,
       indicatorMs: runs.every((r) => r.stats.indicatorMs !== null) ? mean(runs.map((r) => r.stats.indicatorMs!)) : null,

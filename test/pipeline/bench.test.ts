@@ -22,6 +22,9 @@ describe('cache benchmark', () => {
     expect(report.policies.map((p) => p.spec)).toEqual(['none', 'bwcache:threshold=0', 'static']);
     const [none, exact, stat] = report.policies;
     expect(none.speedup).toBe(1);
+    expect(none.speedupRange).toEqual([1, 1]); // each round's none against itself
+    expect(stat.speedupRange[0]).toBeLessThanOrEqual(stat.speedup);
+    expect(stat.speedup).toBeLessThanOrEqual(stat.speedupRange[1]);
     expect(none.psnr).toBe(Infinity);
     expect(exact.psnr).toBe(Infinity); // δ = 0: identical frames
     expect(exact.computedFraction).toBe(1);

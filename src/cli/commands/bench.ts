@@ -14,6 +14,7 @@ function table(report: BenchReport): string {
       p.spec.padEnd(28),
       `${p.seconds.toFixed(2)}s`.padStart(8),
       `${p.speedup.toFixed(2)}×`.padStart(7),
+      `${p.speedupRange[0].toFixed(2)}–${p.speedupRange[1].toFixed(2)}`.padStart(10),
       `${(p.computedFraction * 100).toFixed(0)}%`.padStart(6),
       p.psnr === Infinity ? '     ∞' : p.psnr.toFixed(1).padStart(6),
       p.ssim.toFixed(4).padStart(7),
@@ -22,7 +23,7 @@ function table(report: BenchReport): string {
       `${(p.cacheOverheadOfPeak * 100).toFixed(1)}%`.padStart(7),
     ].join(' '),
   );
-  return ['policy                           time speedup  comp.   PSNR    SSIM  indic.  cache/weights  cache/peak', ...rows].join('\n');
+  return ['policy                           time speedup  (rounds)  comp.   PSNR    SSIM  indic.  cache/weights  cache/peak', ...rows].join('\n');
 }
 
 const bench: Command = {
