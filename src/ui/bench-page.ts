@@ -251,7 +251,10 @@ function showReport(report: BenchReport, bundleName: string): void {
         { class: p.spec === 'none' ? 'baseline' : undefined },
         h('td', {}, h('code', {}, p.spec)),
         cell(formatSeconds(p.seconds), `sampling ${formatSeconds(p.samplingSeconds)}`),
-        cell(p.spec === 'none' ? '1.00×' : `${p.speedup.toFixed(2)}×`),
+        cell(
+          p.spec === 'none' ? '1.00×' : `${p.speedup.toFixed(2)}×`,
+          p.spec === 'none' ? undefined : `median of the per-round ratios against none; range ${p.speedupRange[0].toFixed(2)}–${p.speedupRange[1].toFixed(2)}×`,
+        ),
         cell(formatPercent(1 - p.computedFraction)),
         cell(p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`),
         cell(p.ssim.toFixed(4)),
