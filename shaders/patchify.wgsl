@@ -1,42 +1,31 @@
 // Cuts a video into non-overlapping (pt, ph, pw) patches, one token per patch, so Conv3d with
 // kernel = stride = patch becomes a matmul against its weight flattened to [dim, C·pt·ph·pw].
 //   tokens[(f'·H' + h')·W' + w', ((c·pt + t)·ph + y)·pw + x] = video[c, f'·pt + t, h'·ph + y, w'·pw + x]
-// One thread per output element (writes are contiguous; reads gather).
+// One thread per input element on a (w, h, c·F + f) grid: reads are contiguous, writes scatter. The patch
+// size is a pipeline constant (one per model), so splitting coordinates costs shifts and multiplies, not
+// integer divisions, which CPU implementations such as SwiftShader run one lane at a time.
 // video: [C, F, H, W], tokens: [F'·H'·W', C·pt·ph·pw] with F' = F/pt, H' = H/ph, W' = W/pw
 
-struct Params { count: u32, channels: u32, frames: u32, height: u32, width: u32, pt: u32, ph: u32, pw: u32 }
+override PT: u32 = 1u;
+override PH: u32 = 2u;
+override PW: u32 = 2u;
+
+struct Params { channels: u32, frames: u32, height: u32, width: u32 }
 
 @group(0) @binding(0) var<storage, read> video: array<f32>;
 @group(0) @binding(1) var<storage, read_write> tokens: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
-  if (i >= params.count) {
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let w = gid.x;
+  let h = gid.y;
+  if (w >= params.width || h >= params.height) {
     return;
   }
-  let pt = params.pt;
-  let ph = params.ph;
-  let pw = params.pw;
-  let grid_h = params.height / ph;
-  let grid_w = params.width / pw;
-  let features = params.channels * pt * ph * pw;
-
-  let token = i / features;
-  var k = i % features;
-  let x = k % pw;
-  k /= pw;
-  let y = k % ph;
-  k /= ph;
-  let t = k % pt;
-  let c = k / pt;
-  let gw = token % grid_w;
-  let gh = (token / grid_w) % grid_h;
-  let gf = token / (grid_w * grid_h);
-
-  let f = gf * pt + t;
-  let h = gh * ph + y;
-  let w = gw * pw + x;
-  tokens[i] = video[((c * params.frames + f) * params.height + h) * params.width + w];
+  let c = gid.z / params.frames;
+  let f = gid.z % params.frames;
+  let token = ((f / PT) * (params.height / PH) + h / PH) * (params.width / PW) + w / PW;
+  let feature = ((c * PT + f % PT) * PH + h % PH) * PW + w % PW;
+  tokens[token * (params.channels * PT * PH * PW) + feature] = video[(gid.z * params.height + h) * params.width + w];
 }

@@ -1,30 +1,30 @@
 // Inverse of patchify for the model's head output, whose features are channel-fastest (as Wan's
 // proj_out lays them out): token (f', h', w') feature ((t·ph + y)·pw + x)·C + c goes to
 //   video[c, f'·pt + t, h'·ph + y, w'·pw + x]
-// One thread per output element (writes are contiguous; reads gather).
+// One thread per output element on a (w, h, c·F + f) grid: writes are contiguous, reads gather. The patch
+// size is a pipeline constant, as in patchify.wgsl, so no per-element integer division by it.
 // tokens: [F'·H'·W', pt·ph·pw·C], video: [C, F'·pt, H'·ph, W'·pw]
 
-struct Params { count: u32, channels: u32, frames: u32, height: u32, width: u32, pt: u32, ph: u32, pw: u32 }
+override PT: u32 = 1u;
+override PH: u32 = 2u;
+override PW: u32 = 2u;
+
+struct Params { channels: u32, frames: u32, height: u32, width: u32 }
 
 @group(0) @binding(0) var<storage, read> tokens: array<f32>;
 @group(0) @binding(1) var<storage, read_write> video: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
-  let i = gid.x + gid.y * groups.x * 256u;
-  if (i >= params.count) {
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let w = gid.x;
+  let h = gid.y;
+  if (w >= params.width || h >= params.height) {
     return;
   }
-  let pt = params.pt;
-  let ph = params.ph;
-  let pw = params.pw;
-  let w = i % params.width;
-  let h = (i / params.width) % params.height;
-  let f = (i / (params.width * params.height)) % params.frames;
-  let c = i / (params.width * params.height * params.frames);
-
-  let token = ((f / pt) * (params.height / ph) + h / ph) * (params.width / pw) + w / pw;
-  let feature = (((f % pt) * ph + h % ph) * pw + w % pw) * params.channels + c;
-  video[i] = tokens[token * (pt * ph * pw * params.channels) + feature];
+  let c = gid.z / params.frames;
+  let f = gid.z % params.frames;
+  let token = ((f / PT) * (params.height / PH) + h / PH) * (params.width / PW) + w / PW;
+  let feature = (((f % PT) * PH + h % PH) * PW + w % PW) * params.channels + c;
+  video[(gid.z * params.height + h) * params.width + w] = tokens[token * (PT * PH * PW * params.channels) + feature];
 }

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { expectDType, expectRank, expectShape, groupsFor } from './check.ts';
+import { expectDType, expectRank, expectShape } from './check.ts';
 
 /** Patch size [pt, ph, pw] along frames, height, width. */
 export type PatchSize = readonly [number, number, number];
@@ -9,6 +9,15 @@ function checkPatch(op: string, patch: PatchSize): void {
   if (patch.length !== 3 || patch.some((p) => !Number.isInteger(p) || p < 1)) {
     throw new Error(`${op}: patch must be three positive integers [pt, ph, pw], got [${patch.join(', ')}]`);
   }
+}
+
+/** Both shaders: the patch size as pipeline constants, one thread per video element on a (w, h, c·F + f) grid of 16×16 groups. */
+function patchKernel(shader: 'patchify' | 'unpatchify', [pt, ph, pw]: PatchSize) {
+  return { shader, constants: { PT: pt, PH: ph, PW: pw } };
+}
+
+function videoGrid([channels, frames, height, width]: readonly number[]): [number, number, number] {
+  return [Math.ceil(width / 16), Math.ceil(height / 16), channels * frames];
 }
 
 /**
@@ -34,15 +43,12 @@ export function patchify(ctx: GpuContext, video: Tensor, patch: PatchSize, out?:
   }
   const tokens = out ?? ctx.empty(shape, 'f32', op);
   if (video.size === 0) return tokens;
-  ctx.dispatch(
-    { shader: 'patchify' },
-    {
-      bindings: { video, tokens },
-      uniforms: { count: video.size, channels, frames, height, width, pt, ph, pw },
-      workgroups: groupsFor(video.size),
-      label: op,
-    },
-  );
+  ctx.dispatch(patchKernel(op, patch), {
+    bindings: { video, tokens },
+    uniforms: { channels, frames, height, width },
+    workgroups: videoGrid(video.shape),
+    label: op,
+  });
   return tokens;
 }
 
@@ -78,14 +84,11 @@ export function unpatchify(ctx: GpuContext, tokens: Tensor, options: UnpatchifyO
   }
   const video = options.out ?? ctx.empty(shape, 'f32', op);
   const [, frames, height, width] = shape;
-  ctx.dispatch(
-    { shader: 'unpatchify' },
-    {
-      bindings: { tokens, video },
-      uniforms: { count: video.size, channels, frames, height, width, pt, ph, pw },
-      workgroups: groupsFor(video.size),
-      label: op,
-    },
-  );
+  ctx.dispatch(patchKernel(op, patch), {
+    bindings: { tokens, video },
+    uniforms: { channels, frames, height, width },
+    workgroups: videoGrid(shape),
+    label: op,
+  });
   return video;
 }
