@@ -165,8 +165,9 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
     }
   }
 
-  const baseline = results.get(configs.find((c) => c.policy === 'none')!)!;
-  const baseTimes = times.get(configs.find((c) => c.policy === 'none')!)!;
+  const uncached = configs.find((c) => c.policy === 'none')!;
+  const baseline = results.get(uncached)!;
+  const baseTimes = times.get(uncached)!;
   const basePeak = Math.max(...baseline.map((r) => r.peakGpuBytes));
   const weightBytes = [...bundle.model.weights.values()].reduce((s, t) => s + t.byteLength, 0);
   const policies: PolicyResult[] = configs.map((c) => {
