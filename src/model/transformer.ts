@@ -30,6 +30,10 @@ export interface StepState {
   timestepProj: Tensor;
   /** RoPE tables [L, headDim/2] for the grid (owned by the model's table cache). */
   rope: { cos: Tensor; sin: Tensor };
+  /** Per block, its six modulation rows at this step: made on first use and shared by the CFG branches. */
+  modulations: (Tensor | undefined)[];
+  /** The head's shift and scale rows at this step (shared by the branches likewise). */
+  headModulation?: Tensor;
 }
 
 /** The prompt after the text embedder, with each block's cross-attention keys and values. */
@@ -153,27 +157,35 @@ export class WanTransformer {
     const tembSilu = unary(this.ctx, 'silu', temb);
     const proj = this.linear(tembSilu, 'condition_embedder.time_proj');
     [sinusoid, t1, tembSilu].forEach((t) => t.release());
-    const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid) };
+    const modulations = new Array<Tensor | undefined>(this.config.numLayers).fill(undefined);
+    const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid), modulations };
     return { hidden, step };
   }
 
   releaseStep(step: StepState): void {
     step.temb.release();
     step.timestepProj.release();
+    for (const mod of step.modulations) mod?.release();
+    step.modulations.fill(undefined);
+    step.headModulation?.release();
+    step.headModulation = undefined;
   }
 
-  /** The block's six modulation rows for this step: scale_shift_table + timestep_proj, [6, dim]. */
+  /** The block's six modulation rows for this step: scale_shift_table + timestep_proj, [6, dim]; owned by `step`. */
   modulation(index: number, step: StepState): Tensor {
-    const table = this.w(`blocks.${index}.scale_shift_table`).reshape([6, this.config.dim]);
-    return add(this.ctx, table, step.timestepProj.reshape([6, this.config.dim]));
+    let mod = step.modulations[index];
+    if (!mod) {
+      const table = this.w(`blocks.${index}.scale_shift_table`).reshape([6, this.config.dim]);
+      mod = add(this.ctx, table, step.timestepProj.reshape([6, this.config.dim]));
+      step.modulations[index] = mod;
+    }
+    return mod;
   }
 
   /** The block's first modulated input LN(x)·(1 + scale) + shift (what TeaCache-style policies watch). */
   modulatedInput(index: number, hidden: Tensor, step: StepState): Tensor {
     const mod = this.modulation(index, step);
-    const h = layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: mod, shiftRow: 0, scaleRow: 1 } });
-    mod.release();
-    return h;
+    return layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: mod, shiftRow: 0, scaleRow: 1 } });
   }
 
   private crossKV(index: number, text: TextState): { k: Tensor; v: Tensor } {
@@ -238,25 +250,28 @@ export class WanTransformer {
     const x3 = this.linear(ff, `${b}.ffn.net.2`, { gate: mod, gateRow: 5, residual: x2 });
     ff.release();
     x2.release();
-    mod.release();
     return x3;
   }
 
   /** Output head: modulated LayerNorm with temb, projection to patches [L, prod(patch)·C_out]. */
   headTokens(hidden: Tensor, step: StepState): Tensor {
-    const { dim, eps } = this.config;
-    const ctx = this.ctx;
-    // (scale_shift_table [1, 2, dim] + temb) → rows shift, scale.
-    const tembTwice = ctx.empty([2, dim], 'f32', 'temb ×2');
-    ctx.copy(step.temb, tembTwice, dim * 4, 0, 0);
-    ctx.copy(step.temb, tembTwice, dim * 4, 0, dim * 4);
-    const table = add(ctx, this.w('scale_shift_table').reshape([2, dim]), tembTwice);
-    tembTwice.release();
-    const h = layerNorm(ctx, hidden, { eps, modulation: { table, shiftRow: 0, scaleRow: 1 } });
-    table.release();
+    const h = layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: this.headModulation(step), shiftRow: 0, scaleRow: 1 } });
     const out = this.linear(h, 'proj_out');
     h.release();
     return out;
+  }
+
+  /** (scale_shift_table [1, 2, dim] + temb) → rows shift, scale; owned by `step`. */
+  private headModulation(step: StepState): Tensor {
+    if (!step.headModulation) {
+      const { dim } = this.config;
+      const tembTwice = this.ctx.empty([2, dim], 'f32', 'temb ×2');
+      this.ctx.copy(step.temb, tembTwice, dim * 4, 0, 0);
+      this.ctx.copy(step.temb, tembTwice, dim * 4, 0, dim * 4);
+      step.headModulation = add(this.ctx, this.w('scale_shift_table').reshape([2, dim]), tembTwice);
+      tembTwice.release();
+    }
+    return step.headModulation;
   }
 
   /** Tokens [L, prod(patch)·C_out] → video [C_out, F, H, W]. */
