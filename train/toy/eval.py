@@ -17,7 +17,7 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 import sched  # noqa: E402
 import st  # noqa: E402
-from export import load_ckpt  # noqa: E402
+from export import GUIDANCE, SHIFT, STEPS, load_ckpt  # noqa: E402
 from model import TextEncoder, WanTransformer  # noqa: E402
 
 TEXT_LEN = data.TEXT_LEN
@@ -51,7 +51,7 @@ def with_condition(model, x):
 
 
 @torch.no_grad()
-def sample(model, te, prompts, seeds, steps=20, guidance=3.0, shift=3.0, kind="unipc", negative=""):
+def sample(model, te, prompts, seeds, steps=STEPS, guidance=GUIDANCE, shift=SHIFT, kind="unipc", negative=""):
     """Returns frames in [0, 1], [B, 3, F, H, W]. Noise from torch.Generator per seed (float32 randn)."""
     B = len(prompts)
     x = torch.stack([torch.randn(3, data.FRAMES, data.HEIGHT, data.WIDTH,
@@ -141,9 +141,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("checkpoint", nargs="?", default=os.path.join(HERE, "runs", "main", "checkpoint.pt"))
     p.add_argument("--n", type=int, default=32)
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=3.0)
-    p.add_argument("--shift", type=float, default=3.0)
+    p.add_argument("--steps", type=int, default=STEPS)
+    p.add_argument("--guidance", type=float, default=GUIDANCE)
+    p.add_argument("--shift", type=float, default=SHIFT)
     p.add_argument("--scheduler", choices=["unipc", "euler"], default="unipc")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1,
