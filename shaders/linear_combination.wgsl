@@ -1,16 +1,27 @@
 // Linear combination of 1 to TERMS ≤ 4 same-shape f32 tensors: out = Σ coef_i · t_i.
-// Each coefficient, a double on the host, arrives as two f32s (hi + lo) so it keeps ~48 bits. The
-// sum runs in float-float arithmetic: every product hi·t is split exactly into value and rounding
-// error (Dekker's product with Veltkamp splitting, no FMA needed), every addition likewise (Knuth's
-// two-sum), and the errors are added back at the end. The result is then correct to about one f32
-// rounding even where the terms cancel (CFG: (1 − g)·uncond + g·cond with cond ≈ uncond).
-// A compiler that reassociated float arithmetic would silently fall back to plain f32 accuracy.
-// Limit: |coef·t| and |t| must stay below ~8e34 (the split multiplies by 4097).
+// Each coefficient, a double on the host, arrives as three f32s: two of at most 12 significant bits
+// (c1, c2) and the rest (c3), so it keeps ~48 bits. Each value v is split by masking into two halves
+// of at most 12 significant bits, so the four products c1·v_high … c2·v_low are exact in f32; they are
+// summed with Knuth's two-sum, whose rounding errors are collected and added back at the end. The
+// result is then correct to about one f32 rounding even where the terms cancel (CFG:
+// (1 − g)·uncond + g·cond with cond ≈ uncond).
+// GPU compilers may treat float arithmetic as real-number algebra: fuse a multiply and an add into an
+// FMA, or simplify (a + b) − a to b, which turns the two-sum's error into 0. WGSL cannot forbid either
+// (no `precise`), and NVIDIA's Vulkan compiler does both: plain f32 accuracy came back on an H100.
+// So every product here is exact (a fused one gives the same value), and each two-sum's rounded sum
+// passes through `opaque`, whose result the compiler cannot relate to its input.
 // t0..t3: [count] (slots past TERMS are bound to any buffer and not read), out: [count]
 
 override TERMS: u32 = 1u;
 
-struct Params { count: u32, hi0: f32, lo0: f32, hi1: f32, lo1: f32, hi2: f32, lo2: f32, hi3: f32, lo3: f32 }
+struct Params {
+  count: u32,
+  zero: u32, // always 0; see opaque
+  c1_0: f32, c2_0: f32, c3_0: f32,
+  c1_1: f32, c2_1: f32, c3_1: f32,
+  c1_2: f32, c2_2: f32, c3_2: f32,
+  c1_3: f32, c2_3: f32, c3_3: f32,
+}
 
 @group(0) @binding(0) var<storage, read> t0: array<f32>;
 @group(0) @binding(1) var<storage, read> t1: array<f32>;
@@ -19,32 +30,27 @@ struct Params { count: u32, hi0: f32, lo0: f32, hi1: f32, lo1: f32, hi2: f32, lo
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<uniform> params: Params;
 
-// a = high + low, each with at most 12 significant bits, so products of halves are exact in f32.
-fn split(a: f32) -> vec2f {
-  let c = 4097.0 * a;
-  let high = c - (c - a);
-  return vec2f(high, a - high);
+// x, through an integer operation with a uniform the compiler cannot know is 0.
+fn opaque(x: f32) -> f32 {
+  return bitcast<f32>(bitcast<u32>(x) ^ params.zero);
 }
 
-// The exact rounding error of p = a·b: a·b − p.
-fn product_error(a: f32, b: f32, p: f32) -> f32 {
-  let sa = split(a);
-  let sb = split(b);
-  return ((sa.x * sb.x - p) + sa.x * sb.y + sa.y * sb.x) + sa.y * sb.y;
+// (sum, collected rounding errors) + b: the new sum is fl(sum + b), its exact error joins the rest.
+fn add_exact(acc: vec2f, b: f32) -> vec2f {
+  let s = opaque(acc.x + b);
+  let bv = opaque(s - acc.x);
+  return vec2f(s, acc.y + ((acc.x - (s - bv)) + (b - bv)));
 }
 
-// s = a + b rounded, and its exact rounding error.
-fn two_sum(a: f32, b: f32) -> vec2f {
-  let s = a + b;
-  let bv = s - a;
-  return vec2f(s, (a - (s - bv)) + (b - bv));
-}
-
-// acc = (sum, accumulated error); adds (hi + lo)·v.
-fn add_term(acc: vec2f, v: f32, hi: f32, lo: f32) -> vec2f {
-  let p = hi * v;
-  let s = two_sum(acc.x, p);
-  return vec2f(s.x, acc.y + (s.y + product_error(hi, v, p) + lo * v));
+// Adds (c1 + c2 + c3)·v.
+fn add_term(acc: vec2f, v: f32, c1: f32, c2: f32, c3: f32) -> vec2f {
+  let high = bitcast<f32>(bitcast<u32>(v) & 0xfffff000u); // sign, exponent and the top 11 stored bits
+  let low = v - high; // exact: the other 12 bits
+  var a = add_exact(acc, c1 * high);
+  a = add_exact(a, c1 * low);
+  a = add_exact(a, c2 * high);
+  a = add_exact(a, c2 * low);
+  return vec2f(a.x, a.y + c3 * v); // c3·v is ~2⁻²⁴ of the term: its own rounding does not matter
 }
 
 @compute @workgroup_size(256)
@@ -53,15 +59,15 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) grou
   if (i >= params.count) {
     return;
   }
-  var acc = add_term(vec2f(0.0), t0[i], params.hi0, params.lo0);
+  var acc = add_term(vec2f(0.0), t0[i], params.c1_0, params.c2_0, params.c3_0);
   if (TERMS > 1u) {
-    acc = add_term(acc, t1[i], params.hi1, params.lo1);
+    acc = add_term(acc, t1[i], params.c1_1, params.c2_1, params.c3_1);
   }
   if (TERMS > 2u) {
-    acc = add_term(acc, t2[i], params.hi2, params.lo2);
+    acc = add_term(acc, t2[i], params.c1_2, params.c2_2, params.c3_2);
   }
   if (TERMS > 3u) {
-    acc = add_term(acc, t3[i], params.hi3, params.lo3);
+    acc = add_term(acc, t3[i], params.c1_3, params.c2_3, params.c3_3);
   }
   out[i] = acc.x + acc.y;
 }

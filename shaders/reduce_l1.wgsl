@@ -11,7 +11,7 @@
 override FINAL: bool = false;
 override B_F16: bool = false;
 
-struct Params { count: u32, partialCount: u32, slot: u32 }
+struct Params { count: u32, partialCount: u32, slot: u32, zero: u32 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<u32>;
@@ -26,9 +26,15 @@ var<workgroup> shared_sums: array<vec2f, THREADS>;
 // Kahan summation of two running sums at once: `sum` and its compensation `lost`.
 struct Compensated { sum: vec2f, lost: vec2f }
 
+// x, through an integer operation with a uniform (params.zero, always 0) the compiler cannot know is
+// 0: without it, a compiler that simplifies (t − sum) − y to 0 (NVIDIA's does) drops the compensation.
+fn opaque(x: vec2f) -> vec2f {
+  return bitcast<vec2f>(bitcast<vec2u>(x) ^ vec2u(params.zero));
+}
+
 fn compensated_add(acc: Compensated, v: vec2f) -> Compensated {
   let y = v - acc.lost;
-  let t = acc.sum + y;
+  let t = opaque(acc.sum + y);
   return Compensated(t, (t - acc.sum) - y);
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { randomArray, relativeError, rng, runSeed } from '../helpers/reference.ts';
-import { linearCombination } from '../../src/gpu/kernels/linear-combination.ts';
+import { coefficientParts, linearCombination } from '../../src/gpu/kernels/linear-combination.ts';
 
 const f32 = Math.fround;
 
@@ -52,6 +52,30 @@ describe(`linearCombination (seed ${runSeed})`, () => {
     const out = linearCombination(ctx, tensors.map((tensor, i) => ({ tensor, coef: coefs[i] })));
     expect(relativeError(await ctx.read(out), ref)).toBeLessThan(1e-6);
     [...tensors, out].forEach((t) => t.release());
+  });
+
+  it('forms only products that are exact in f32, so a compiler fusing them into FMAs changes nothing', () => {
+    const rand = rng(runSeed + 3);
+    const bits = new Float32Array(1);
+    const words = new Uint32Array(bits.buffer);
+    const highHalf = (v: number) => {
+      bits[0] = v;
+      words[0] &= 0xfffff000; // as the shader splits each value
+      return bits[0];
+    };
+    const coefs = [1 / 3, -2 / 7, 0.6180339887498949, 1 - 5, 5, 1e-3, -0.9999999, 123456.789, 2 ** -30 / 3];
+    for (let k = 0; k < 50; k++) coefs.push((rand() * 2 - 1) * 10 ** (rand() * 8 - 4));
+    for (const coef of coefs) {
+      const [c1, c2, c3] = coefficientParts(coef);
+      expect(Math.abs(c1 + c2 + c3 - coef)).toBeLessThanOrEqual(Math.abs(coef) * 2 ** -46);
+      for (let k = 0; k < 200; k++) {
+        const v = f32((rand() * 2 - 1) * 10 ** (rand() * 8 - 4));
+        const high = highHalf(v);
+        const low = v - high;
+        expect(f32(low)).toBe(low);
+        for (const product of [c1 * high, c1 * low, c2 * high, c2 * low]) expect(f32(product)).toBe(product);
+      }
+    }
   });
 
   it('computes classifier-free guidance uncond + g·(cond − uncond) as two terms', async () => {

@@ -4,11 +4,29 @@ import { expectDType, expectSameShape, groupsFor } from './check.ts';
 
 export interface LinearTerm {
   tensor: Tensor;
-  /** A double; the kernel keeps about 48 bits of it (hi + lo f32 pair). */
+  /** A double; the kernel keeps about 48 bits of it (three f32 parts, see coefficientParts). */
   coef: number;
 }
 
 const MAX_TERMS = 4;
+
+const f32Bits = new Float32Array(1);
+const u32Bits = new Uint32Array(f32Bits.buffer);
+
+/** The f32 nearest x, cut to its 12 leading significant bits (as the shader cuts each value). */
+function twelveBits(x: number): number {
+  f32Bits[0] = x;
+  u32Bits[0] &= 0xfffff000;
+  return f32Bits[0];
+}
+
+/** coef ≈ c1 + c2 + c3 with c1 and c2 of at most 12 significant bits, so the shader's products of
+ * c1 and c2 with a 12-bit half of a value are exact; c3 holds the next 24 bits. */
+export function coefficientParts(coef: number): [number, number, number] {
+  const c1 = twelveBits(coef);
+  const c2 = twelveBits(coef - c1);
+  return [c1, c2, Math.fround(coef - c1 - c2)];
+}
 
 /**
  * out = Σ coef_i · tensor_i over 1 to 4 same-shape f32 tensors (scheduler updates, CFG). Computed in
@@ -36,14 +54,14 @@ export function linearCombination(ctx: GpuContext, terms: readonly LinearTerm[],
   if (first.size === 0) return y;
 
   const bindings: Record<string, Tensor> = { out: y };
-  const uniforms: Record<string, number> = { count: first.size };
+  const uniforms: Record<string, number> = { count: first.size, zero: 0 };
   for (let i = 0; i < MAX_TERMS; i++) {
     const term = terms[i];
     bindings[`t${i}`] = term?.tensor ?? first; // unused slots: bound, never read
-    const coef = term?.coef ?? 0;
-    const hi = Math.fround(coef);
-    uniforms[`hi${i}`] = hi;
-    uniforms[`lo${i}`] = Math.fround(coef - hi);
+    const [c1, c2, c3] = coefficientParts(term?.coef ?? 0);
+    uniforms[`c1_${i}`] = c1;
+    uniforms[`c2_${i}`] = c2;
+    uniforms[`c3_${i}`] = c3;
   }
   ctx.dispatch(
     { shader: 'linear_combination', constants: { TERMS: terms.length } },

@@ -37,7 +37,7 @@ export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, s
   if (out.buffer === a.buffer || out.buffer === b.buffer) throw new Error(`${op}: out must not alias a or b`);
   const partials = partialCount(a.size);
   const scratch = ctx.empty([2 * partials], 'f32', `${op} partials`);
-  const uniforms = { count: a.size, partialCount: partials, slot };
+  const uniforms = { count: a.size, partialCount: partials, slot, zero: 0 };
   const bindings = { a, b, partials: scratch, out };
   const half = b.dtype === 'f16' ? 1 : 0;
   ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 0, B_F16: half } }, { bindings, uniforms, workgroups: partials, label: op });
