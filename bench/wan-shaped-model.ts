@@ -13,13 +13,8 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectedTensors, parseWanConfig } from '../src/model/config.ts';
+import { WAN21_T2V_CONFIGS, expectedTensors, parseWanConfig } from '../src/model/config.ts';
 import { encodeSafetensors, type EncodableTensor } from '../src/weights/safetensors.ts';
-
-const SIZES = {
-  '1.3b': { num_attention_heads: 12, ffn_dim: 8960, num_layers: 30 },
-  '14b': { num_attention_heads: 40, ffn_dim: 13824, num_layers: 40 },
-} as const;
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -27,30 +22,14 @@ const option = (name: string): string | undefined => {
   return at >= 0 ? args[at + 1] : undefined;
 };
 const out = option('out');
-const size = (option('size') ?? '1.3b') as keyof typeof SIZES;
-if (!out || !(size in SIZES)) {
+const size = (option('size') ?? '1.3b') as keyof typeof WAN21_T2V_CONFIGS;
+if (!out || !(size in WAN21_T2V_CONFIGS)) {
   console.error('usage: npx tsx bench/wan-shaped-model.ts --out DIR [--size 1.3b|14b] [--layers N]');
   process.exit(2);
 }
-const layers = Number(option('layers') ?? SIZES[size].num_layers);
+const layers = Number(option('layers') ?? WAN21_T2V_CONFIGS[size].num_layers);
 
-const config = {
-  _class_name: 'WanTransformer3DModel',
-  patch_size: [1, 2, 2],
-  attention_head_dim: 128,
-  in_channels: 3,
-  out_channels: 3,
-  text_dim: 4096,
-  freq_dim: 256,
-  cross_attn_norm: true,
-  qk_norm: 'rms_norm_across_heads',
-  eps: 1e-6,
-  image_dim: null,
-  added_kv_proj_dim: null,
-  rope_max_seq_len: 1024,
-  ...SIZES[size],
-  num_layers: layers,
-};
+const config = { ...WAN21_T2V_CONFIGS[size], in_channels: 3, out_channels: 3, num_layers: layers };
 
 // xorshift32: uniform values with the variance each tensor would get from a normal initialisation.
 let state = 0x9e3779b9;

@@ -29,6 +29,31 @@ function positiveInt(json: Record<string, unknown>, name: string, where: string)
   return v;
 }
 
+/** The published Wan2.1 text-to-video transformers' config.json (diffusers' form), by size. */
+export const WAN21_T2V_CONFIGS = {
+  '1.3b': wan21Config({ num_attention_heads: 12, ffn_dim: 8960, num_layers: 30 }),
+  '14b': wan21Config({ num_attention_heads: 40, ffn_dim: 13824, num_layers: 40 }),
+};
+
+function wan21Config(size: { num_attention_heads: number; ffn_dim: number; num_layers: number }) {
+  return {
+    _class_name: 'WanTransformer3DModel',
+    patch_size: [1, 2, 2],
+    attention_head_dim: 128,
+    in_channels: 16,
+    out_channels: 16,
+    text_dim: 4096,
+    freq_dim: 256,
+    cross_attn_norm: true,
+    qk_norm: 'rms_norm_across_heads',
+    eps: 1e-6,
+    image_dim: null,
+    added_kv_proj_dim: null,
+    rope_max_seq_len: 1024,
+    ...size,
+  };
+}
+
 export function parseWanConfig(json: unknown, where = 'config.json'): WanConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${where}: not a JSON object`);
   const c = json as Record<string, unknown>;

@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { expectedTensors, parameterCount, parseWanConfig } from '../../src/model/config.ts';
+import { WAN21_T2V_CONFIGS, expectedTensors, parameterCount, parseWanConfig } from '../../src/model/config.ts';
 import { planMemory } from '../../src/model/plan.ts';
 import { diffusersNameMap, originalToDiffusers } from '../../src/model/keys.ts';
 
-const WAN_1_3B = {
-  _class_name: 'WanTransformer3DModel',
-  patch_size: [1, 2, 2],
-  num_attention_heads: 12,
-  attention_head_dim: 128,
-  in_channels: 16,
-  out_channels: 16,
-  text_dim: 4096,
-  freq_dim: 256,
-  ffn_dim: 8960,
-  num_layers: 30,
-  cross_attn_norm: true,
-  qk_norm: 'rms_norm_across_heads',
-  eps: 1e-6,
-  image_dim: null,
-  added_kv_proj_dim: null,
-  rope_max_seq_len: 1024,
-};
+const WAN_1_3B = WAN21_T2V_CONFIGS['1.3b'];
 
 describe('Wan2.1 config and memory plan', () => {
   it('the 1.3B config has 1,418,996,800 parameters', () => {
