@@ -33,6 +33,8 @@ export interface ContextOptions {
 }
 
 interface Pipeline {
+  /** Small integer naming the pipeline in bind group keys. */
+  id: number;
   pipeline: GPUComputePipeline;
   layout: ShaderLayout;
   bindGroupLayout: GPUBindGroupLayout;
@@ -40,6 +42,10 @@ interface Pipeline {
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
+
+/** Bind groups kept for reuse; past this many the cache starts over (a step's pattern repeats, so a few
+ * thousand cover a generation). */
+const MAX_CACHED_BIND_GROUPS = 8192;
 
 /** Pool buckets: sizes rounded up to 1/8 of their power of two, so reuse wastes at most 12.5%. */
 function bucketBytes(bytes: number): number {
@@ -56,6 +62,12 @@ export class GpuContext {
 
   private readonly pool = new Map<number, GPUBuffer[]>();
   private readonly pipelines = new Map<string, Pipeline>();
+  // createBindGroup is the costliest call of a dispatch (~15 µs in Dawn for Node, several times the rest),
+  // and the pool hands the same buffers to the same kernels step after step: bind groups are cached by
+  // pipeline and buffers, with the uniform arena bound at a dynamic offset so it is not part of the key.
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 1;
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private readonly uniformArena: GPUBuffer;
@@ -293,11 +305,26 @@ export class GpuContext {
     this.peakLiveBytes = this.liveBytes;
   }
 
+  /** Bind groups cached for reuse (see `bindGroups`). */
+  get cachedBindGroups(): number {
+    return this.bindGroups.size;
+  }
+
   /** Destroys the pool's free buffers (live tensors are untouched). */
   trimPool(): void {
+    this.bindGroups.clear(); // they may hold buffers about to be destroyed
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
     this.pooledBytes = 0;
+  }
+
+  private bufferId(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(buffer, id);
+    }
+    return id;
   }
 
   private acquireBuffer(bytes: number): GPUBuffer {
@@ -331,7 +358,10 @@ export class GpuContext {
       entries: layout.bindings.map((b) => ({
         binding: b.binding,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.access === 'uniform' ? 'uniform' : b.access === 'read' ? 'read-only-storage' : 'storage' },
+        buffer:
+          b.access === 'uniform'
+            ? { type: 'uniform', hasDynamicOffset: true }
+            : { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
       })),
     });
     const pipeline = this.device.createComputePipeline({
@@ -339,7 +369,7 @@ export class GpuContext {
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] }),
       compute: { module, entryPoint: 'main', constants },
     });
-    p = { pipeline, layout, bindGroupLayout, name: kernel.shader };
+    p = { id: this.pipelines.size, pipeline, layout, bindGroupLayout, name: kernel.shader };
     this.pipelines.set(key, p);
     return p;
   }
@@ -361,6 +391,7 @@ export class GpuContext {
     const p = this.pipeline(kernel);
     const label = this.labelScope ? `${this.labelScope}/${args.label ?? kernel.shader}` : (args.label ?? kernel.shader);
     const entries: GPUBindGroupEntry[] = [];
+    let key = `${p.id}`;
     for (const b of p.layout.bindings) {
       if (b.access === 'uniform') continue;
       const v = args.bindings[b.name];
@@ -371,20 +402,28 @@ export class GpuContext {
         throw new Error(`${label}: binding "${b.name}" is ${buffer.size} bytes, over this GPU's binding limit ${this.limits.maxStorageBufferBindingSize}`);
       }
       entries.push({ binding: b.binding, resource: { buffer } });
+      key += `,${this.bufferId(buffer)}`;
     }
     for (const name of Object.keys(args.bindings)) {
       if (!p.layout.bindings.some((b) => b.name === name)) throw new Error(`${label}: ${kernel.shader}.wgsl has no binding "${name}"`);
     }
     const uniformBinding = p.layout.bindings.find((b) => b.access === 'uniform');
+    const dynamicOffsets: number[] = [];
     if (uniformBinding) {
       if (this.uniformUsed + p.layout.uniformBytes > UNIFORM_ARENA_BYTES) this.flush('uniform arena full');
       const offset = this.uniformUsed;
       writeUniforms(p.layout, args.uniforms ?? {}, new DataView(this.uniformStaging), offset, label);
       this.uniformUsed = Math.ceil((offset + p.layout.uniformBytes) / this.uniformAlign) * this.uniformAlign;
-      entries.push({ binding: uniformBinding.binding, resource: { buffer: this.uniformArena, offset, size: p.layout.uniformBytes } });
+      entries.push({ binding: uniformBinding.binding, resource: { buffer: this.uniformArena, offset: 0, size: p.layout.uniformBytes } });
+      dynamicOffsets.push(offset);
     }
     const grid = this.grid(args.workgroups, label);
-    const bindGroup = this.device.createBindGroup({ layout: p.bindGroupLayout, entries });
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      bindGroup = this.device.createBindGroup({ layout: p.bindGroupLayout, entries });
+      this.bindGroups.set(key, bindGroup);
+    }
     let pass: GPUComputePassEncoder;
     const timer = this.timerFor(label);
     if (timer) {
@@ -394,7 +433,7 @@ export class GpuContext {
       pass = this.pass ??= this.commandEncoder().beginComputePass();
     }
     pass.setPipeline(p.pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, dynamicOffsets);
     pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
     if (timer) pass.end();
     this.pendingDispatches++;
