@@ -6,7 +6,7 @@ import { runCacheBenchmark, type BenchReport } from '../../pipeline/bench.ts';
 import { loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
 
 const DEFAULT_POLICIES = 'none,bwcache,static,first-block,teacache';
-const DEFAULT_PROMPT = 'a red circle moving right on a black background';
+export const DEFAULT_PROMPT = 'a red circle moving right on a black background';
 
 function table(report: BenchReport): string {
   const rows = report.policies.map((p) =>
