@@ -19,8 +19,56 @@ function hasGpuDevice(): boolean {
   return dri || existsSync('/dev/nvidia0');
 }
 
+/** How long one wait may poll Dawn back to back before its polls move to 1 ms timers. */
+export const DAWN_SPIN_MS = 2;
+
+/**
+ * When to run each of Dawn's polls. While any GPU promise is pending, Dawn for Node calls the global
+ * `setImmediate` with a native callback that processes events and, from inside, queues itself again: a
+ * busy loop on the main thread. On a CPU adapter (SwiftShader) that loop takes a core from the adapter's
+ * own threads, and a toy generation ran 1.7× slower on 2 cores. A wait's first DAWN_SPIN_MS still poll
+ * immediately, so a quick answer stays quick (a real GPU's steps take a few ms); later polls run on timers.
+ */
+export class DawnPollThrottle {
+  private waitStart = 0;
+
+  /** `continuing`: asked from inside the previous poll (the same wait); otherwise a new wait starts. */
+  schedule(now: number, continuing: boolean): 'immediate' | 'timer' {
+    if (!continuing) this.waitStart = now;
+    return now - this.waitStart < DAWN_SPIN_MS ? 'immediate' : 'timer';
+  }
+}
+
+let pollingThrottled = false;
+
+// Dawn looks `setImmediate` up on the global object at every poll, so wrapping it reaches Dawn's polls;
+// they are the only native callbacks given to it (Node's and the tests' own are JavaScript functions).
+function throttleDawnPolling(): void {
+  if (pollingThrottled) return;
+  pollingThrottled = true;
+  const setImmediateOriginal = globalThis.setImmediate;
+  const throttle = new DawnPollThrottle();
+  const isNative = (f: unknown) => typeof f === 'function' && Function.prototype.toString.call(f).endsWith('{ [native code] }');
+  let insidePoll = false;
+  const wrapped = (callback: (...args: unknown[]) => void, ...args: unknown[]) => {
+    if (!isNative(callback)) return setImmediateOriginal(callback, ...args);
+    const poll = () => {
+      insidePoll = true;
+      try {
+        callback(...args);
+      } finally {
+        insidePoll = false;
+      }
+    };
+    if (throttle.schedule(performance.now(), insidePoll) === 'timer') return setTimeout(poll, 0) as unknown as NodeJS.Immediate;
+    return setImmediateOriginal(poll);
+  };
+  globalThis.setImmediate = Object.assign(wrapped, setImmediateOriginal) as typeof setImmediate;
+}
+
 export async function nodeGpu(): Promise<GPU> {
   if (dawn) return dawn;
+  throttleDawnPolling();
   // Without a GPU device, fall back to SwiftShader (Debian's Chromium ships it) when present.
   if (!process.env.VK_ICD_FILENAMES && !hasGpuDevice() && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
