@@ -64,8 +64,10 @@ interface Decision {
   below: boolean[];
 }
 
+/** Words of the below-δ bitmask over the blocks. */
+const maskWords = (numLayers: number) => Math.ceil(numLayers / 32);
 /** Words of one step's decision record: the mean (f32 bits), then the below-δ bitmask. */
-const decisionWords = (numLayers: number) => 1 + Math.ceil(numLayers / 32);
+const decisionWords = (numLayers: number) => 1 + maskWords(numLayers);
 
 type Schedule = BwCacheSchedule | JointBwCacheSchedule | StaticSchedule | FirstBlockSchedule | TeaCacheSchedule | undefined;
 
@@ -348,7 +350,7 @@ export class CacheManager {
           uniforms: {
             slotBase: step * this.numLayers,
             count: blocks.length,
-            words: Math.ceil(this.numLayers / 32),
+            words: maskWords(this.numLayers),
             threshold,
             outBase: step * decisionWords(this.numLayers),
           },
