@@ -53,7 +53,7 @@ export type BlockStackRunner = (
 
 export interface ForwardOptions {
   runBlocks?: BlockStackRunner;
-  /** When given, receives copies of the golden-comparable intermediates (see shared/golden/README.md). */
+  /** When given, receives copies of the golden-comparable intermediates (see test/golden/README.md). */
   intermediates?: Map<string, Tensor>;
 }
 

@@ -13,7 +13,7 @@ import { fileSource } from '../../src/weights/node-source.ts';
 import { arrayBufferSource } from '../../src/weights/source.ts';
 import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
 
-const GOLDEN = join(__dirname, '../../../shared/golden/taehv/decoder');
+const GOLDEN = join(__dirname, '../golden/taehv/decoder');
 const run = (args: string[]) => decode.run(new Options(parseArgs(args), 'decode'));
 
 describe('webdit decode', () => {

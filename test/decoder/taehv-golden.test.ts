@@ -1,4 +1,4 @@
-// TAEHV's decoder against the upstream taehv.py `decode_video` output (shared/golden/taehv/decoder).
+// TAEHV's decoder against the upstream taehv.py `decode_video` output (test/golden/taehv/decoder).
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { testContext } from '../helpers/gpu.ts';
@@ -7,7 +7,7 @@ import { fileSource } from '../../src/weights/node-source.ts';
 import { openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
 import { TaehvDecoder } from '../../src/decoder/taehv.ts';
 
-const GOLDEN = join(__dirname, '../../../shared/golden/taehv/decoder');
+const GOLDEN = join(__dirname, '../golden/taehv/decoder');
 
 async function golden(): Promise<{ latents: Float32Array; latentShape: number[]; frames: Float32Array; frameShape: number[] }> {
   const io = await openSafetensors(await fileSource(join(GOLDEN, 'io.safetensors')));

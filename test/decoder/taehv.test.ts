@@ -8,7 +8,7 @@ import { loadTensors, openCheckpointFile } from '../../src/weights/checkpoint.ts
 import { fileSource } from '../../src/weights/node-source.ts';
 import { openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
 
-const GOLDEN = join(__dirname, '../../../shared/golden/taehv/decoder');
+const GOLDEN = join(__dirname, '../golden/taehv/decoder');
 
 describe('TAEHV decoder weights', () => {
   it('keeps the last rows of a TGrow weight with more than its stride needs (patch_tgrow_layers)', async () => {

@@ -1,4 +1,4 @@
-// The Wan2.1 transformer against the upstream PyTorch model's outputs (shared/golden/wan).
+// The Wan2.1 transformer against the upstream PyTorch model's outputs (test/golden/wan).
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { testContext } from '../helpers/gpu.ts';
@@ -11,7 +11,7 @@ import { loadWanTransformer } from '../../src/model/load.ts';
 import { runTransformerOnInputs } from '../../src/cli/commands/transformer.ts';
 import type { ModelFolder } from '../../src/weights/folder.ts';
 
-const GOLDEN = join(__dirname, '../../../shared/golden/wan');
+const GOLDEN = join(__dirname, '../golden/wan');
 
 /** The golden folder, with the weights file swapped for the original-key-name version. */
 function originalKeyFolder(dir: string): ModelFolder {

@@ -9,7 +9,7 @@ import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weight
 import { arrayBufferSource } from '../../src/weights/source.ts';
 import { randomArray, rng } from '../helpers/reference.ts';
 
-const GOLDEN = join(__dirname, '../../../shared/golden');
+const GOLDEN = join(__dirname, '../golden');
 
 function wanFolder(): string {
   const dir = mkdtempSync(join(tmpdir(), 'webdit-wan-'));

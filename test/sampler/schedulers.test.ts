@@ -1,4 +1,4 @@
-// Schedulers against diffusers' own outputs (shared/golden/schedulers.json): the schedule exactly,
+// Schedulers against diffusers' own outputs (test/golden/schedulers.json): the schedule exactly,
 // and every step of the trajectory to 1e-5 relative, on the GPU and on the CPU float64 path.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ interface GoldenCase {
   trajectory: number[][];
 }
 
-const golden = JSON.parse(readFileSync(new URL('../../../shared/golden/schedulers.json', import.meta.url), 'utf8')) as { cases: GoldenCase[] };
+const golden = JSON.parse(readFileSync(new URL('../golden/schedulers.json', import.meta.url), 'utf8')) as { cases: GoldenCase[] };
 
 /** The golden's stand-in model: v = −0.6·x + 0.05·sin(3x + t/97) + 0.01·(i mod 3). */
 function standIn(x: ArrayLike<number>, t: number, i: number): Float64Array {

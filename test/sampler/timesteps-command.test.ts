@@ -13,7 +13,7 @@ interface GoldenCase {
   sigmas: number[];
 }
 
-const golden = JSON.parse(readFileSync(new URL('../../../shared/golden/schedulers.json', import.meta.url), 'utf8')) as { cases: GoldenCase[] };
+const golden = JSON.parse(readFileSync(new URL('../golden/schedulers.json', import.meta.url), 'utf8')) as { cases: GoldenCase[] };
 
 /** Runs the command's function and returns what it printed. */
 async function run(argv: string[]): Promise<string> {

@@ -269,7 +269,7 @@ describe(`checkpoints (seed ${runSeed})`, () => {
 
   it('opens the golden BF16 checkpoint and uploads it whole', async () => {
     const ctx = await testContext();
-    const path = fileURLToPath(new URL('../../../shared/golden/wan/tiny_bf16/diffusion_pytorch_model.safetensors', import.meta.url));
+    const path = fileURLToPath(new URL('../golden/wan/tiny_bf16/diffusion_pytorch_model.safetensors', import.meta.url));
     const checkpoint = await openCheckpointFile(await fileSource(path));
     const tensors = await loadTensors(ctx, checkpoint, checkpoint.tensors.keys(), { widenToF32: (name) => name.endsWith('.bias') });
     expect(tensors.size).toBe(checkpoint.tensors.size);

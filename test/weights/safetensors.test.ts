@@ -13,7 +13,7 @@ import { arrayBufferSource } from '../../src/weights/source.ts';
 import { fileSource } from '../../src/weights/node-source.ts';
 import { randomArray, rng, runSeed } from '../helpers/reference.ts';
 
-const goldenWan = fileURLToPath(new URL('../../../shared/golden/wan/', import.meta.url));
+const goldenWan = fileURLToPath(new URL('../golden/wan/', import.meta.url));
 
 /** A file from a header given as text, `dataBytes` zero bytes of data, and optionally a forged header length. */
 function rawFile(header: string, dataBytes = 0, headerLength?: bigint): Uint8Array {

@@ -1,5 +1,5 @@
 """Check model.WanTransformer against the golden vectors computed with the upstream Wan2.1 code.
-Usage: /usr/bin/python3 train/toy/check_golden.py [golden_dir]   (default /work/shared/golden/wan)"""
+Usage: /usr/bin/python3 train/toy/check_golden.py [golden_dir]   (default test/golden/wan)"""
 import json
 import os
 import sys
@@ -40,7 +40,7 @@ def check(case_dir):
 
 
 if __name__ == "__main__":
-    root = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/golden/wan"
+    root = sys.argv[1] if len(sys.argv) > 1 else "test/golden/wan"
     results = [check(os.path.join(root, c)) for c in ["tiny", "head128", "tiny_bf16"]
                if os.path.isdir(os.path.join(root, c))]
     sys.exit(0 if all(results) else 1)

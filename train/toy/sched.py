@@ -1,6 +1,6 @@
 """Flow-matching samplers matching diffusers' UniPCMultistepScheduler (flow_prediction, use_flow_sigmas,
 bh2, order 2, lower_order_final, final sigma 0) and FlowMatchEulerDiscreteScheduler, as Wan's pipeline
-uses them. Checked against /work/shared/golden/schedulers.json (run this file)."""
+uses them. Checked against test/golden/schedulers.json (run this file)."""
 import math
 
 import numpy as np
@@ -120,7 +120,7 @@ def make(kind, steps, shift):
 
 if __name__ == "__main__":
     import json
-    d = json.load(open("/work/shared/golden/schedulers.json"))
+    d = json.load(open("test/golden/schedulers.json"))
     ok = True
     for c in d["cases"]:
         cfg = c["config"]

@@ -40,7 +40,7 @@ export interface TransformerRun {
   intermediates: Map<string, { shape: number[]; data: Float32Array }>;
 }
 
-/** Runs one forward pass on an inputs file laid out as shared/golden/README.md describes. */
+/** Runs one forward pass on an inputs file laid out as test/golden/README.md describes. */
 export async function runTransformerOnInputs(
   ctx: GpuContext,
   model: WanTransformer,
