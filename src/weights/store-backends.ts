@@ -108,8 +108,8 @@ export function parseRecord(text: string, key?: string): FileRecord | undefined 
 }
 
 /** A short, filename-safe id for a key (128 bits of its SHA-256). */
-export function entryId(key: string): string {
-  return sha256Hex(key).slice(0, 32);
+export async function entryId(key: string): Promise<string> {
+  return (await sha256Hex(key)).slice(0, 32);
 }
 
 /** navigator.storage.estimate(), or nothing where the browser has none. */
@@ -272,7 +272,7 @@ export function opfsStore(dirName = DEFAULT_STORE_NAME, options: OpfsStoreOption
   };
   const entryDir = async (key: string, create: boolean): Promise<OpfsDirectory | undefined> => {
     try {
-      return await (await baseDir()).getDirectoryHandle(entryId(key), { create });
+      return await (await baseDir()).getDirectoryHandle(await entryId(key), { create });
     } catch (e) {
       if (!create && isNotFound(e)) return undefined;
       throw e;
@@ -317,7 +317,7 @@ export function opfsStore(dirName = DEFAULT_STORE_NAME, options: OpfsStoreOption
     },
     async delete(key) {
       try {
-        await (await baseDir()).removeEntry(entryId(key), { recursive: true });
+        await (await baseDir()).removeEntry(await entryId(key), { recursive: true });
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
@@ -381,8 +381,8 @@ export function cacheApiStore(cacheName = DEFAULT_STORE_NAME, options: CacheApiS
       });
     return opened;
   };
-  const recordUrl = (key: string) => `${CACHE_URL_BASE}${entryId(key)}/record.json`;
-  const segmentUrl = (key: string, index: number) => `${CACHE_URL_BASE}${entryId(key)}/${index}`;
+  const recordUrl = async (key: string) => `${CACHE_URL_BASE}${await entryId(key)}/record.json`;
+  const segmentUrl = async (key: string, index: number) => `${CACHE_URL_BASE}${await entryId(key)}/${index}`;
   const readRecord = async (url: string, key?: string) => {
     const res = await (await cache()).match(url);
     return res && parseRecord(await res.text(), key);
@@ -396,20 +396,20 @@ export function cacheApiStore(cacheName = DEFAULT_STORE_NAME, options: CacheApiS
       const records = await Promise.all(urls.map((u) => readRecord(u)));
       return records.filter((r): r is FileRecord => r !== undefined);
     },
-    get: (key) => readRecord(recordUrl(key), key),
+    get: async (key) => readRecord(await recordUrl(key), key),
     async put(record) {
       const body = JSON.stringify(record);
-      await (await cache()).put(recordUrl(record.key), new Response(body, { headers: { 'Content-Type': 'application/json' } }));
+      await (await cache()).put(await recordUrl(record.key), new Response(body, { headers: { 'Content-Type': 'application/json' } }));
     },
     async writeSegment(key, index, bytes) {
       const headers = { 'Content-Type': 'application/octet-stream' };
-      await (await cache()).put(segmentUrl(key, index), new Response(ownBytes(bytes), { headers }));
+      await (await cache()).put(await segmentUrl(key, index), new Response(ownBytes(bytes), { headers }));
     },
     async readSegments(key, count) {
       const c = await cache();
       return Promise.all(
         Array.from({ length: count }, async (_, i) => {
-          const res = await c.match(segmentUrl(key, i));
+          const res = await c.match(await segmentUrl(key, i));
           return res?.blob();
         }),
       );
@@ -417,8 +417,8 @@ export function cacheApiStore(cacheName = DEFAULT_STORE_NAME, options: CacheApiS
     async delete(key) {
       const c = await cache();
       // The record first, so a half-deleted entry is never mistaken for a stored file.
-      await c.delete(recordUrl(key));
-      const prefix = `${CACHE_URL_BASE}${entryId(key)}/`;
+      await c.delete(await recordUrl(key));
+      const prefix = `${CACHE_URL_BASE}${await entryId(key)}/`;
       const urls = (await c.keys()).map((r) => r.url).filter((u) => u.startsWith(prefix));
       await Promise.all(urls.map((u) => c.delete(u)));
     },

@@ -234,7 +234,7 @@ export function cachedFolder(folder: ModelFolder, store: FileStore, options: Cac
     }
     const source = segmentSource(blobs as Blob[], record.segmentBytes, record.size, `${record.key} (stored copy)`);
     if (options.verify === 'sha256') {
-      const hasher = new Sha256();
+      const hasher = await Sha256.create();
       for (let at = 0; at < record.size; at += record.segmentBytes) {
         options.signal?.throwIfAborted();
         hasher.update(await source.read(at, Math.min(record.segmentBytes, record.size - at)));
@@ -254,12 +254,12 @@ export function cachedFolder(folder: ModelFolder, store: FileStore, options: Cac
     const offset = valid * record.segmentBytes;
     if (offset === record.storedBytes && record.hashState?.length === offset) {
       try {
-        return { offset, hasher: new Sha256(record.hashState) };
+        return { offset, hasher: await Sha256.create(record.hashState) };
       } catch {
         // An unreadable state: hash the stored bytes again below.
       }
     }
-    const hasher = new Sha256();
+    const hasher = await Sha256.create();
     for (let i = 0; i < valid; i++) hasher.update(await readBlob(blobs[i]!, 0, record.segmentBytes, record.key));
     return { offset, hasher };
   }
@@ -270,13 +270,13 @@ export function cachedFolder(folder: ModelFolder, store: FileStore, options: Cac
     const validators = validatorsOf(source);
     let reason = why;
     let record: FileRecord | undefined;
-    let hasher = new Sha256();
+    let hasher = await Sha256.create();
     let offset = 0;
     if (prior?.status === 'partial' && prior.segmentBytes % 64 === 0) {
       reason = describeChange(prior, size, validators);
       if (!reason) {
         ({ offset, hasher } = await resumePoint(prior));
-        if (offset === 0) hasher = new Sha256();
+        if (offset === 0) hasher = await Sha256.create();
         record = { ...prior, storedBytes: offset, hashState: hasher.state() };
       }
     }
@@ -416,7 +416,7 @@ export function cachedFolder(folder: ModelFolder, store: FileStore, options: Cac
         if (!source) return cached();
         reason = describeChange(record, source.size, validatorsOf(source));
         if (!reason && mode === 'text') {
-          const text = new Sha256().update(await source.read(0, source.size)).digestHex();
+          const text = (await Sha256.create()).update(await source.read(0, source.size)).digestHex();
           if (text !== record.sha256) reason = 'the source text changed';
         }
         if (!reason) return cached();
