@@ -1,5 +1,7 @@
 // Cache policy specs as users write them: `bwcache`, `bwcache:threshold=0.2,mode=dynamic`,
-// `static:interval=3`, `first-block:threshold=0.08`, `teacache:threshold=0.1`, `none`.
+// `static:interval=3`, `first-block:threshold=0.08`, `teacache:threshold=0.1`, `none`. A sweep gives one
+// numeric option a range, start:end:step with the end included: `bwcache:threshold=0.05:0.3:0.05`,
+// `static:interval=2:4:1` (see `expandCacheSpec`).
 
 import { POLICY_DEFAULTS, type BlockSelection, type CacheConfig, type PolicyName } from './policies.ts';
 
@@ -73,4 +75,77 @@ export function formatCacheSpec(config: CacheConfig): string {
     .filter(([k, v]) => k !== 'policy' && JSON.stringify(v) !== JSON.stringify(defaults[k]))
     .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(';') : String(v)}`);
   return parts.length ? `${config.policy}:${parts.join(',')}` : config.policy;
+}
+
+/** Most points one sweep may expand to. */
+export const MAX_SWEEP_POINTS = 64;
+
+/**
+ * Splits a list of specs written with commas (or whitespace, or '|') between them: a comma-separated piece
+ * that is an option (`key=value` with no policy name before it) belongs to the spec before it, so
+ * `none,bwcache:threshold=0.2,mode=dynamic,static:interval=2:4:1` is three specs.
+ */
+export function splitCacheSpecs(text: string): string[] {
+  const specs: string[] = [];
+  for (const piece of text.split(/[\s|]+|,/)) {
+    if (!piece) continue;
+    const eq = piece.indexOf('=');
+    const colon = piece.indexOf(':');
+    const isOption = eq >= 0 && (colon < 0 || colon > eq);
+    if (isOption && specs.length) specs[specs.length - 1] += `,${piece}`;
+    else specs.push(piece);
+  }
+  return specs;
+}
+
+/** A number as a spec writes it: no binary noise from the sweep's additions (0.15000000000000002 → 0.15). */
+const specNumber = (x: number) => String(Number(x.toPrecision(12)));
+
+/**
+ * The specs a sweep stands for, in order; a spec without a range is returned alone. Only one option may
+ * have a range, the option must be numeric, the step positive and the range at most MAX_SWEEP_POINTS long.
+ * Every expanded spec is parsed, so a bad value fails here, before anything runs.
+ */
+export function expandCacheSpec(spec: string): string[] {
+  const trimmed = spec.trim();
+  const colon = trimmed.indexOf(':');
+  if (colon < 0) {
+    parseCacheSpec(trimmed);
+    return [trimmed];
+  }
+  const name = trimmed.slice(0, colon);
+  const parts = trimmed.slice(colon + 1).split(',');
+  const ranged = parts.map((p, i) => ({ p, i })).filter(({ p }) => /^[^=]*=[^:]*:[^:]*:[^:]*$/.test(p.trim()));
+  const malformed = parts.find((p) => (p.match(/:/g)?.length ?? 0) > 0 && !ranged.some((r) => r.p === p));
+  if (malformed) throw new Error(`cache "${name}": a range is start:end:step, got "${malformed.trim()}"`);
+  if (ranged.length === 0) {
+    parseCacheSpec(trimmed);
+    return [trimmed];
+  }
+  if (ranged.length > 1) throw new Error(`cache "${name}": sweep one option at a time, got ranges for ${ranged.map(({ p }) => p.split('=')[0].trim()).join(' and ')}`);
+  const { p, i } = ranged[0];
+  const key = p.slice(0, p.indexOf('=')).trim();
+  const kind = FIELDS[name as PolicyName]?.[key];
+  if (kind !== undefined && kind !== 'number' && kind !== 'integer') throw new Error(`cache "${name}": only a numeric option can be swept, not ${key}`);
+  const [start, end, step] = p.slice(p.indexOf('=') + 1).split(':').map((v) => Number(v.trim()));
+  if (![start, end, step].every(Number.isFinite) || !(step > 0) || end < start) {
+    throw new Error(`cache "${name}": ${key}'s range must be start:end:step with start ≤ end and step > 0, got "${p.trim()}"`);
+  }
+  const count = Math.floor((end - start) / step + 1e-9) + 1;
+  if (count > MAX_SWEEP_POINTS) throw new Error(`cache "${name}": ${key}'s range has ${count} points; at most ${MAX_SWEEP_POINTS}`);
+  return Array.from({ length: count }, (_, k) => {
+    const options = [...parts];
+    options[i] = `${key}=${specNumber(start + k * step)}`;
+    const expanded = `${name}:${options.join(',')}`;
+    parseCacheSpec(expanded);
+    return expanded;
+  });
+}
+
+/** A short label for tables and plots: the spec, with TeaCache's fitted coefficients said as "(calibrated)". */
+export function cacheLabel(config: CacheConfig): string {
+  if (config.policy !== 'teacache') return formatCacheSpec(config);
+  const calibrated = JSON.stringify(config.coefficients) !== JSON.stringify(POLICY_DEFAULTS.teacache.coefficients);
+  const rest = formatCacheSpec({ ...config, coefficients: POLICY_DEFAULTS.teacache.coefficients });
+  return calibrated ? `${rest} (calibrated)` : rest;
 }

@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { KernelTime } from '../gpu/profiler.ts';
 import { INDICATOR_LABEL, type CacheStats } from '../cache/manager.ts';
-import { formatCacheSpec, parseCacheSpec } from '../cache/spec.ts';
+import { cacheLabel, expandCacheSpec, formatCacheSpec, parseCacheSpec } from '../cache/spec.ts';
 import type { CacheConfig } from '../cache/policies.ts';
 import { psnr, ssim } from '../frames/metrics.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
@@ -33,7 +33,13 @@ export interface BenchSettings {
 }
 
 export interface PolicyResult {
+  /** The full spec (TeaCache's coefficients included). */
   spec: string;
+  /** A short label for tables and plots (see cacheLabel). */
+  label: string;
+  policy: CacheConfig['policy'];
+  /** Set for a point of a sweep: the spec as written with its range, the option swept and its value here. */
+  sweep?: { spec: string; option: string; value: number };
   /** Mean over the seeds of one generation's wall time (sampling + decoding; median of the repeats), seconds. */
   seconds: number;
   samplingSeconds: number;
@@ -91,7 +97,19 @@ function computeMapOf(stats: CacheStats): number[][] {
 }
 
 export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, settings: BenchSettings): Promise<BenchReport> {
-  const configs: CacheConfig[] = settings.policies.map((p) => withModelCalibration(parseCacheSpec(p), bundle));
+  // Sweeps expand to one point each (parsed here, so a bad spec fails before anything runs).
+  const sweepOf = new Map<CacheConfig, PolicyResult['sweep']>();
+  const configs: CacheConfig[] = settings.policies.flatMap((written) => {
+    const points = expandCacheSpec(written);
+    return points.map((p) => {
+      const config = withModelCalibration(parseCacheSpec(p), bundle);
+      if (points.length > 1 || written.trim() !== p) {
+        const option = written.slice(written.indexOf(':') + 1).split(',').find((o) => o.split(':').length === 3)!.split('=')[0].trim();
+        sweepOf.set(config, { spec: written, option, value: (config as unknown as Record<string, number>)[option] });
+      }
+      return config;
+    });
+  });
   if (!configs.some((c) => c.policy === 'none')) configs.unshift({ policy: 'none' });
   if (settings.seeds.length === 0) throw new Error('bench: give at least one seed');
   const repeats = settings.repeats ?? 1;
@@ -184,6 +202,9 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
     const cacheBytes = Math.max(...runs.map((r) => r.stats.peakCacheBytes));
     return {
       spec: formatCacheSpec(c),
+      label: cacheLabel(c),
+      policy: c.policy,
+      ...(sweepOf.has(c) ? { sweep: sweepOf.get(c) } : {}),
       seconds,
       samplingSeconds: mean(runs.map((r) => r.samplingSeconds)),
       speedup: median(ratios),

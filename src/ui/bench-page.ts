@@ -4,7 +4,7 @@
 // &autorun=1), so a run can be linked and scripted.
 
 import { INDICATOR_LABEL } from '../cache/manager.ts';
-import { parseCacheSpec } from '../cache/spec.ts';
+import { expandCacheSpec, splitCacheSpecs } from '../cache/spec.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { runCacheBenchmark, type BenchReport } from '../pipeline/bench.ts';
 import { AbortError } from '../pipeline/generate.ts';
@@ -53,19 +53,11 @@ const $ = {
   badge: byId('gpu-badge'),
 };
 
-/** Splits "none,bwcache:threshold=0.2,maxReuse=2,static" into specs: a comma before key= stays inside a spec. */
-export function splitSpecs(text: string): string[] {
-  return text
-    .replace(/\s+/g, '')
-    .split(/[,;|](?![^:,;|]*=)/)
-    .filter(Boolean);
-}
-
 function selectedPolicies(): string[] {
   const boxes = [...$.checks.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
   const specs = boxes.filter((b) => b.checked).map((b) => b.value);
-  specs.push(...splitSpecs($.extra.value));
-  for (const s of specs) parseCacheSpec(s); // a clear error before anything runs
+  specs.push(...splitCacheSpecs($.extra.value));
+  for (const s of specs) expandCacheSpec(s); // a clear error before anything runs
   return [...new Set(specs)];
 }
 
@@ -86,7 +78,7 @@ function optionalNumber(el: HTMLInputElement, name: string): number | undefined 
 function applyQuery(params: URLSearchParams): void {
   const policies = params.get('policies');
   if (policies !== null) {
-    const specs = splitSpecs(policies);
+    const specs = splitCacheSpecs(policies);
     const boxes = [...$.checks.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
     for (const b of boxes) if (!b.disabled) b.checked = specs.includes(b.value);
     $.extra.value = specs.filter((s) => !boxes.some((b) => b.value === s)).join(', ');
@@ -185,7 +177,8 @@ async function runBench(ctx: GpuContext): Promise<void> {
     else throw new Error(`${bundle.name} has no text encoder in webdit: choose a prompt embeddings file under "Another model".`);
     const negative = extras.negativePrompt && bundle.textEncoder && !embedsFile ? bundle.textEncoder.encode(extras.negativePrompt) : undefined;
     const profile = $.profile.checked && ctx.features.has('timestamp-query');
-    const configs = policies.includes('none') ? policies.length : policies.length + 1;
+    const points = policies.reduce((n, p) => n + expandCacheSpec(p).length, 0);
+    const configs = policies.includes('none') ? points : points + 1;
     const expected = configs + configs * seeds.length + 1 + (profile ? configs : 0);
     let done = 0;
     $.bar.value = 0;

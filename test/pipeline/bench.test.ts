@@ -71,4 +71,33 @@ describe('cache benchmark', () => {
     await expect(runCacheBenchmark(ctx, bundle, { ...settings, repeats: 0 })).rejects.toThrow(/repeats must be a positive integer/);
     bundle.dispose();
   });
+
+  it('expands a sweep into one point each, on the same seeds, with its option and value', async () => {
+    const ctx = await testContext();
+    const bundle = await loadBundle(ctx, directoryFolder(writeTinyModel(3)));
+    const report = await runCacheBenchmark(ctx, bundle, {
+      prompt: bundle.textEncoder!.encode('a blue square'),
+      steps: 5,
+      seeds: [1],
+      policies: ['static:interval=1:3:1'],
+      frames: 4,
+      height: 8,
+      width: 8,
+      guidance: 3,
+      profile: false,
+    });
+    expect(report.policies.map((p) => p.label)).toEqual(['none', 'static:interval=1', 'static', 'static:interval=3']);
+    expect(report.policies.map((p) => p.sweep?.value)).toEqual([undefined, 1, 2, 3]);
+    expect(report.policies[2].sweep).toEqual({ spec: 'static:interval=1:3:1', option: 'interval', value: 2 });
+    expect(report.policies[1].psnr).toBe(Infinity); // interval 1 computes every step
+    const fractions = report.policies.slice(1).map((p) => p.computedFraction);
+    expect(fractions[1]).toBeLessThan(fractions[0]);
+    expect(fractions[2]).toBeLessThanOrEqual(fractions[1]);
+    await expect(runCacheBenchmark(ctx, bundle, { ...settingsOf(bundle), policies: ['static:interval=3:1:1'] })).rejects.toThrow(/start ≤ end/);
+    bundle.dispose();
+  });
 });
+
+function settingsOf(bundle: Awaited<ReturnType<typeof loadBundle>>) {
+  return { prompt: bundle.textEncoder!.encode('a'), steps: 2, seeds: [0], policies: [], frames: 4, height: 8, width: 8, guidance: 3, profile: false };
+}
