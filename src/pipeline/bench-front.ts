@@ -61,7 +61,7 @@ export interface FrontSvgOptions {
 export function frontSvg(points: FrontPoint[], options: FrontSvgOptions = {}): string {
   const W = options.width ?? 560;
   const H = options.height ?? 320;
-  const pad = { left: 52, right: 16, top: 18, bottom: 40 };
+  const pad = { left: 52, right: 16, top: 32, bottom: 40 };
   const finite = points.filter((p) => Number.isFinite(p.psnr)).map((p) => p.psnr);
   const yLo = finite.length ? Math.floor(Math.min(...finite) - 1) : 20;
   const yHiFinite = finite.length ? Math.ceil(Math.max(...finite) + 1) : 40;
@@ -105,13 +105,12 @@ export function frontSvg(points: FrontPoint[], options: FrontSvgOptions = {}): s
         `<title>${escapeXml(`${p.spec}: ${p.speedup.toFixed(2)}×, ${fmtPsnr(p.psnr)} dB`)}</title></circle>`,
     );
   }
-  // Legend: the policies present.
-  const names = [...new Set(points.map((p) => p.policy))];
-  names.forEach((n, i) => {
-    const lx = W - pad.right - 110;
-    const ly = pad.top + 6 + i * 14;
-    out.push(`<circle cx="${lx}" cy="${ly}" r="4" fill="${POLICY_COLOURS[n] ?? '#ff7f0e'}"/><text x="${lx + 8}" y="${ly + 4}" fill="#222">${escapeXml(n)}</text>`);
-  });
+  // Legend: the policies present, in a row above the plot (never over a point).
+  let lx = pad.left;
+  for (const n of new Set(points.map((p) => p.policy))) {
+    out.push(`<circle cx="${lx + 4}" cy="12" r="4" fill="${POLICY_COLOURS[n] ?? '#ff7f0e'}"/><text x="${lx + 12}" y="16" fill="#222">${escapeXml(n)}</text>`);
+    lx += 22 + 6.5 * n.length;
+  }
   out.push('</svg>');
   return out.join('\n');
 }

@@ -10,7 +10,9 @@ import { runCacheBenchmark, type BenchReport } from '../pipeline/bench.ts';
 import { AbortError } from '../pipeline/generate.ts';
 import { urlFolder } from '../weights/folder.ts';
 import { blobSource } from '../weights/source.ts';
-import { lineChart } from './charts.ts';
+import { heatmap, lineChart } from './charts.ts';
+import { frontSvg, type FrontPoint } from '../pipeline/bench-front.ts';
+import { compareReports, parseBenchReport } from './bench-compare.ts';
 import { PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
 import { runExclusive, sharedModel, type SharedModel } from './engine.ts';
 import { byId, describeLoad, downloadBlob, errorMessage, formatBytes, formatPercent, formatSeconds, h } from './format.ts';
@@ -50,6 +52,12 @@ const $ = {
   jsonCard: byId('json-card'),
   json: byId('bench-json'),
   downloadJson: byId<HTMLButtonElement>('download-json'),
+  frontCard: byId('front-card'),
+  front: byId('front'),
+  frontDetail: byId('front-detail'),
+  compareFiles: byId<HTMLInputElement>('compare-files'),
+  compare: byId('compare'),
+  compareMessage: byId('compare-message'),
   badge: byId('gpu-badge'),
 };
 
@@ -122,6 +130,9 @@ function showAdapter(ctx: GpuContext): void {
 
 let running: AbortController | undefined;
 let lastJson: string | undefined;
+let lastReport: BenchReport | undefined;
+/** Reports loaded for comparison, by file name. */
+const loadedReports = new Map<string, BenchReport>();
 
 function setRunning(on: boolean): void {
   $.run.disabled = on;
@@ -229,8 +240,84 @@ async function runBench(ctx: GpuContext): Promise<void> {
   }
 }
 
-function cell(text: string, title?: string): HTMLTableCellElement {
-  return h('td', title ? { title } : {}, text);
+/** The table's column names, also each cell's label when a narrow card stacks the rows. */
+const COLUMNS = ['policy', 'time', 'speedup', 'reused', 'PSNR', 'SSIM', 'indicator', 'cache memory'];
+
+function cell(column: number, text: string, title?: string): HTMLTableCellElement {
+  return h('td', title ? { title, 'data-label': COLUMNS[column] } : { 'data-label': COLUMNS[column] }, text);
+}
+
+/** The plot of every policy and sweep point, with the hovered point's settings and compute pattern below. */
+function showFront(report: BenchReport): void {
+  const points: (FrontPoint & { index: number })[] = report.policies.map((p, index) => ({ spec: p.label, policy: p.policy, speedup: p.speedup, psnr: p.psnr, index }));
+  $.frontCard.hidden = false;
+  $.front.innerHTML = frontSvg(points);
+  const circles = [...$.front.querySelectorAll<SVGCircleElement>('circle.point')];
+  circles.forEach((c, i) => {
+    c.setAttribute('tabindex', '0');
+    const show = () => {
+      circles.forEach((o) => o.classList.toggle('active', o === c));
+      const p = report.policies[points[i].index];
+      const rows: [string, string][] = [
+        ['Policy', p.spec],
+        ['Speedup', `${p.speedup.toFixed(2)}× (rounds ${p.speedupRange[0].toFixed(2)}–${p.speedupRange[1].toFixed(2)})`],
+        ['PSNR / SSIM', `${p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`} / ${p.ssim.toFixed(4)}`],
+        ['Blocks computed', formatPercent(p.computedFraction)],
+      ];
+      if (p.sweep) rows.push(['Sweep', `${p.sweep.option} = ${p.sweep.value} of ${p.sweep.spec}`]);
+      $.frontDetail.replaceChildren(
+        h('dl', { class: 'kv' }, ...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+        heatmap(p.computeMap.map((row) => row.map((v) => v === 1)), { title: `Blocks × steps for ${p.label}` }),
+      );
+    };
+    c.addEventListener('mouseenter', show);
+    c.addEventListener('focus', show);
+  });
+}
+
+/** Every loaded report, and this page's last run, side by side. */
+function showComparison(): void {
+  const reports = [...loadedReports.entries()].map(([name, report]) => ({ name, report }));
+  if (lastReport) reports.unshift({ name: 'this run', report: lastReport });
+  if (reports.length === 0) {
+    $.compare.replaceChildren();
+    return;
+  }
+  const { adapters, policies, kernels } = compareReports(reports);
+  const head = (first: string) => h('thead', {}, h('tr', {}, h('th', {}, first), ...adapters.map((a) => h('th', { title: a.title }, a.label))));
+  const speedTable = h(
+    'table',
+    { class: 'compare-table', id: 'compare-policies' },
+    head('policy'),
+    h('tbody', {}, ...policies.map((row) => h('tr', {}, h('td', {}, h('code', {}, row.label)), ...row.cells.map((c, i) => h('td', { 'data-label': adapters[i].label }, c))))),
+  );
+  const kernelTable = h(
+    'table',
+    { class: 'compare-table', id: 'compare-kernels' },
+    head('kernel (share of GPU time, uncached)'),
+    h(
+      'tbody',
+      {},
+      ...(kernels.length
+        ? kernels.map((row) => h('tr', {}, h('td', {}, h('code', {}, row.label)), ...row.cells.map((c, i) => h('td', { 'data-label': adapters[i].label }, c))))
+        : [h('tr', {}, h('td', { colspan: String(adapters.length + 1) }, 'No kernel times in these reports (profiling was off, or the adapter has no timestamp queries).'))]),
+    ),
+  );
+  $.compare.replaceChildren(h('div', { class: 'table-wrap' }, speedTable), h('h3', { style: 'margin-top: 14px' }, 'Where the GPU time goes'), h('div', { class: 'table-wrap' }, kernelTable));
+}
+
+async function loadComparisonFiles(files: FileList | null): Promise<void> {
+  notice($.compareMessage, '');
+  const problems: string[] = [];
+  for (const file of files ?? []) {
+    try {
+      loadedReports.set(file.name, parseBenchReport(await file.text(), file.name));
+    } catch (e) {
+      problems.push(errorMessage(e));
+    }
+  }
+  if (problems.length) notice($.compareMessage, problems.join(' '), 'error');
+  showComparison();
 }
 
 function showReport(report: BenchReport, bundleName: string): void {
@@ -242,23 +329,26 @@ function showReport(report: BenchReport, bundleName: string): void {
       h(
         'tr',
         { class: p.spec === 'none' ? 'baseline' : undefined },
-        h('td', {}, h('code', {}, p.spec)),
-        cell(formatSeconds(p.seconds), `sampling ${formatSeconds(p.samplingSeconds)}`),
+        h('td', { 'data-label': COLUMNS[0], title: p.spec }, h('code', {}, p.label)),
+        cell(1, formatSeconds(p.seconds), `sampling ${formatSeconds(p.samplingSeconds)}`),
         cell(
+          2,
           p.spec === 'none' ? '1.00×' : `${p.speedup.toFixed(2)}×`,
           p.spec === 'none' ? undefined : `median of the per-round ratios against none; range ${p.speedupRange[0].toFixed(2)}–${p.speedupRange[1].toFixed(2)}×`,
         ),
-        cell(formatPercent(1 - p.computedFraction)),
-        cell(p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`),
-        cell(p.ssim.toFixed(4)),
+        cell(3, formatPercent(1 - p.computedFraction)),
+        cell(4, p.psnr === Infinity ? '∞' : `${p.psnr.toFixed(1)} dB`),
+        cell(5, p.ssim.toFixed(4)),
         cell(
+          6,
           p.indicatorShare === null ? '–' : formatPercent(p.indicatorShare, 1),
           p.indicatorMs === null ? undefined : `${p.indicatorMs.toFixed(1)} ms of indicator GPU time per generation (${formatPercent(p.indicatorTimeShare ?? 0, 1)} of its wall time)`,
         ),
-        cell(`${formatBytes(p.cacheBytes)} (${formatPercent(p.cacheOverhead, 1)})`),
+        cell(7, `${formatBytes(p.cacheBytes)} (${formatPercent(p.cacheOverhead, 1)})`),
       ),
     ),
   );
+  showFront(report);
 
   const relL1 = report.curve.relL1;
   const blocks = relL1[0]?.length ?? 0;
@@ -294,6 +384,8 @@ function showReport(report: BenchReport, bundleName: string): void {
     );
   }
 
+  lastReport = report;
+  showComparison();
   lastJson = JSON.stringify(report, (_, v) => (v === Infinity ? 'Infinity' : v), 2);
   $.json.textContent = lastJson;
   $.jsonCard.hidden = false;
@@ -320,6 +412,7 @@ async function main(): Promise<void> {
     running?.abort();
     $.label.textContent = 'Stopping…';
   });
+  $.compareFiles.addEventListener('change', () => void loadComparisonFiles($.compareFiles.files));
   $.downloadJson.addEventListener('click', () => {
     if (lastJson) downloadBlob(new Blob([lastJson], { type: 'application/json' }), 'webdit-bench.json');
   });
