@@ -9,10 +9,8 @@
 // `repeats` times over; the first generation of the process also compiles every kernel.
 
 import { createNodeContext } from '../src/gpu/node.ts';
-import { loadBundleFromArgs, promptFromArgs } from '../src/cli/model-args.ts';
-import { generate } from '../src/pipeline/generate.ts';
-import { parseCacheSpec } from '../src/cache/spec.ts';
-import { withModelCalibration } from '../src/pipeline/bundle.ts';
+import { loadBundleFromArgs } from '../src/cli/model-args.ts';
+import { generateVideo } from '../src/pipeline/generate-video.ts';
 import { DEFAULT_PROMPT } from '../src/cli/commands/bench.ts';
 
 const args = process.argv.slice(2);
@@ -22,22 +20,20 @@ const specs = (args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--rep
 
 const ctx = await createNodeContext();
 const bundle = await loadBundleFromArgs(ctx, undefined, undefined);
-const { prompt, negative } = await promptFromArgs(bundle, DEFAULT_PROMPT, undefined, undefined, undefined);
-const d = bundle.defaults;
 for (let r = 0; r < repeats; r++) {
   for (const spec of specs) {
     const stepMs: number[] = [];
     let last = 0;
-    const result = await generate(ctx, {
-      model: bundle.model, decoder: bundle.decoder, condition: bundle.condition, prompt, negativePrompt: negative, textLen: bundle.textLen,
-      frames: d.frames, height: d.height, width: d.width, steps: d.steps, guidance: d.guidance, seed: 0, scheduler: bundle.scheduler,
-      cache: withModelCalibration(parseCacheSpec(spec), bundle),
+    const result = await generateVideo(ctx, bundle, {
+      prompt: DEFAULT_PROMPT,
+      seed: 0,
+      cache: spec,
       onProgress: (p) => {
         stepMs.push(Number((p.elapsedMs - last).toFixed(2)));
         last = p.elapsedMs;
       },
     });
-    const computed = result.stats.branches.cond?.computed.map((blocks) => (blocks.some(Boolean) ? 'C' : 'r')).join('') ?? 'C'.repeat(d.steps);
+    const computed = result.stats.branches.cond?.computed.map((blocks) => (blocks.some(Boolean) ? 'C' : 'r')).join('') ?? 'C'.repeat(result.settings.steps);
     console.log(JSON.stringify({ policy: spec, seconds: Number(result.seconds.toFixed(4)), steps: computed, stepMs }));
   }
 }

@@ -3,15 +3,8 @@
 export { createBrowserContext, WebGpuUnavailableError } from './gpu/device.ts';
 export type { GpuContext } from './gpu/context.ts';
 export { loadBundle, type ModelBundle, type BundleLoadOptions, type BundleDefaults } from './pipeline/bundle.ts';
-export {
-  AbortError,
-  generate,
-  latentShape,
-  type GenerateOptions,
-  type GenerateProgress,
-  type GenerateResult,
-  type PromptEmbedding,
-} from './pipeline/generate.ts';
+export { AbortError, latentShape, type GenerateProgress, type GenerateResult, type PromptEmbedding } from './pipeline/generate.ts';
+export { generateVideo, resolveRequest, type GenerateRequest, type GenerateSettings, type VideoResult } from './pipeline/generate-video.ts';
 export { runCacheBenchmark, type BenchReport, type BenchSettings, type PolicyResult } from './pipeline/bench.ts';
 export { parseCacheSpec, formatCacheSpec } from './cache/spec.ts';
 export type { CacheConfig } from './cache/policies.ts';

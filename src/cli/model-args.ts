@@ -31,9 +31,9 @@ export async function readEmbeddingFile(path: string, preferred: string[], textD
 }
 
 export interface PromptArgs {
-  prompt: PromptEmbedding;
-  negative: PromptEmbedding | undefined;
-  text: string | undefined;
+  /** Text (encoded by the generate entry) or embeddings read from a file. */
+  prompt: string | PromptEmbedding;
+  negative: string | PromptEmbedding | undefined;
 }
 
 /** --prompt TEXT (needs the model's text encoder) or --embeds FILE, and the optional negative. */
@@ -46,32 +46,30 @@ export async function promptFromArgs(
 ): Promise<PromptArgs> {
   const textDim = bundle.model.config.textDim;
   if (text !== undefined && embedsPath !== undefined) throw new UsageError('give --prompt or --embeds, not both');
-  let prompt: PromptEmbedding;
+  let prompt: string | PromptEmbedding;
   if (embedsPath !== undefined) prompt = await readEmbeddingFile(embedsPath, ['prompt_embeds', 'encoder_hidden_states'], textDim);
   else {
     if (!bundle.textEncoder) throw new UsageError(`${bundle.name} has no text encoder in webdit: give --embeds FILE (precomputed prompt_embeds)`);
-    const prompt0 = text ?? '';
-    const { unknown } = bundle.textEncoder.tokenize(prompt0);
+    prompt = text ?? '';
+    const { unknown } = bundle.textEncoder.tokenize(prompt);
     if (unknown.length) console.error(`note: the model does not know the words ${unknown.map((u) => `"${u}"`).join(', ')}`);
-    prompt = bundle.textEncoder.encode(prompt0);
   }
-  let negative: PromptEmbedding | undefined;
+  let negative: string | PromptEmbedding | undefined;
   if (negativePath !== undefined) negative = await readEmbeddingFile(negativePath, ['negative_prompt_embeds', 'prompt_embeds', 'encoder_hidden_states'], textDim);
   else if (negativeText !== undefined) {
     if (!bundle.textEncoder) throw new UsageError('--negative needs a model with a text encoder; give --negative-embeds FILE');
-    negative = bundle.textEncoder.encode(negativeText);
+    negative = negativeText;
   }
-  return { prompt, negative, text };
+  return { prompt, negative };
 }
 
-/** Video size and sampling settings, defaulting to the bundle's own. */
-export function samplingFromArgs(options: Options, bundle: ModelBundle) {
-  const d = bundle.defaults;
+/** Video size and sampling settings given on the command line; the generate entry fills the rest from the model. */
+export function samplingFromArgs(options: Options) {
   return {
-    frames: options.integer('frames', d.frames)!,
-    height: options.integer('height', d.height)!,
-    width: options.integer('width', d.width)!,
-    steps: options.integer('steps', d.steps)!,
-    guidance: options.number('guidance', d.guidance)!,
+    frames: options.integer('frames'),
+    height: options.integer('height'),
+    width: options.integer('width'),
+    steps: options.integer('steps'),
+    guidance: options.number('guidance'),
   };
 }

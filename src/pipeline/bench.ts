@@ -10,26 +10,19 @@ import { cacheLabel, expandCacheSpec, formatCacheSpec, parseCacheSpec } from '..
 import type { CacheConfig } from '../cache/policies.ts';
 import { psnr, ssim } from '../frames/metrics.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
-import { generate, type GenerateResult, type PromptEmbedding } from './generate.ts';
+import type { GenerateResult } from './generate.ts';
+import { generateVideo, resolveRequest, type GenerateRequest } from './generate-video.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 
-export interface BenchSettings {
-  prompt: PromptEmbedding;
-  promptText?: string;
-  negativePrompt?: PromptEmbedding;
-  steps: number;
+/** The generation every policy runs (sizes, steps, guidance default to the model's), and the bench's own settings. */
+export interface BenchSettings extends Pick<GenerateRequest, 'prompt' | 'negativePrompt' | 'frames' | 'height' | 'width' | 'steps' | 'guidance' | 'signal'> {
   seeds: number[];
   /** Timed runs per policy and seed (median kept); default 1. */
   repeats?: number;
   policies: string[];
-  frames: number;
-  height: number;
-  width: number;
-  guidance: number;
   /** Profile one run per policy for the indicator's share of GPU time (needs timestamp-query). */
   profile?: boolean;
   onProgress?: (message: string) => void;
-  signal?: AbortSignal;
 }
 
 export interface PolicyResult {
@@ -76,7 +69,19 @@ export interface BenchReport {
   adapter: GpuContext['adapterInfo'];
   features: string[];
   model: { name: string; parameters: number; weightBytes: number; numLayers: number };
-  settings: Omit<BenchSettings, 'prompt' | 'negativePrompt' | 'onProgress' | 'signal'>;
+  /** What ran, every default filled in; promptText where the prompt was text. */
+  settings: {
+    promptText?: string;
+    steps: number;
+    seeds: number[];
+    repeats?: number;
+    policies: string[];
+    frames: number;
+    height: number;
+    width: number;
+    guidance: number;
+    profile?: boolean;
+  };
   policies: PolicyResult[];
   /** From the uncached computation: relative L1 of every block's output between adjacent steps [step][block]. */
   curve: { timesteps: number[]; relL1: (number | null)[][] };
@@ -115,27 +120,14 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   const repeats = settings.repeats ?? 1;
   if (!Number.isInteger(repeats) || repeats < 1) throw new Error(`bench: repeats must be a positive integer, got ${repeats}`);
   const say = settings.onProgress ?? (() => {});
-  const run = (cache: CacheConfig, seed: number, steps = settings.steps) =>
-    generate(ctx, {
-      model: bundle.model,
-      decoder: bundle.decoder,
-      condition: bundle.condition,
-      prompt: settings.prompt,
-      negativePrompt: settings.negativePrompt,
-      textLen: bundle.textLen,
-      frames: settings.frames,
-      height: settings.height,
-      width: settings.width,
-      steps,
-      guidance: settings.guidance,
-      seed,
-      scheduler: bundle.scheduler,
-      cache,
-      signal: settings.signal,
-    });
+  const { prompt, negativePrompt, frames, height, width, steps, guidance, signal } = settings;
+  const generation = { prompt, negativePrompt, frames, height, width, steps, guidance, signal };
+  // Checked whole (and the model's defaults filled in) before the first run.
+  const resolved = resolveRequest(bundle, { ...generation, seed: settings.seeds[0] }).settings;
+  const run = (cache: CacheConfig, seed: number, runSteps = resolved.steps) => generateVideo(ctx, bundle, { ...generation, steps: runSteps, seed, cache });
 
   say('warm-up (compiles every kernel)');
-  for (const c of configs) await run(c, settings.seeds[0], Math.min(settings.steps, 4));
+  for (const c of configs) await run(c, settings.seeds[0], Math.min(resolved.steps, 4));
 
   // Each (policy, seed) runs `repeats` times, interleaved so that a slow spell of a shared machine hits
   // every policy alike; its time is the median (frames are identical across repeats: same seed).
@@ -226,6 +218,7 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
   });
 
   const { prompt: _p, negativePrompt: _n, onProgress: _o, signal: _s, ...plainSettings } = settings;
+  const { cache: _c, seed: _seed, ...size } = resolved;
   return {
     adapter: ctx.adapterInfo,
     features: [...ctx.features].sort(),
@@ -235,9 +228,9 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
       weightBytes,
       numLayers: bundle.model.config.numLayers,
     },
-    settings: plainSettings,
+    settings: { ...(typeof prompt === 'string' ? { promptText: prompt } : {}), ...plainSettings, ...size },
     policies,
-    curve: { timesteps: scheduleTimesteps(bundle.scheduler, settings.steps), relL1: curve },
+    curve: { timesteps: scheduleTimesteps(bundle.scheduler, resolved.steps), relL1: curve },
     kernels,
   };
 }

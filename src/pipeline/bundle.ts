@@ -38,6 +38,8 @@ export interface ModelBundle {
   /** Clean channels the transformer takes beside the noisy latents (model_index.json "condition"). */
   condition: ModelCondition | undefined;
   defaults: BundleDefaults;
+  /** The unconditional branch's prompt text (model_index.json "negative_prompt"), if the model names one. */
+  negativePrompt: string | undefined;
   /** TeaCache polynomial fitted on this model by `webdit calibrate` (teacache.json), if any. */
   teacacheCoefficients: number[] | undefined;
   dispose(): void;
@@ -136,6 +138,7 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
     textLen,
     condition,
     defaults,
+    negativePrompt: typeof index.negative_prompt === 'string' ? index.negative_prompt : undefined,
     teacacheCoefficients,
     dispose() {
       model.dispose();

@@ -3,6 +3,7 @@
 // from the first step to the decoder. One step stays in flight: step i+1 is recorded and submitted
 // before step i's completion is awaited, so the GPU never idles while the host records; that wait gives
 // progress and a prompt abort.
+// Callers use generateVideo (generate-video.ts), which fills these options from a model bundle.
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';

@@ -176,17 +176,11 @@ async function runBench(ctx: GpuContext): Promise<void> {
   try {
     $.label.textContent = 'Loading the model…';
     $.bar.removeAttribute('value');
-    const { bundle, extras } = await loadModel();
-    const d = bundle.defaults;
-    const steps = optionalNumber($.steps, 'steps') ?? extras.defaultSteps ?? d.steps;
+    const { bundle } = await loadModel();
     const embedsFile = $.embedsFile.files?.[0];
-    const textDim = bundle.model.config.textDim;
-    const promptText = $.prompt.value;
-    let prompt;
-    if (embedsFile) prompt = await readPromptEmbedding(blobSource(embedsFile), PROMPT_TENSORS, textDim);
-    else if (bundle.textEncoder) prompt = bundle.textEncoder.encode(promptText);
-    else throw new Error(`${bundle.name} has no text encoder in webdit: choose a prompt embeddings file under "Another model".`);
-    const negative = extras.negativePrompt && bundle.textEncoder && !embedsFile ? bundle.textEncoder.encode(extras.negativePrompt) : undefined;
+    // Text goes through the model's encoder in the generate entry; a chosen embeddings file replaces it.
+    const prompt = embedsFile ? await readPromptEmbedding(blobSource(embedsFile), PROMPT_TENSORS, bundle.model.config.textDim) : $.prompt.value;
+    if (!embedsFile && !bundle.textEncoder) throw new Error(`${bundle.name} has no text encoder in webdit: choose a prompt embeddings file under "Another model".`);
     const profile = $.profile.checked && ctx.features.has('timestamp-query');
     const points = policies.reduce((n, p) => n + expandCacheSpec(p).length, 0);
     const configs = policies.includes('none') ? points : points + 1;
@@ -197,15 +191,13 @@ async function runBench(ctx: GpuContext): Promise<void> {
       () =>
         runCacheBenchmark(ctx, bundle, {
           prompt,
-          promptText: embedsFile ? undefined : promptText,
-          negativePrompt: negative,
-          steps,
+          steps: optionalNumber($.steps, 'steps'),
           seeds,
           policies,
-          frames: optionalNumber($.frames, 'frames') ?? d.frames,
-          height: optionalNumber($.height, 'height') ?? d.height,
-          width: optionalNumber($.width, 'width') ?? d.width,
-          guidance: optionalNumber($.guidance, 'guidance') ?? d.guidance,
+          frames: optionalNumber($.frames, 'frames'),
+          height: optionalNumber($.height, 'height'),
+          width: optionalNumber($.width, 'width'),
+          guidance: optionalNumber($.guidance, 'guidance'),
           profile,
           signal: controller.signal,
           onProgress: (m) => {

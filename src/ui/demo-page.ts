@@ -5,8 +5,8 @@
 import { parseCacheSpec, formatCacheSpec } from '../cache/spec.ts';
 import { POLICY_DEFAULTS, type CacheConfig, type PolicyName } from '../cache/policies.ts';
 import { psnr } from '../frames/metrics.ts';
-import { withModelCalibration } from '../pipeline/bundle.ts';
-import { AbortError, generate, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
+import { AbortError, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
+import { generateVideo } from '../pipeline/generate-video.ts';
 import { runExclusive, sharedContext } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
@@ -308,21 +308,16 @@ async function onGenerate(event: Event): Promise<void> {
     const { bundle } = m;
     const result = await runExclusive(
       () =>
-        generate(ctx, {
-          model: bundle.model,
-          decoder: bundle.decoder,
-          condition: bundle.condition,
+        generateVideo(ctx, bundle, {
           prompt: prompt.prompt,
-          negativePrompt: prompt.negative,
-          textLen: bundle.textLen,
+          negativePrompt: prompt.negativePrompt,
           frames: settings.frames,
           height: settings.height,
           width: settings.width,
           steps: settings.steps,
           guidance: settings.guidance,
           seed: settings.seed,
-          scheduler: bundle.scheduler,
-          cache: withModelCalibration(settings.cache, bundle),
+          cache: settings.cache,
           signal: controller.signal,
           onProgress,
         }),

@@ -1,5 +1,5 @@
 // A loaded model as the pages see it: its bundle, where it came from, and what its model_index.json
-// says beyond what the engine needs (example prompts, default steps).
+// says beyond what the engine needs (the prompt template and its words).
 
 import type { ModelBundle } from '../pipeline/bundle.ts';
 import type { PromptEmbedding } from '../pipeline/generate.ts';
@@ -18,9 +18,6 @@ export interface IndexExtras {
   /** "a {colour} {shape} moving {direction} on a {background} background" and the words to fill it. */
   promptTemplate?: string;
   words: Record<string, string[]>;
-  /** The sampling steps the model was made for, where model_index.json names them default_steps. */
-  defaultSteps?: number;
-  negativePrompt?: string;
 }
 
 /** Reads the optional fields of model_index.json that the engine does not use (never throws). */
@@ -39,9 +36,6 @@ export async function readIndexExtras(folder: ModelFolder): Promise<IndexExtras>
     const list = index[key];
     if (Array.isArray(list) && list.every((w) => typeof w === 'string')) extras.words[slot] = list as string[];
   }
-  const steps = typeof index.steps === 'number' ? index.steps : index.default_steps;
-  if (typeof steps === 'number' && Number.isInteger(steps) && steps > 0) extras.defaultSteps = steps;
-  if (typeof index.negative_prompt === 'string') extras.negativePrompt = index.negative_prompt;
   return extras;
 }
 
@@ -83,23 +77,22 @@ export function modelLabel(model: Pick<LoadedModel, 'bundle'>): string {
   }
 }
 
-/** Sampling steps to offer: model_index.json's, else the bundle's. */
+/** Sampling steps to offer: the model's default (model_index.json's, else Wan2.1's). */
 export function defaultSteps(model: LoadedModel): number {
-  return model.extras.defaultSteps ?? model.bundle.defaults.steps;
+  return model.bundle.defaults.steps;
 }
 
-/** The prompt (and negative prompt) of a run: text through the model's encoder, or the loaded embeddings. */
-export function promptOf(model: LoadedModel, text: string): { prompt: PromptEmbedding; negative?: PromptEmbedding; unknown: string[] } {
+/**
+ * The prompt (and negative prompt) of a run: the text, which the generate entry encodes with the model's
+ * encoder (its negative prompt comes from model_index.json there), or the loaded embeddings.
+ */
+export function promptOf(model: LoadedModel, text: string): { prompt: string | PromptEmbedding; negativePrompt?: PromptEmbedding; unknown: string[] } {
   const encoder = model.bundle.textEncoder;
-  if (encoder) {
-    const { unknown } = encoder.tokenize(text);
-    const negativeText = model.extras.negativePrompt;
-    return { prompt: encoder.encode(text), negative: negativeText ? encoder.encode(negativeText) : undefined, unknown };
-  }
+  if (encoder) return { prompt: text, unknown: encoder.tokenize(text).unknown };
   if (!model.embeds) {
     throw new Error(
       `${model.bundle.name} has no text encoder in webdit: load a prompt embeddings file (prompt_embeds, .safetensors) in "Load model".`,
     );
   }
-  return { prompt: model.embeds.prompt, negative: model.embeds.negative, unknown: [] };
+  return { prompt: model.embeds.prompt, negativePrompt: model.embeds.negative, unknown: [] };
 }

@@ -12,10 +12,9 @@
 // error {message}. Every instance on a page shares one GPU device, one copy of each model's weights,
 // and one queue of generations (src/ui/engine.ts).
 
-import { parseCacheSpec } from '../cache/spec.ts';
 import type { CacheStats } from '../cache/manager.ts';
-import { withModelCalibration } from '../pipeline/bundle.ts';
-import { AbortError, generate, type GenerateProgress, type GenerateResult, type PromptEmbedding } from '../pipeline/generate.ts';
+import { AbortError, type GenerateProgress, type PromptEmbedding } from '../pipeline/generate.ts';
+import { generateVideo, resolveRequest, type GenerateRequest, type VideoResult } from '../pipeline/generate-video.ts';
 import { urlFolder } from '../weights/folder.ts';
 import { urlSource } from '../weights/source.ts';
 import { queueLength, runExclusive, sharedContext, sharedModel, type LoadStatus, type SharedModel } from './engine.ts';
@@ -24,7 +23,7 @@ import { encodeClip } from './video.ts';
 import { describeLoad, errorMessage, formatBytes, formatSeconds } from './format.ts';
 import { shippedModelUrl } from './model.ts';
 
-export interface WebditVideoResult extends GenerateResult {
+export interface WebditVideoResult extends VideoResult {
   /** The clip as a WebM file (what the element plays). */
   video: Blob;
 }
@@ -69,9 +68,10 @@ const TEMPLATE = `
   </div>
 </div>`;
 
-function numberAttr(el: HTMLElement, name: string, fallback: number): number {
+/** A number attribute, or undefined where absent (the generate entry then takes the model's default). */
+function numberAttr(el: HTMLElement, name: string): number | undefined {
   const raw = el.getAttribute(name);
-  if (raw === null || raw.trim() === '') return fallback;
+  if (raw === null || raw.trim() === '') return undefined;
   const v = Number(raw);
   if (!Number.isFinite(v)) throw new Error(`<webdit-video> ${name}="${raw}" is not a number`);
   return v;
@@ -168,35 +168,23 @@ export class WebditVideo extends HTMLElement {
     try {
       const model = await untilAborted(this.loadModel());
       const { bundle } = model;
-      const d = bundle.defaults;
-      const steps = numberAttr(this, 'steps', model.extras.defaultSteps ?? d.steps);
-      const prompt = await untilAborted(this.promptOf(model));
-      const negative = await untilAborted(this.negativeOf(model));
-      const cache = withModelCalibration(parseCacheSpec(this.getAttribute('cache') || 'bwcache'), bundle);
+      const request: GenerateRequest = {
+        prompt: await untilAborted(this.promptOf(model)),
+        negativePrompt: await untilAborted(this.negativeOf(model)),
+        frames: numberAttr(this, 'frames'),
+        height: numberAttr(this, 'height'),
+        width: numberAttr(this, 'width'),
+        steps: numberAttr(this, 'steps'),
+        guidance: numberAttr(this, 'guidance'),
+        seed: numberAttr(this, 'seed'),
+        cache: this.getAttribute('cache') || 'bwcache',
+        signal,
+        onProgress: (p) => this.onStep(p),
+      };
+      resolveRequest(bundle, request); // a bad attribute fails now, not after waiting for the GPU queue
       const ctx = await sharedContext();
       if (queueLength() > 0) this.showStatus(undefined, 'Waiting for the GPU…');
-      const result = await runExclusive(
-        () =>
-          generate(ctx, {
-            model: bundle.model,
-            decoder: bundle.decoder,
-            condition: bundle.condition,
-            prompt,
-            negativePrompt: negative,
-            textLen: bundle.textLen,
-            frames: numberAttr(this, 'frames', d.frames),
-            height: numberAttr(this, 'height', d.height),
-            width: numberAttr(this, 'width', d.width),
-            steps,
-            guidance: numberAttr(this, 'guidance', d.guidance),
-            seed: numberAttr(this, 'seed', 0),
-            scheduler: bundle.scheduler,
-            cache,
-            signal,
-            onProgress: (p) => this.onStep(p),
-          }),
-        signal,
-      );
+      const result = await runExclusive(() => generateVideo(ctx, bundle, request), signal);
       this.showStatus(1, 'Encoding video…');
       const clip = await encodeClip(result.frames, result.shape);
       if (signal.aborted) throw new AbortError();
@@ -235,20 +223,19 @@ export class WebditVideo extends HTMLElement {
       }))();
   }
 
-  private async promptOf(model: SharedModel): Promise<PromptEmbedding> {
+  /** The `embeds` file, else the `prompt` text (encoded by the generate entry with the model's encoder). */
+  private async promptOf(model: SharedModel): Promise<string | PromptEmbedding> {
     const embeds = this.getAttribute('embeds');
     const textDim = model.bundle.model.config.textDim;
     if (embeds) return readPromptEmbedding(await urlSource(new URL(embeds, document.baseURI).href), PROMPT_TENSORS, textDim);
-    const encoder = model.bundle.textEncoder;
-    if (!encoder) throw new Error(`${model.bundle.name} has no text encoder in webdit: give the embeds attribute (a prompt_embeds .safetensors URL)`);
-    return encoder.encode(this.getAttribute('prompt') ?? '');
+    if (!model.bundle.textEncoder) throw new Error(`${model.bundle.name} has no text encoder in webdit: give the embeds attribute (a prompt_embeds .safetensors URL)`);
+    return this.getAttribute('prompt') ?? '';
   }
 
+  /** The `negative-embeds` file, else undefined: the model's own negative prompt. */
   private async negativeOf(model: SharedModel): Promise<PromptEmbedding | undefined> {
     const url = this.getAttribute('negative-embeds');
-    if (url) return readPromptEmbedding(await urlSource(new URL(url, document.baseURI).href), NEGATIVE_TENSORS, model.bundle.model.config.textDim);
-    const text = model.extras.negativePrompt;
-    return text && model.bundle.textEncoder ? model.bundle.textEncoder.encode(text) : undefined;
+    return url ? readPromptEmbedding(await urlSource(new URL(url, document.baseURI).href), NEGATIVE_TENSORS, model.bundle.model.config.textDim) : undefined;
   }
 
   private onStep(p: GenerateProgress): void {

@@ -58,13 +58,12 @@ const bench: Command = {
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
     try {
-      const sampling = samplingFromArgs(options, bundle);
+      const sampling = samplingFromArgs(options);
       options.finish();
       const promptText = embeds === undefined ? (text ?? DEFAULT_PROMPT) : undefined;
       const { prompt, negative } = await promptFromArgs(bundle, promptText, embeds, undefined, negativeEmbeds);
       const report = await runCacheBenchmark(ctx, bundle, {
         prompt,
-        promptText,
         negativePrompt: negative,
         seeds,
         repeats,

@@ -5,7 +5,7 @@ import { UsageError } from '../args.ts';
 import { createNodeContext } from '../../gpu/node.ts';
 import { TeaCacheCalibrator, fitPolynomial } from '../../cache/calibrate.ts';
 import { polyval } from '../../cache/policies.ts';
-import { generate } from '../../pipeline/generate.ts';
+import { generateVideo, resolveRequest } from '../../pipeline/generate-video.ts';
 import { TEACACHE_CALIBRATION_FILE } from '../../pipeline/bundle.ts';
 import { SHIPPED_MODEL_DIR, loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
 
@@ -30,25 +30,23 @@ const calibrate: Command = {
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
     try {
-      const sampling = samplingFromArgs(options, bundle);
+      const sampling = samplingFromArgs(options);
       options.finish();
-      const prompts = embeds !== undefined || text !== undefined || !bundle.textEncoder ? [text] : DEFAULT_PROMPTS;
+      const texts = embeds !== undefined || text !== undefined || !bundle.textEncoder ? [text] : DEFAULT_PROMPTS;
+      const prompts = [];
+      for (const t of texts) prompts.push({ label: t ?? embeds, prompt: (await promptFromArgs(bundle, t, embeds, undefined, undefined)).prompt });
+      // The request checked whole before any run; the calibrator needs its step count.
+      const { settings } = resolveRequest(bundle, { prompt: prompts[0].prompt, ...sampling });
       const xs: number[] = [];
       const ys: number[] = [];
-      for (const promptText of prompts) {
-        const { prompt } = await promptFromArgs(bundle, promptText, embeds, undefined, undefined);
+      for (const { label, prompt } of prompts) {
         for (const seed of seeds) {
-          const calibrator = new TeaCacheCalibrator(ctx, bundle.model, sampling.steps);
+          const calibrator = new TeaCacheCalibrator(ctx, bundle.model, settings.steps);
           try {
-            await generate(ctx, {
-              model: bundle.model,
-              decoder: bundle.decoder,
-              condition: bundle.condition,
+            await generateVideo(ctx, bundle, {
               prompt,
-              textLen: bundle.textLen,
               ...sampling,
               seed,
-              scheduler: bundle.scheduler,
               blockRunner: (branch, step) => calibrator.runner(branch, step),
             });
             for (const s of await calibrator.samples()) {
@@ -58,12 +56,12 @@ const calibrate: Command = {
           } finally {
             calibrator.dispose();
           }
-          console.error(`calibrate: ${promptText ?? embeds} seed ${seed}: ${xs.length} samples so far`);
+          console.error(`calibrate: ${label} seed ${seed}: ${xs.length} samples so far`);
         }
       }
       const coefficients = fitPolynomial(xs, ys, degree);
       const residual = Math.sqrt(xs.reduce((s, x, i) => s + (polyval(coefficients, x) - ys[i]) ** 2, 0) / xs.length);
-      const result = { coefficients, degree, samples: xs.length, rmsResidual: residual, steps: sampling.steps, guidance: sampling.guidance, pairs: xs.map((x, i) => [x, ys[i]]) };
+      const result = { coefficients, degree, samples: xs.length, rmsResidual: residual, steps: settings.steps, guidance: settings.guidance, pairs: xs.map((x, i) => [x, ys[i]]) };
       await writeFile(outPath, JSON.stringify(result, null, 2));
       console.log(JSON.stringify({ coefficients, degree, samples: xs.length, rmsResidual: residual, savedTo: outPath }, null, 2));
     } finally {

@@ -2,9 +2,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
 import { createNodeContext } from '../../gpu/node.ts';
-import { generate } from '../../pipeline/generate.ts';
-import { withModelCalibration } from '../../pipeline/bundle.ts';
-import { parseCacheSpec, formatCacheSpec } from '../../cache/spec.ts';
+import { generateVideo, type GenerateSettings } from '../../pipeline/generate-video.ts';
+import { formatCacheSpec } from '../../cache/spec.ts';
 import { TOY_PALETTE, defaultToyPrompts, judgeToyClip, parseToyCaption, toyCaption, type ToyPrompt } from '../../pipeline/toy-eval.ts';
 import { loadBundleFromArgs, samplingFromArgs } from '../model-args.ts';
 
@@ -44,25 +43,16 @@ const evalToy: Command = {
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, undefined);
     try {
-      const sampling = samplingFromArgs(options, bundle);
+      const sampling = samplingFromArgs(options);
       options.finish();
       if (!bundle.textEncoder) throw new Error(`${bundle.name} has no text encoder: eval-toy judges the toy model`);
-      const cache = withModelCalibration(parseCacheSpec(cacheSpec), bundle);
       const results: ClipResult[] = [];
+      let settings: GenerateSettings | undefined;
       for (const p of prompts) {
         for (const seed of seeds) {
           const caption = toyCaption(p);
-          const r = await generate(ctx, {
-            model: bundle.model,
-            decoder: bundle.decoder,
-            condition: bundle.condition,
-            prompt: bundle.textEncoder.encode(caption),
-            textLen: bundle.textLen,
-            ...sampling,
-            seed,
-            scheduler: bundle.scheduler,
-            cache,
-          });
+          const r = await generateVideo(ctx, bundle, { prompt: caption, ...sampling, seed, cache: cacheSpec });
+          settings = r.settings;
           const j = judgeToyClip(r.frames, r.shape, TOY_PALETTE.backgrounds[p.background]);
           const entry: ClipResult = {
             prompt: caption,
@@ -83,9 +73,9 @@ const evalToy: Command = {
       const rate = (k: 'colourOk' | 'motionOk' | 'shapeOk') => results.filter((r) => r[k]).length / results.length;
       const summary = {
         model: bundle.name,
-        cache: formatCacheSpec(cache),
-        steps: sampling.steps,
-        guidance: sampling.guidance,
+        cache: formatCacheSpec(settings!.cache),
+        steps: settings!.steps,
+        guidance: settings!.guidance,
         clips: results.length,
         colourAccuracy: rate('colourOk'),
         motionAccuracy: rate('motionOk'),

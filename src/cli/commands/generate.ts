@@ -5,8 +5,7 @@ import { createNodeContext } from '../../gpu/node.ts';
 import { fileSource } from '../../weights/node-source.ts';
 import { encodeSafetensors, openSafetensors, readTensor } from '../../weights/safetensors.ts';
 import { parseCacheSpec, formatCacheSpec } from '../../cache/spec.ts';
-import { generate } from '../../pipeline/generate.ts';
-import { withModelCalibration } from '../../pipeline/bundle.ts';
+import { generateVideo } from '../../pipeline/generate-video.ts';
 import { framesToRgba8 } from '../../frames/rgba.ts';
 import { encodeWebm } from '../../frames/video.ts';
 import { initNodeVideoEncoder } from '../../frames/node-video.ts';
@@ -44,7 +43,7 @@ const generateCommand: Command = {
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
     try {
-      const sampling = samplingFromArgs(options, bundle);
+      const sampling = samplingFromArgs(options);
       options.finish();
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
@@ -53,17 +52,12 @@ const generateCommand: Command = {
         if (!file.tensors.has('latents')) throw new Error(`${latentsPath}: no tensor "latents"`);
         latents = await readTensor(file, 'latents');
       }
-      const result = await generate(ctx, {
-        model: bundle.model,
-        decoder: bundle.decoder,
-        condition: bundle.condition,
+      const result = await generateVideo(ctx, bundle, {
         prompt,
         negativePrompt: negative,
-        textLen: bundle.textLen,
         ...sampling,
         seed,
-        scheduler: bundle.scheduler,
-        cache: withModelCalibration(cache, bundle),
+        cache,
         latents,
         onProgress: quiet ? undefined : (p) => process.stderr.write(progressBar(p.step, p.steps, p.elapsedMs, p.etaMs)),
       });

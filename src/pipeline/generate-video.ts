@@ -1,0 +1,152 @@
+// webdit's one generate entry: a loaded bundle and a request → a video. Everything the model folder
+// decides (scheduler, text length, condition channels, decoder, default size, steps, guidance,
+// negative prompt, TeaCache calibration) is filled in here, so no caller assembles the engine's
+// options by hand; the request is checked whole before any GPU work.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { BlockStackRunner } from '../model/transformer.ts';
+import type { PromptEmbedding } from '../model/text-encoder.ts';
+import type { Branch } from '../cache/manager.ts';
+import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
+import { parseCacheSpec } from '../cache/spec.ts';
+import { withModelCalibration, type ModelBundle } from './bundle.ts';
+import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
+
+export interface GenerateRequest {
+  /** Text (through the bundle's text encoder) or precomputed prompt embeddings [rows, textDim]. */
+  prompt: string | PromptEmbedding;
+  /** The unconditional branch's prompt; default: the model's `negative_prompt`, else zero rows. */
+  negativePrompt?: string | PromptEmbedding;
+  /** Video size; defaults: the model's (model_index.json), else Wan2.1's 81 × 480 × 832. */
+  frames?: number;
+  height?: number;
+  width?: number;
+  steps?: number;
+  guidance?: number;
+  /** Noise seed; default 0. */
+  seed?: number;
+  /** A cache spec (`bwcache:threshold=0.2`) or config; default none. The model's TeaCache calibration fills in. */
+  cache?: string | CacheConfig;
+  /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
+  latents?: Float32Array;
+  signal?: AbortSignal;
+  onProgress?: (p: GenerateProgress) => void;
+  /** Instrumentation: replaces the cache's block-stack hook (calibration runs use this). */
+  blockRunner?: (branch: Branch, step: number) => BlockStackRunner;
+}
+
+/** The settings a run used, every default filled in. */
+export interface GenerateSettings {
+  frames: number;
+  height: number;
+  width: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+  cache: CacheConfig;
+}
+
+export interface VideoResult extends GenerateResult {
+  settings: GenerateSettings;
+}
+
+const REQUEST_FIELDS = new Set<string>([
+  'prompt', 'negativePrompt', 'frames', 'height', 'width', 'steps', 'guidance', 'seed', 'cache', 'latents', 'signal', 'onProgress', 'blockRunner',
+]);
+
+function optionalNumber(request: GenerateRequest, name: 'frames' | 'height' | 'width' | 'steps' | 'guidance' | 'seed', fallback: number): number {
+  const v = request[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`generate: ${name} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Text through the bundle's encoder, or embeddings checked against the model's text width and length. */
+function embedPrompt(bundle: ModelBundle, prompt: unknown, field: string): PromptEmbedding {
+  const { textDim } = bundle.model.config;
+  if (typeof prompt === 'string') {
+    if (!bundle.textEncoder) throw new Error(`generate: ${bundle.name} has no text encoder in webdit: give ${field} as embeddings ({ data, rows }, e.g. a prompt_embeds file)`);
+    return bundle.textEncoder.encode(prompt);
+  }
+  const e = prompt as Partial<PromptEmbedding> | null;
+  if (typeof e !== 'object' || e === null || !(e.data instanceof Float32Array) || !Number.isInteger(e.rows) || e.rows! < 0) {
+    throw new Error(`generate: ${field} must be text or embeddings { data: Float32Array, rows }, got ${e === null ? 'null' : typeof e}`);
+  }
+  if (e.data.length !== e.rows! * textDim) throw new Error(`generate: ${field} has ${e.data.length} values, expected ${e.rows} rows × the model's text_dim ${textDim}`);
+  if (e.rows! > bundle.textLen) throw new Error(`generate: ${field} has ${e.rows} rows, more than the model's text length ${bundle.textLen}`);
+  if (!e.data.every(Number.isFinite)) throw new Error(`generate: ${field} has values that are not finite numbers`);
+  return { data: e.data, rows: e.rows! };
+}
+
+function cacheConfig(bundle: ModelBundle, cache: unknown): CacheConfig {
+  let config: CacheConfig;
+  if (cache === undefined) config = { policy: 'none' };
+  else if (typeof cache === 'string') config = parseCacheSpec(cache);
+  else {
+    const policy = (cache as { policy?: unknown } | null)?.policy;
+    if (typeof policy !== 'string' || !(policy in POLICY_DEFAULTS)) {
+      throw new Error(`generate: cache must be a spec such as "bwcache" or a config with a policy (${Object.keys(POLICY_DEFAULTS).join(', ')}), got ${JSON.stringify(cache)}`);
+    }
+    config = cache as CacheConfig;
+  }
+  return withModelCalibration(config, bundle);
+}
+
+/**
+ * The engine's options for a request, with the bundle's defaults filled in. Throws a clear error for
+ * anything the run would refuse (sizes, steps, seed, embeddings, cache spec, latents, unknown fields),
+ * without touching the GPU.
+ */
+export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): GenerateOptions & { settings: GenerateSettings } {
+  if (typeof request !== 'object' || request === null) throw new Error('generate: the request must be an object with at least a prompt');
+  const unknown = Object.keys(request).filter((k) => !REQUEST_FIELDS.has(k));
+  if (unknown.length) throw new Error(`generate: unknown request field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${[...REQUEST_FIELDS].join(', ')})`);
+  if (request.prompt === undefined) throw new Error('generate: the request needs a prompt (text or embeddings)');
+  const d = bundle.defaults;
+  const settings: GenerateSettings = {
+    frames: optionalNumber(request, 'frames', d.frames),
+    height: optionalNumber(request, 'height', d.height),
+    width: optionalNumber(request, 'width', d.width),
+    steps: optionalNumber(request, 'steps', d.steps),
+    guidance: optionalNumber(request, 'guidance', d.guidance),
+    seed: optionalNumber(request, 'seed', 0),
+    cache: cacheConfig(bundle, request.cache),
+  };
+  if (!Number.isInteger(settings.steps) || settings.steps < 1) throw new Error(`generate: steps must be a positive integer, got ${settings.steps}`);
+  if (!Number.isInteger(settings.seed) || settings.seed < 0) throw new Error(`generate: seed must be a non-negative integer, got ${settings.seed}`);
+  const shape = latentShape(bundle.model, bundle.decoder, settings);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (request.latents !== undefined) {
+    if (!(request.latents instanceof Float32Array)) throw new Error('generate: latents must be a Float32Array');
+    if (request.latents.length !== count) throw new Error(`generate: latents have ${request.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
+  }
+  const prompt = embedPrompt(bundle, request.prompt, 'prompt');
+  const negativeSource = request.negativePrompt ?? bundle.negativePrompt;
+  // Without a text encoder the model's negative prompt text cannot be used: zero rows, as before.
+  const negativePrompt =
+    negativeSource === undefined || (typeof negativeSource === 'string' && request.negativePrompt === undefined && !bundle.textEncoder)
+      ? undefined
+      : embedPrompt(bundle, negativeSource, 'negativePrompt');
+  return {
+    model: bundle.model,
+    decoder: bundle.decoder,
+    condition: bundle.condition,
+    scheduler: bundle.scheduler,
+    textLen: bundle.textLen,
+    prompt,
+    negativePrompt,
+    ...settings,
+    latents: request.latents,
+    signal: request.signal,
+    onProgress: request.onProgress,
+    blockRunner: request.blockRunner,
+    settings,
+  };
+}
+
+/** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
+export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
+  const { settings, ...options } = resolveRequest(bundle, request);
+  const result = await generate(ctx, options);
+  return { ...result, settings };
+}
