@@ -75,7 +75,8 @@ node -e "const b = require('fs').readFileSync('$APP/clip.webm'); if (b.readUInt3
 step '(c) a fresh Vite app importing webdit builds'
 cat >"$APP/index.html" <<'HTML'
 <!doctype html>
-<html><body><webdit-video prompt="a red circle moving right on a black background" steps="2"></webdit-video>
+<html><head><link rel="icon" href="data:," /></head>
+<body><webdit-video prompt="a red circle moving right on a black background" steps="2" seed="1"></webdit-video>
 <script type="module" src="/src/main.ts"></script></body></html>
 HTML
 cat >"$APP/src/main.ts" <<'TS'
@@ -89,12 +90,16 @@ export async function run(): Promise<GenerateResult> {
   return generate(ctx, { model: bundle.model, decoder: bundle.decoder, condition: bundle.condition, scheduler: bundle.scheduler, textLen: bundle.textLen,
     prompt: bundle.textEncoder.encode('a blue square moving up on a white background'), ...bundle.defaults, steps: 2, seed: 0 });
 }
-console.log(customElements.get('webdit-video') === WebditVideo);
+// For test/package/pack.test.ts, which runs the built app in Chromium.
+Object.assign(window, { runWebdit: run, webditVideoDefined: customElements.get('webdit-video') === WebditVideo });
 TS
 cat >"$APP/tsconfig.json" <<'JSON'
 { "compilerOptions": { "target": "ES2022", "module": "ESNext", "moduleResolution": "Bundler", "lib": ["ES2022", "DOM"],
   "types": [], "strict": true, "noEmit": true, "skipLibCheck": false }, "include": ["src"] }
 JSON
+# The element's default model is models/toy/ under the page: the app serves the package's copy there.
+mkdir -p "$APP/public/models"
+cp -r "$APP/node_modules/webdit/public/models/toy" "$APP/public/models/toy"
 (cd "$APP" && "$ROOT/node_modules/.bin/tsc" -p tsconfig.json)
 (cd "$APP" && "$ROOT/node_modules/.bin/vite" build --logLevel warn)
 node -e "
@@ -104,4 +109,6 @@ node -e "
   for (const needle of ['webdit-video', 'createComputePipeline', '@compute']) if (!js.includes(needle)) { console.error('the app bundle lacks ' + needle); process.exit(1); }
   console.log('vite app built: ' + fs.readdirSync(dir).length + ' assets');
 "
+# PACK_APP_DIST=DIR keeps the built app, for a browser to run it.
+if [ -n "${PACK_APP_DIST:-}" ]; then cp -r "$APP/dist" "$PACK_APP_DIST"; fi
 step 'package test passed'
