@@ -41,6 +41,13 @@ step '(a) npx webdit info'
 (cd "$APP" && npx --no-install webdit info >"$WORK/info.json")
 node -e "const i = JSON.parse(require('fs').readFileSync('$WORK/info.json', 'utf8')); if (!i.adapter || !(i.limits.maxBufferSize > 0)) process.exit(1); console.log('adapter:', JSON.stringify(i.adapter))"
 
+# bench-kernels' TensorFlow.js peer is a dev dependency: without it the command says what to install.
+set +e
+(cd "$APP" && npx --no-install webdit bench-kernels --quick >/dev/null 2>"$WORK/bench-kernels.err")
+status=$?
+set -e
+grep -q 'the TensorFlow.js peer is not installed' "$WORK/bench-kernels.err" && [ "$status" = 2 ] || { cat "$WORK/bench-kernels.err"; exit 1; }
+
 step '(b) Node: import webdit and generate a 2-step toy clip'
 cat >"$APP/generate.mjs" <<'JS'
 import { writeFileSync } from 'node:fs';
