@@ -4,6 +4,10 @@
 //   vite build --mode lib   → dist/webdit.js: one ES module with everything inside (the WGSL shaders,
 //                             libwebp's WebAssembly), which defines <webdit-video> when imported.
 // `npm run build` runs both; `npm run dev` / `npm start` serve the pages with Vite's dev server.
+// A third, for the npm package (`npm run build:package`, run by `npm pack`):
+//   vite build --mode package → lib/browser/: the "browser" entries `webdit` (the API) and
+//                             `webdit/element` (<webdit-video>), dependencies and shaders inside, so any
+//                             bundler takes them as they are.
 
 import { resolve } from 'node:path';
 import { defineConfig, type UserConfig } from 'vite';
@@ -39,8 +43,27 @@ export default defineConfig(({ mode, command }): UserConfig => {
         emptyOutDir: false,
         copyPublicDir: false,
         // Library mode inlines assets (the .wasm becomes a data: URL inside the module).
-        lib: { entry: resolve(root, 'src/index.ts'), formats: ['es'], fileName: () => 'webdit.js' },
+        lib: { entry: resolve(root, 'src/webdit.ts'), formats: ['es'], fileName: () => 'webdit.js' },
         rolldownOptions: { checks, output: { codeSplitting: false } },
+      },
+    };
+  }
+  if (mode === 'package') {
+    return {
+      ...shared,
+      publicDir: false,
+      build: {
+        ...shared.build,
+        outDir: 'lib/browser',
+        emptyOutDir: true,
+        copyPublicDir: false,
+        sourcemap: false,
+        lib: {
+          entry: { index: resolve(root, 'src/index.ts'), element: resolve(root, 'src/element.ts') },
+          formats: ['es'],
+          fileName: (_format, name) => `${name}.js`,
+        },
+        rolldownOptions: { checks },
       },
     };
   }

@@ -1,4 +1,5 @@
-// webdit's public API for the browser (dist/webdit.js). Importing it also defines <webdit-video>.
+// webdit's public API for the browser: `import … from 'webdit'` in a bundler (the package's "browser"
+// entry). It defines no element: `webdit/element` does, and dist/webdit.js (src/webdit.ts) is both.
 
 export { createBrowserContext, WebGpuUnavailableError } from './gpu/device.ts';
 export type { GpuContext } from './gpu/context.ts';
@@ -17,4 +18,3 @@ export { psnr, ssim } from './frames/metrics.ts';
 export { readPromptEmbedding } from './ui/embeddings.ts';
 export { encodeClip } from './ui/video.ts';
 export { sharedContext, sharedModel, runExclusive } from './ui/engine.ts';
-export { WebditVideo, defineWebditVideo, type WebditVideoResult, type WebditDoneDetail } from './ui/webdit-video.ts';

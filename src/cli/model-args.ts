@@ -1,16 +1,15 @@
 // Shared by the commands that generate: the model folder (default: the shipped toy model), its
 // decoder, and the prompt (text through the model's own encoder, or precomputed embeddings).
 
-import { fileURLToPath } from 'node:url';
 import { UsageError, type Options } from './args.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { directoryFolder } from '../weights/node-folder.ts';
+import { directoryFolder, shippedModelDir } from '../weights/node-folder.ts';
 import { fileSource } from '../weights/node-source.ts';
 import { openSafetensors, readTensor } from '../weights/safetensors.ts';
 import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
 
-export const SHIPPED_MODEL_DIR = fileURLToPath(new URL('../../public/models/toy/', import.meta.url));
+export const SHIPPED_MODEL_DIR = shippedModelDir();
 
 export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | undefined, decoderPath: string | undefined): Promise<ModelBundle> {
   const dir = modelDir ?? SHIPPED_MODEL_DIR;

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { init } from '@jsquash/webp/encode.js';
+import { encodeWebm } from './video.ts';
 
 let ready: Promise<unknown> | undefined;
 
@@ -11,4 +12,10 @@ export function initNodeVideoEncoder(): Promise<unknown> {
     .then((bytes) => WebAssembly.compile(bytes))
     .then((module) => init(module));
   return ready;
+}
+
+/** encodeWebm for Node: loads libwebp's WebAssembly from the installed package first. */
+export async function encodeNodeWebm(...args: Parameters<typeof encodeWebm>): Promise<Uint8Array> {
+  await initNodeVideoEncoder();
+  return encodeWebm(...args);
 }

@@ -2,6 +2,9 @@
 // pending command encoder (flushed only when a result is needed or the uniform arena is full), and
 // an optional per-kernel profiler on timestamp queries. Knows nothing of models.
 
+// Kept in the emitted .d.ts, so TypeScript users of the package get WebGPU's types (GPUDevice, …) with it.
+/// <reference types="@webgpu/types" preserve="true" />
+
 import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-layout.ts';
 import { shaderSource } from './shaders.ts';
 import { Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';

@@ -2,10 +2,11 @@
 // benchmarks), never by browser code, so Vite never bundles it.
 
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createContext, type RequestOptions } from './device.ts';
 import type { GpuContext } from './context.ts';
 import { setShaderLoader } from './shaders.ts';
+import { packageRoot } from './package-root.ts';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -79,9 +80,9 @@ export async function nodeGpu(): Promise<GPU> {
   return dawn;
 }
 
-const shaderDir = fileURLToPath(new URL('../../shaders/', import.meta.url));
 setShaderLoader((name) => {
-  const path = `${shaderDir}${name}.wgsl`;
+  const shaderDir = join(packageRoot(), 'shaders');
+  const path = join(shaderDir, `${name}.wgsl`);
   if (!existsSync(path)) throw new Error(`no shader named "${name}" in ${shaderDir}`);
   return readFileSync(path, 'utf8');
 });

@@ -5,8 +5,13 @@ import type { ModelBundle } from '../pipeline/bundle.ts';
 import type { PromptEmbedding } from '../pipeline/generate.ts';
 import type { ModelFolder } from '../weights/folder.ts';
 
-/** The shipped model's folder: beside dist/webdit.js in the library build, under the site's base otherwise. */
+/**
+ * The shipped model's folder: beside dist/webdit.js in the library build; in the npm package's browser
+ * build (bundled into someone's app, so nothing is beside it) models/toy/ under the page's base, where
+ * the app copies the package's public/models/toy/; under the site's base otherwise.
+ */
 export function shippedModelUrl(): string {
+  if (import.meta.env.MODE === 'package') return new URL('models/toy/', document.baseURI).href;
   if (import.meta.env.MODE === 'lib') {
     const relative = 'models/toy/'; // not a literal in new URL(): Vite must not treat the folder as an asset
     return new URL(relative, import.meta.url).href;

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { relativePathSegments, type ModelFolder } from './folder.ts';
 import { fileSource } from './node-source.ts';
+import { packageRoot } from '../gpu/package-root.ts';
 
 function isMissing(e: unknown): boolean {
   const code = (e as { code?: string } | null)?.code;
@@ -32,4 +33,9 @@ export function directoryFolder(dir: string): ModelFolder {
       }
     },
   };
+}
+
+/** The toy model webdit ships (public/models/toy/ in the repository and in the npm package). */
+export function shippedModelDir(): string {
+  return join(packageRoot(), 'public', 'models', 'toy');
 }

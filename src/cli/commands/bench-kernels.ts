@@ -136,6 +136,16 @@ async function benchAttention(ctx: GpuContext, mode: Mode): Promise<object> {
   return { status: 'ok', flops: '4·Lq·Lk·D·H', results: rows };
 }
 
+/** TensorFlow.js is a dev dependency: the npm package's CLI says how to get it instead of a resolver error. */
+async function loadPeer(): Promise<TfjsPeer> {
+  try {
+    return await loadTfjsPeer(await nodeGpu());
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' || !/@tensorflow\//.test(String(e))) throw e;
+    throw new UsageError('the TensorFlow.js peer is not installed: npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu, or pass --no-peer');
+  }
+}
+
 const benchKernels: Command = {
   summary:
     'Time the matmul kernel on a DiT block’s shapes against TensorFlow.js’s WebGPU backend (same process, same adapter), and the attention kernel; prints JSON.',
@@ -164,7 +174,7 @@ const benchKernels: Command = {
     try {
       const preset = quick || (!full && isSoftwareAdapter(ctx)) ? QUICK : FULL;
       const mode = { ...preset, tokens: tokens ?? preset.tokens, widths: widths ?? preset.widths };
-      const peer = noPeer ? undefined : await loadTfjsPeer(await nodeGpu());
+      const peer = noPeer ? undefined : await loadPeer();
       const path = (forcedPath as MatmulPath | undefined) ?? preferredMatmulPath(ctx);
       const matmulRows = await benchMatmuls(ctx, peer, mode, path);
       const attentionResults = noAttention ? { status: 'skipped', reason: '--no-attention' } : await benchAttention(ctx, mode);
