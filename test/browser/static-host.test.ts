@@ -96,4 +96,26 @@ describe('on a static host that ignores HTTP Range', () => {
     expectWeightsStreamedWhole(server.answers);
     expect(log.errors).toEqual([]);
   }, 300_000);
+
+  it('a model on another origin without CORS headers fails with a message naming the URL and CORS', async () => {
+    const elsewhere = await serveStatic(site);
+    try {
+      const page = await (browsers.at(-1) ?? (await freshBrowser())).context.newPage();
+      await page.goto(`${server.url}/page/`);
+      const modelUrl = `${elsewhere.url}/dist/models/toy/`;
+      const message = await page.evaluate(async (url) => {
+        await customElements.whenDefined('webdit-video');
+        const el = document.createElement('webdit-video') as HTMLElement & { generate(): Promise<unknown> };
+        el.setAttribute('model', url);
+        el.setAttribute('steps', '1');
+        document.body.append(el);
+        return el.generate().then(() => 'generated', (e: Error) => e.message);
+      }, modelUrl);
+      expect(message).toContain(`GET ${modelUrl}`);
+      expect(message).toContain('failed: network error (Failed to fetch); the browser does not say why');
+      expect(message).toContain('CORS: it must send Access-Control-Allow-Origin');
+    } finally {
+      await elsewhere.close();
+    }
+  }, 60_000);
 });

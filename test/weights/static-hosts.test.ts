@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadTensors, openCheckpoint } from '../../src/weights/checkpoint.ts';
 import { urlFolder } from '../../src/weights/folder.ts';
 import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
@@ -207,6 +207,43 @@ describe('URL sources on static hosts', () => {
     await expect(readInOrder(grown, 1 << 20)).rejects.toThrow(
       new RegExp(`the body ended after ${big.byteLength} of ${grown.size} bytes: .*compresses on the fly without exposing Content-Encoding`),
     );
+  });
+
+  it('a server that refuses the CORS preflight of a Range request is read with plain GETs', async () => {
+    log.length = 0;
+    // A browser fails a cross-origin Range request whose preflight the server does not answer,
+    // with no answer and no reason; a plain GET needs no preflight.
+    const noPreflight: typeof fetch = async (input, init) => {
+      if (new Headers(init?.headers).has('Range')) throw new TypeError('Failed to fetch');
+      return fetch(input, init);
+    };
+    const source = await urlSource(`${base}/ranged/big.bin`, { fetch: noPreflight });
+    expect(source.transfer.mode).toBe('stream');
+    expect(Buffer.compare(await readInOrder(source, 1 << 20), big)).toBe(0);
+    expect(log).toEqual(['GET /ranged/big.bin']);
+  });
+
+  it('in a browser, a failure without an answer lists the likely causes (CORS, mixed content)', async () => {
+    const failing: typeof fetch = async () => {
+      throw new TypeError('Failed to fetch');
+    };
+    vi.stubGlobal('document', {});
+    vi.stubGlobal('location', { protocol: 'http:' });
+    try {
+      const error = await urlSource('https://cdn.example/m/w.safetensors', { fetch: failing }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(HttpError);
+      expect((error as HttpError).status).toBe(0);
+      expect((error as Error).message).toBe(
+        'GET https://cdn.example/m/w.safetensors failed: network error (Failed to fetch); the browser does not say why: the server may be ' +
+          'down or the URL wrong, or the server does not allow this page to read it (CORS: it must send Access-Control-Allow-Origin)',
+      );
+      vi.stubGlobal('location', { protocol: 'https:' });
+      await expect(urlFolder('http://models.example/m', { fetch: failing }).readText('config.json')).rejects.toThrow(
+        'GET http://models.example/m/config.json failed: network error (Failed to fetch); this https page may not load http URLs (mixed content): serve the model over https',
+      );
+    } finally {
+      vi.unstubAllGlobals();
+    }
   });
 
   it('a refused connection names the URL and the reason; aborts pass through', async () => {
