@@ -138,7 +138,6 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
     probe = await fetchOrExplain(fetchFn, url, { signal: sourceSignal }, 'GET', false);
   }
   let size: number | undefined;
-  let wholeProbe: Response | undefined;
   if (probe.status === 206) {
     size = parseContentRange(probe.headers.get('Content-Range'))?.total;
   } else if (probe.status === 416) {
@@ -148,12 +147,13 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
   } else if (probe.status === 200) {
     size = declaredLength(probe);
     if (size === undefined) size = await countBody(url, probe, sourceSignal);
-    else wholeProbe = probe;
   } else {
     discard(probe);
     throw new HttpError(`GET ${url}: ${statusText(probe)}`, url, probe.status);
   }
-  if (probe.status !== 200) discard(probe);
+  // Freed at once even where it is the whole file: a source may never be read (a download cache only
+  // compares validators), and an open body would hold a connection. The first read sends a new GET.
+  discard(probe);
   if (size === undefined) {
     const head = await fetchOrExplain(fetchFn, url, { method: 'HEAD', signal: sourceSignal }, 'HEAD', false);
     discard(head);
@@ -174,8 +174,6 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
     signal: sourceSignal,
     open: (signal) => fetchOrExplain(fetchFn, url, { signal }, 'GET', false),
   });
-  // The probe's answer is the file's first whole body: read from it rather than asking again.
-  if (wholeProbe) whole.adopt(wholeProbe);
 
   return {
     name: url,

@@ -94,12 +94,6 @@ export class WholeBodyReader {
 
   constructor(private readonly options: WholeBodyOptions) {}
 
-  /** Starts from a response already received (the size probe's or a read's 200 answer). */
-  adopt(res: Response): void {
-    this.close();
-    this.attach(res);
-  }
-
   read(offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     const run = this.queue.then(() => this.readNow(offset, length, signal));
     this.queue = run.catch(() => {});

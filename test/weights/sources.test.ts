@@ -191,7 +191,7 @@ describe('byte sources', () => {
       const plain = await urlSource(`${base}/plain/data.bin`);
       expect(plain.transfer.mode).toBe('stream');
       expect(Array.from(await plain.read(100, 400))).toEqual(Array.from(payload.subarray(100, 500)));
-      expect(log).toEqual(['GET /plain/data.bin bytes=0-0']);
+      expect(log).toEqual(['GET /plain/data.bin bytes=0-0', 'GET /plain/data.bin']);
 
       // Port 9 (discard) is one fetch refuses to connect to.
       await expect(urlSource('http://127.0.0.1:9/data.bin')).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:9\/data\.bin failed: network error \(fetch failed: bad port\)/);
