@@ -1,7 +1,7 @@
 // Errors of HTTP sources, worded for the author of the page that loads the model: which URL, which
 // request, and why (as far as the browser lets a page know). Browser-safe.
 
-/** An HTTP answer that was not what a read needed; `status` lets callers treat 404 as "absent" (0: no answer). */
+/** An HTTP answer that was not what a read needed; `status` lets callers treat 404 as "absent". */
 export class HttpError extends Error {
   constructor(
     message: string,
@@ -11,6 +11,21 @@ export class HttpError extends Error {
   ) {
     super(message, options);
     this.name = 'HttpError';
+  }
+}
+
+/**
+ * No answer, or a connection that broke mid-body: worth trying again later, unlike an HttpError
+ * (a download cache keeps what it stored; a page may still have the file stored from a visit).
+ */
+export class NetworkError extends Error {
+  constructor(
+    message: string,
+    readonly url: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'NetworkError';
   }
 }
 
@@ -33,7 +48,7 @@ function inBrowser(): boolean {
  * A fetch that failed without an answer. Browsers give every such failure the same message, so
  * the likely causes are listed; a URL http:// from an https:// page is named as mixed content.
  */
-export function networkError(method: string, url: string, e: unknown, ranged = false): HttpError {
+export function networkError(method: string, url: string, e: unknown, ranged = false): NetworkError {
   let text = `${method} ${url} failed: network error (${causeText(e)})`;
   if (inBrowser()) {
     const pageProtocol = (globalThis as { location?: { protocol?: string } }).location?.protocol;
@@ -45,5 +60,5 @@ export function networkError(method: string, url: string, e: unknown, ranged = f
         `to read it (CORS: it must send Access-Control-Allow-Origin${ranged ? ' and allow the Range header in its answer to the preflight' : ''})`;
     }
   }
-  return new HttpError(text, url, 0, { cause: e });
+  return new NetworkError(text, url, { cause: e });
 }

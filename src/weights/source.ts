@@ -3,10 +3,10 @@
 // Every source reads a byte range on demand, so a multi-GB file is never held whole (browsers cap
 // one ArrayBuffer at about 2 GB). Browser-safe: no Node imports here.
 
-import { HttpError, causeText, networkError } from './http-error.ts';
+import { HttpError, NetworkError, causeText, networkError } from './http-error.ts';
 import { WholeBodyReader, countBody, declaredLength, newTransferStats, type UrlTransferStats } from './whole-body.ts';
 
-export { HttpError } from './http-error.ts';
+export { HttpError, NetworkError } from './http-error.ts';
 export type { UrlTransferStats } from './whole-body.ts';
 
 export interface ByteSource {
@@ -219,7 +219,7 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
         body = new Uint8Array(await res.arrayBuffer());
       } catch (e) {
         if (isAbort(e) || combined?.aborted) throw e;
-        throw new HttpError(`GET ${url} (${range}): the connection broke (${causeText(e)})`, url, 0, { cause: e });
+        throw new NetworkError(`GET ${url} (${range}): the connection broke (${causeText(e)})`, url, { cause: e });
       }
       if (body.byteLength !== length) {
         const encoding = res.headers.get('Content-Encoding');

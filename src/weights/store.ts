@@ -146,8 +146,7 @@ function errorText(e: unknown): string {
 
 /** Whether the bytes stored before this error can still be trusted and resumed from. */
 function keepsPartial(e: unknown): boolean {
-  // Status 0: no answer, or a connection that broke mid-body; worth resuming like a 5xx.
-  if (e instanceof HttpError) return e.status === 0 || e.status >= 500 || e.status === 408 || e.status === 429;
+  if (e instanceof HttpError) return e.status >= 500 || e.status === 408 || e.status === 429;
   return !(e instanceof CorruptReadError);
 }
 

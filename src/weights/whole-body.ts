@@ -3,7 +3,7 @@
 // a read are downloaded and dropped; a read behind the position starts a new GET. The reader holds
 // one read's bytes plus the rest of one network chunk, never the file. Browser-safe.
 
-import { HttpError, causeText } from './http-error.ts';
+import { HttpError, NetworkError, causeText } from './http-error.ts';
 
 /** How a URL source has been reading; a live object, for tests and for pages that want to know. */
 export interface UrlTransferStats {
@@ -207,7 +207,7 @@ export class WholeBodyReader {
         result = await readOrAbort(this.reader!, signal);
       } catch (e) {
         if (signal?.aborted) throw abortError(signal);
-        throw new HttpError(`GET ${url}: the connection broke after ${this.position} of ${size} bytes (${causeText(e)})`, url, 0);
+        throw new NetworkError(`GET ${url}: the connection broke after ${this.position} of ${size} bytes (${causeText(e)})`, url, { cause: e });
       }
       if (result.done) {
         throw new HttpError(
@@ -270,6 +270,6 @@ export async function countBody(url: string, res: Response, signal: AbortSignal 
   } catch (e) {
     reader.cancel().catch(() => {});
     if (signal?.aborted) throw abortError(signal);
-    throw new HttpError(`GET ${url}: the connection broke after ${count} bytes while learning the file's size (${causeText(e)})`, url, 0);
+    throw new NetworkError(`GET ${url}: the connection broke after ${count} bytes while learning the file's size (${causeText(e)})`, url, { cause: e });
   }
 }
