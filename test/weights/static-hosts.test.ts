@@ -220,6 +220,20 @@ describe('URL sources on static hosts', () => {
     );
   });
 
+  it('a server that stops honouring Range after the probe (a cache in front of it) is read in order from then on', async () => {
+    log.length = 0;
+    const changing: typeof fetch = (input, init) => {
+      const range = new Headers(init?.headers).get('Range');
+      return fetch(range === 'bytes=0-0' ? input : String(input).replace('/ranged/', '/ignore/'), init);
+    };
+    const source = await urlSource(`${base}/ranged/big.bin`, { fetch: changing });
+    expect(source.transfer.mode).toBe('range');
+    expect(Array.from(await source.read(1000, 10))).toEqual(Array.from(big.subarray(1000, 1010)));
+    expect(source.transfer.mode).toBe('stream');
+    expect(Array.from(await source.read(5000, 10))).toEqual(Array.from(big.subarray(5000, 5010)));
+    expect(log).toEqual(['GET /ranged/big.bin bytes=0-0', 'GET /ignore/big.bin bytes=1000-1009', 'GET /ignore/big.bin']);
+  });
+
   it('a server that refuses the CORS preflight of a Range request is read with plain GETs', async () => {
     log.length = 0;
     // A browser fails a cross-origin Range request whose preflight the server does not answer,
