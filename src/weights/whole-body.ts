@@ -27,7 +27,7 @@ export function newTransferStats(mode: UrlTransferStats['mode']): UrlTransferSta
 
 /**
  * Whole-body answers left open between reads keep a connection each; browsers allow about six per
- * host, so one more than a few would stall every other request. Past this many, the least recently
+ * host, so more than a few would stall every other request of the page. Past this many, the least recently
  * used idle body is closed (a later read of it starts a new GET).
  */
 const MAX_OPEN_BODIES = 3;
@@ -90,6 +90,7 @@ export class WholeBodyReader {
   private rest: Uint8Array = new Uint8Array(0);
   private queue: Promise<unknown> = Promise.resolve();
   private opened = 0;
+  /** A read is filling from this body: the cap never closes it then. */
   busy = false;
 
   constructor(private readonly options: WholeBodyOptions) {}
