@@ -1,6 +1,7 @@
 // A model folder: relative paths (as in a model repository) to byte sources. Behind it: an HTTP
 // base URL, or the files a user picked or dropped. Browser-safe: no Node imports here.
 
+import { networkError } from './http-error.ts';
 import { HttpError, blobSource, defaultFetch, urlSource, type ByteSource } from './source.ts';
 
 export interface ModelFolder {
@@ -28,7 +29,7 @@ export interface UrlFolderOptions {
   fetch?: typeof fetch;
 }
 
-/** A folder served over HTTP; files are read with Range requests (see urlSource). */
+/** A folder served over HTTP; files are read with Range requests, or in order where Range is ignored (see urlSource). */
 export function urlFolder(baseUrl: string, options: UrlFolderOptions = {}): ModelFolder {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const fileUrl = (path: string) => base + relativePathSegments(path, base).map(encodeURIComponent).join('/');
@@ -49,7 +50,8 @@ export function urlFolder(baseUrl: string, options: UrlFolderOptions = {}): Mode
       try {
         res = await fetchFn(url);
       } catch (e) {
-        throw new Error(`GET ${url} failed: network error (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+        if (e instanceof Error && e.name === 'AbortError') throw e;
+        throw networkError('GET', url, e);
       }
       if (res.status === 404) {
         res.body?.cancel().catch(() => {});

@@ -1,6 +1,13 @@
 // Where checkpoint bytes come from: memory, a Blob (file picker, drag and drop) or an HTTP server
-// answering Range requests. Every source reads a byte range on demand, so a multi-GB file is never
-// held whole (browsers cap one ArrayBuffer at about 2 GB). Browser-safe: no Node imports here.
+// (with Range requests, or reading whole-body answers in order where the server ignores Range).
+// Every source reads a byte range on demand, so a multi-GB file is never held whole (browsers cap
+// one ArrayBuffer at about 2 GB). Browser-safe: no Node imports here.
+
+import { HttpError, NetworkError, causeText, networkError } from './http-error.ts';
+import { WholeBodyReader, countBody, declaredLength, newTransferStats, type UrlTransferStats } from './whole-body.ts';
+
+export { HttpError, NetworkError } from './http-error.ts';
+export type { UrlTransferStats } from './whole-body.ts';
 
 export interface ByteSource {
   /** For error messages: a file name or URL. */
@@ -12,18 +19,6 @@ export interface ByteSource {
   /** HTTP validators of a URL source, when the server sends them (a download cache compares them). */
   readonly etag?: string;
   readonly lastModified?: string;
-}
-
-/** An HTTP answer that was not what a read needed; `status` lets callers treat 404 as "absent". */
-export class HttpError extends Error {
-  constructor(
-    message: string,
-    readonly url: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
 }
 
 /** Throws a RangeError naming the source unless [offset, offset + length) lies inside it. */
@@ -86,16 +81,6 @@ function isAbort(e: unknown): boolean {
   return e instanceof Error && (e.name === 'AbortError' || e.name === 'TimeoutError');
 }
 
-/** fetch, with a network failure turned into an error naming the URL (aborts pass through as they are). */
-async function fetchOrExplain(fetchFn: typeof fetch, url: string, init: RequestInit, what: string): Promise<Response> {
-  try {
-    return await fetchFn(url, init);
-  } catch (e) {
-    if (isAbort(e)) throw e;
-    throw new Error(`${what} ${url} failed: network error (${e instanceof Error ? e.message : String(e)})`, { cause: e });
-  }
-}
-
 /** Frees a response we will not read, so an ignored Range does not download the whole file. */
 function discard(res: Response): void {
   res.body?.cancel().catch(() => {});
@@ -117,19 +102,41 @@ function statusText(res: Response): string {
   return `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
 }
 
-const IGNORES_RANGE =
-  'the server ignores HTTP Range requests (answered 200 with the whole file instead of 206), so the file cannot be streamed';
+
+/** fetch, with a failure without an answer turned into an error naming the URL (aborts pass through). */
+async function fetchOrExplain(fetchFn: typeof fetch, url: string, init: RequestInit, method: string, ranged: boolean): Promise<Response> {
+  try {
+    return await fetchFn(url, init);
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    throw networkError(method, url, e, ranged);
+  }
+}
+
+/** A URL source, with how it has been reading (Range requests or whole bodies in order). */
+export interface UrlByteSource extends ByteSource {
+  readonly transfer: UrlTransferStats;
+}
 
 /**
- * A file on an HTTP server, read with Range requests. The size comes from the Content-Range of a
- * `bytes=0-0` request, or from a HEAD request's Content-Length where Content-Range is hidden (CORS).
+ * A file on an HTTP server. Where the server honours Range, each read is one Range request; the size
+ * comes from the Content-Range of a `bytes=0-0` probe, or from a HEAD request's Content-Length where
+ * Content-Range is hidden (CORS). Where it answers 200 with the whole file (static hosts that ignore
+ * Range or compress on the fly), reads walk that body in order (see whole-body.ts); the size is its
+ * Content-Length, or where that is absent or counts compressed bytes, the body is counted once.
  */
-export async function urlSource(url: string, options: UrlSourceOptions = {}): Promise<ByteSource> {
+export async function urlSource(url: string, options: UrlSourceOptions = {}): Promise<UrlByteSource> {
   const fetchFn = options.fetch ?? defaultFetch();
   const sourceSignal = options.signal;
 
-  const probe = await fetchOrExplain(fetchFn, url, { headers: { Range: 'bytes=0-0' }, signal: sourceSignal }, 'GET');
-  discard(probe);
+  let probe: Response;
+  try {
+    probe = await fetchFn(url, { headers: { Range: 'bytes=0-0' }, signal: sourceSignal });
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    // A cross-origin Range request needs a CORS preflight that some servers refuse; a plain GET does not.
+    probe = await fetchOrExplain(fetchFn, url, { signal: sourceSignal }, 'GET', false);
+  }
   let size: number | undefined;
   if (probe.status === 206) {
     size = parseContentRange(probe.headers.get('Content-Range'))?.total;
@@ -138,12 +145,17 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
     size = parseContentRange(probe.headers.get('Content-Range'))?.total;
     if (size === undefined) throw new HttpError(`GET ${url}: ${statusText(probe)} for bytes=0-0 and no file size given`, url, probe.status);
   } else if (probe.status === 200) {
-    throw new HttpError(`GET ${url}: ${IGNORES_RANGE}`, url, probe.status);
+    size = declaredLength(probe);
+    if (size === undefined) size = await countBody(url, probe, sourceSignal);
   } else {
+    discard(probe);
     throw new HttpError(`GET ${url}: ${statusText(probe)}`, url, probe.status);
   }
+  // Freed at once even where it is the whole file: a source may never be read (a download cache only
+  // compares validators), and an open body would hold a connection. The first read sends a new GET.
+  discard(probe);
   if (size === undefined) {
-    const head = await fetchOrExplain(fetchFn, url, { method: 'HEAD', signal: sourceSignal }, 'HEAD');
+    const head = await fetchOrExplain(fetchFn, url, { method: 'HEAD', signal: sourceSignal }, 'HEAD', false);
     discard(head);
     const length = head.headers.get('Content-Length');
     if (!head.ok || length === null || !/^\d+$/.test(length.trim())) {
@@ -154,22 +166,39 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
   const fileSize = size;
   const etag = probe.headers.get('ETag') ?? undefined;
   const lastModified = probe.headers.get('Last-Modified') ?? undefined;
+  const transfer = newTransferStats(probe.status === 200 ? 'stream' : 'range');
+  const whole = new WholeBodyReader({
+    url,
+    size: fileSize,
+    stats: transfer,
+    signal: sourceSignal,
+    open: (signal) => fetchOrExplain(fetchFn, url, { signal }, 'GET', false),
+  });
 
   return {
     name: url,
     size: fileSize,
     etag,
     lastModified,
+    transfer,
     async read(offset, length, signal) {
       const combined = combineSignals(sourceSignal, signal);
       combined?.throwIfAborted();
       checkRange({ name: url, size: fileSize }, offset, length);
       if (length === 0) return new Uint8Array(0);
+      if (transfer.mode === 'stream') return whole.read(offset, length, signal);
       const range = `bytes=${offset}-${offset + length - 1}`;
-      const res = await fetchOrExplain(fetchFn, url, { headers: { Range: range }, signal: combined }, 'GET');
+      transfer.requests++;
+      const res = await fetchOrExplain(fetchFn, url, { headers: { Range: range }, signal: combined }, 'GET', true);
       if (res.status === 200) {
+        // The server (or a cache in front of it) stopped honouring Range: read whole bodies from now on.
         discard(res);
-        throw new HttpError(`GET ${url} (${range}): ${IGNORES_RANGE}`, url, res.status);
+        const declared = declaredLength(res);
+        if (declared !== undefined && declared !== fileSize) {
+          throw new HttpError(`GET ${url}: the file changed size from ${fileSize} to ${declared} bytes while being read`, url, res.status);
+        }
+        transfer.mode = 'stream';
+        return whole.read(offset, length, signal);
       }
       if (res.status !== 206) {
         discard(res);
@@ -184,9 +213,18 @@ export async function urlSource(url: string, options: UrlSourceOptions = {}): Pr
         discard(res);
         throw new HttpError(`GET ${url}: the file changed size from ${fileSize} to ${answered.total} bytes while being read`, url, res.status);
       }
-      const body = new Uint8Array(await res.arrayBuffer());
+      transfer.peakBufferedBytes = Math.max(transfer.peakBufferedBytes, length);
+      let body: Uint8Array;
+      try {
+        body = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        if (isAbort(e) || combined?.aborted) throw e;
+        throw new NetworkError(`GET ${url} (${range}): the connection broke (${causeText(e)})`, url, { cause: e });
+      }
       if (body.byteLength !== length) {
-        throw new HttpError(`GET ${url} (${range}): got ${body.byteLength} bytes, expected ${length}`, url, res.status);
+        const encoding = res.headers.get('Content-Encoding');
+        const why = encoding ? ` (the answer was compressed with ${encoding}: serve the file uncompressed)` : '';
+        throw new HttpError(`GET ${url} (${range}): got ${body.byteLength} bytes, expected ${length}${why}`, url, res.status);
       }
       return body;
     },

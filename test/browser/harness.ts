@@ -115,15 +115,26 @@ const TYPES: Record<string, string> = {
   '.md': 'text/markdown; charset=utf-8',
 };
 
+export interface StaticServerOptions {
+  /** Answer every GET with 200 and the whole file, as Python's http.server and some CDNs do. */
+  ignoreRange?: boolean;
+}
+
 /**
- * A static file server for `root` with HTTP Range support (what urlSource reads weights with). It
- * counts requests per path, so a test can check that weights are fetched once for many elements.
+ * A static file server for `root` with HTTP Range support (what urlSource reads weights with), or
+ * without it. It counts requests per path, so a test can check that weights are fetched once for
+ * many elements, and logs "status path range" for each answer.
  */
-export async function serveStatic(root: string): Promise<Served & { requests: Map<string, number> }> {
+export async function serveStatic(
+  root: string,
+  options: StaticServerOptions = {},
+): Promise<Served & { requests: Map<string, number>; answers: string[] }> {
   const requests = new Map<string, number>();
+  const answers: string[] = [];
   const server: Server = createHttpServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     requests.set(path, (requests.get(path) ?? 0) + 1);
+    res.on('finish', () => answers.push(`${res.statusCode} ${path} ${req.headers.range ?? ''}`.trim()));
     let file = normalize(join(root, path));
     if (!file.startsWith(root + sep) && file !== root) {
       res.writeHead(403).end();
@@ -137,10 +148,10 @@ export async function serveStatic(root: string): Promise<Served & { requests: Ma
     const body = readFileSync(file);
     const headers: Record<string, string | number> = {
       'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'Accept-Ranges': 'bytes',
+      ...(options.ignoreRange ? {} : { 'Accept-Ranges': 'bytes' }),
       'Cache-Control': 'no-store',
     };
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const range = options.ignoreRange ? null : /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (range) {
       const start = Number(range[1]);
       const end = range[2] ? Math.min(Number(range[2]), body.length - 1) : body.length - 1;
@@ -161,6 +172,7 @@ export async function serveStatic(root: string): Promise<Served & { requests: Ma
   return {
     url: `http://127.0.0.1:${address.port}`,
     requests,
+    answers,
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
 }
