@@ -150,17 +150,23 @@ export async function encodeVideo(frames: Uint8ClampedArray[], width: number, he
   const output = new Output({ format, target: new BufferTarget() });
   const source = new VideoSampleSource({ codec, bitrate: new Quality({ bitrate }), keyFrameInterval: options.keyFrameInterval ?? 2 });
   output.addVideoTrack(source, { frameRate: fps });
-  await output.start();
-  for (let i = 0; i < frames.length; i++) {
-    const rgba = upscaleRgba(frames[i], width, height, scale);
-    const sample = new VideoSample(rgba, { format: 'RGBA', codedWidth: w, codedHeight: h, timestamp: i / fps, duration: 1 / fps });
-    try {
-      await source.add(sample);
-    } finally {
-      sample.close();
+  try {
+    await output.start();
+    for (let i = 0; i < frames.length; i++) {
+      const rgba = upscaleRgba(frames[i], width, height, scale);
+      const sample = new VideoSample(rgba, { format: 'RGBA', codedWidth: w, codedHeight: h, timestamp: i / fps, duration: 1 / fps });
+      try {
+        await source.add(sample);
+      } finally {
+        sample.close();
+      }
     }
+    await output.finalize();
+  } catch (e) {
+    // Frees the encoder; the first error is the one worth reporting.
+    await output.cancel().catch(() => undefined);
+    throw new Error(`${codec} encoding into ${container} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  await output.finalize();
   const buffer = output.target.buffer;
   if (!buffer) throw new Error(`the ${container} muxer produced no output`);
   return { bytes: new Uint8Array(buffer), container, codec, ...containerInfo(container), width: w, height: h, bitrate };
