@@ -11,6 +11,9 @@ export interface EncodeRequest {
   width: number;
   height: number;
   scale: number;
+  /** Frames to encode (RGBA, base64 each) instead of the synthetic clip. */
+  rgba?: string[];
+  bitsPerPixel?: number;
 }
 
 export interface EncodeReport {
@@ -50,19 +53,23 @@ async function support(): Promise<Record<'avc' | 'vp9' | 'vp8', boolean>> {
 }
 
 async function encode(request: EncodeRequest): Promise<EncodeReport> {
-  const frames = movingSquareFrames(request.frames, request.width, request.height);
-  const video = await encodeVideo(frames, request.width, request.height, { format: request.format, fps: 8, scale: request.scale });
+  const frames = request.rgba
+    ? request.rgba.map(fromBase64)
+    : movingSquareFrames(request.frames, request.width, request.height);
+  const video = await encodeVideo(frames, request.width, request.height, { format: request.format, fps: 8, scale: request.scale, bitsPerPixel: request.bitsPerPixel });
   const id = `clip${clips.size}`;
   const source = frames.map((f) => upscaleRgba(f, request.width, request.height, request.scale));
   clips.set(id, { blob: new Blob([video.bytes as Uint8Array<ArrayBuffer>], { type: video.mimeType }), source });
   return { id, container: video.container, codec: video.codec, mimeType: video.mimeType, bytes: video.bytes.length, bitrate: video.bitrate, width: video.width, height: video.height };
 }
 
-/** Stores a file made elsewhere (by Node) for play(). */
-function store(base64: string, mimeType: string): string {
-  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+const fromBase64 = (b64: string) => Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+
+/** Stores a file made elsewhere (by Node) for play(), and for decode() with its source frames. */
+function store(base64: string, mimeType: string, source?: { rgba: string[]; width: number; height: number; scale: number }): string {
   const id = `clip${clips.size}`;
-  clips.set(id, { blob: new Blob([bytes], { type: mimeType }), source: [] });
+  const frames = source?.rgba.map((b64) => upscaleRgba(fromBase64(b64), source.width, source.height, source.scale)) ?? [];
+  clips.set(id, { blob: new Blob([fromBase64(base64)], { type: mimeType }), source: frames });
   return id;
 }
 

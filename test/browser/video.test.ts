@@ -113,7 +113,7 @@ describe('video files in Chromium', () => {
         };
         const cell = async (clip: EncodeReport) => `${kib(clip.bytes)}, ${(await worst(clip)).toFixed(1)} dB`;
         rows.push(
-          `| ${side}×${side} | ${frames} | ${webm.width}×${webm.height} | ${webm.bitrate! / 1000} kb/s | ${mp4 ? await cell(mp4) : 'no encoder'} | ${await cell(webm)} | ${kib(keyFrames.length)} |`,
+          `| ${side}×${side} | ${frames} | ${webm.width}×${webm.height} | ${(webm.bitrate! / 1000).toFixed(0)} kb/s | ${mp4 ? await cell(mp4) : 'no encoder'} | ${await cell(webm)} | ${kib(keyFrames.length)} |`,
         );
       }
     }
