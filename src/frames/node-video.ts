@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { init } from '@jsquash/webp/encode.js';
 import { CustomVideoEncoder, EncodedPacket, registerEncoder, type VideoCodec, type VideoSample } from 'mediabunny';
+import { I420_COLOR_SPACE, rgbaToI420 } from './yuv.ts';
 
 let webpReady: Promise<unknown> | undefined;
 
@@ -83,17 +84,20 @@ function napiEncoderClass(webcodecs: NapiWebCodecs, codecs: Set<VideoCodec>): ty
     }
 
     async encode(sample: VideoSample, options: VideoEncoderEncodeOptions): Promise<void> {
-      const data = new Uint8Array(sample.allocationSize());
-      await sample.copyTo(data);
+      if (sample.format !== 'RGBA' && sample.format !== 'RGBX') throw new Error(`the Node video encoder takes RGBA frames, got ${sample.format}`);
+      const rgba = new Uint8Array(sample.allocationSize());
+      await sample.copyTo(rgba);
       const timestamp = Math.round(sample.timestamp * 1e6);
       const duration = Math.round(sample.duration * 1e6);
       this.durations.set(timestamp, duration);
-      const frame = new webcodecs.VideoFrame(data, {
-        format: sample.format as 'RGBA',
+      // I420 made here, so the file's colour metadata names the matrix the pixels are in.
+      const frame = new webcodecs.VideoFrame(rgbaToI420(rgba, sample.codedWidth, sample.codedHeight), {
+        format: 'I420',
         codedWidth: sample.codedWidth,
         codedHeight: sample.codedHeight,
         timestamp,
         duration,
+        colorSpace: { ...I420_COLOR_SPACE },
       });
       try {
         this.encoder!.encode(frame, { keyFrame: options.keyFrame ?? false });

@@ -25,6 +25,7 @@ async function readBack(bytes: Uint8Array) {
     width: track.codedWidth,
     height: track.codedHeight,
     duration: await input.computeDuration(),
+    colorSpace: await track.getColorSpace(),
     types: types.map((t) => (t === 'key' ? 'K' : 'd')).join(''),
     timestamps,
   };
@@ -45,6 +46,8 @@ describe('video writer through @napi-rs/webcodecs', () => {
     expect(new TextDecoder('latin1').decode(video.bytes.subarray(4, 8))).toBe('ftyp');
     const back = await readBack(video.bytes);
     expect(back).toMatchObject({ codec: 'avc', width: 160, height: 96 });
+    // The matrix the pixels are in (the native encoder would otherwise label YUV as RGB).
+    expect(back.colorSpace).toEqual({ primaries: 'bt709', transfer: 'bt709', matrix: 'bt709', fullRange: false });
     expect(back.mimeType).toMatch(/^video\/mp4/);
     expect(back.duration).toBeCloseTo(4, 5);
     // 32 frames at 8 fps: key frames at 0 s and 2 s only.
