@@ -37,7 +37,10 @@ const PROBES: [VideoCodec, string][] = [
 
 let registered: Promise<NodeVideoEncoders> | undefined;
 
-/** Registers @napi-rs/webcodecs as mediabunny's video encoder, once; says which codecs it brings. */
+/**
+ * Registers @napi-rs/webcodecs as mediabunny's video encoder, once; says which codecs it brings. Call it
+ * before the first encodeVideo() in Node (mediabunny remembers what it could not encode).
+ */
 export function useNodeWebCodecs(): Promise<NodeVideoEncoders> {
   registered ??= (async () => {
     let webcodecs: NapiWebCodecs;

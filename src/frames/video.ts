@@ -137,7 +137,7 @@ export async function encodeVideo(frames: Uint8ClampedArray[], width: number, he
     if (request === 'mp4') {
       throw new Error(
         `cannot write MP4 here: no H.264 encoder for ${w}×${h}` +
-          (w % 2 || h % 2 ? ' (H.264 needs an even width and height)' : ' (in Node, install @napi-rs/webcodecs; or write .webm)'),
+          (w % 2 || h % 2 ? ' (H.264 needs an even width and height)' : ' (in Node, install @napi-rs/webcodecs and call useNodeWebCodecs() before encoding; or write .webm)'),
       );
     }
     await options.loadKeyFrameEncoder?.();
