@@ -18,5 +18,6 @@ export { directoryFolder, shippedModelDir } from './weights/node-folder.ts';
 export { fileSource } from './weights/node-source.ts';
 export { openSafetensors, readTensor, encodeSafetensors } from './weights/safetensors.ts';
 export { framesToRgba8 } from './frames/rgba.ts';
-export { encodeNodeWebm as encodeWebm } from './frames/node-video.ts';
+export { encodeNodeWebm as encodeWebm, encodeNodeVideo as encodeVideo, useNodeWebCodecs } from './frames/node-video.ts';
+export type { EncodedVideo, EncodeVideoOptions, VideoContainer } from './frames/video.ts';
 export { psnr, ssim } from './frames/metrics.ts';

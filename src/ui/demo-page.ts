@@ -9,7 +9,7 @@ import { AbortError, type GenerateProgress, type GenerateResult } from '../pipel
 import { generateVideo } from '../pipeline/generate-video.ts';
 import { runExclusive, sharedContext } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
-import { byId, downloadBlob, errorMessage, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
+import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
 import { ModelLoader } from './model-loader.ts';
 import { notice, setPageState, startWebGpu } from './page.ts';
@@ -352,7 +352,7 @@ function showClip(encoded: Clip, s: RunSettings): void {
   if (clip) URL.revokeObjectURL(clip.url);
   const url = URL.createObjectURL(encoded.blob);
   const spec = formatCacheSpec(s.cache).replace(/[^a-z0-9.=-]+/gi, '_');
-  clip = { clip: encoded, url, fileName: `webdit-seed${s.seed}-${spec}.webm` };
+  clip = { clip: encoded, url, fileName: `webdit-seed${s.seed}-${spec}${encoded.extension}` };
   $.video.src = url;
   $.stage.style.setProperty('--clip-aspect', `${encoded.width} / ${encoded.height}`);
   $.placeholder.hidden = true;
@@ -360,7 +360,14 @@ function showClip(encoded: Clip, s: RunSettings): void {
     $.video.controls = true;
   });
   $.download.disabled = false;
+  $.download.textContent = `Download (${formatName(encoded)})`;
+  $.download.title = `${encoded.mimeType}, ${formatBytes(encoded.blob.size)}`;
   $.clipInfo.textContent = `${encoded.frameCount} frames at ${encoded.fps} fps, ${encoded.width / encoded.scale}×${encoded.height / encoded.scale} shown ${encoded.scale}× larger`;
+}
+
+/** "MP4", "WebM" as people name the file types they share. */
+function formatName(encoded: Clip): string {
+  return encoded.container === 'mp4' ? 'MP4' : 'WebM';
 }
 
 function showResults(m: LoadedModel, result: GenerateResult, s: RunSettings, cold: boolean): void {
@@ -452,7 +459,7 @@ $.download.addEventListener('click', () => {
   if (clip) downloadBlob(clip.clip.blob, clip.fileName);
 });
 $.video.addEventListener('error', () => {
-  notice($.message, `This browser could not play the WebM clip (${$.video.error?.message || 'media error'}); use Download to save it.`, 'error');
+  notice($.message, `This browser could not play the ${clip ? formatName(clip.clip) : 'video'} clip (${$.video.error?.message || 'media error'}); use Download to save it.`, 'error');
 });
 
 async function main(): Promise<void> {

@@ -24,7 +24,7 @@ import { describeLoad, errorMessage, formatBytes, formatSeconds } from './format
 import { shippedModelUrl } from './model.ts';
 
 export interface WebditVideoResult extends VideoResult {
-  /** The clip as a WebM file (what the element plays). */
+  /** The clip as a video file (what the element plays): MP4 (H.264) where the browser encodes it, else WebM; `video.type` says which. */
   video: Blob;
 }
 

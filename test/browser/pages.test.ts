@@ -64,7 +64,7 @@ describe('demo page (index.html)', () => {
     const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
     for (let step = 1; step <= 6; step++) expect(labels).toContain(`Step ${step} of 6`);
 
-    // The generated WebM opens in Chromium's <video>: decodable frames, a duration, no media error.
+    // The generated clip opens in Chromium's <video>: decodable frames, a duration, no media error.
     await page.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
     const video = await page.evaluate(() => {
       const v = document.getElementById('video') as HTMLVideoElement;
@@ -76,6 +76,15 @@ describe('demo page (index.html)', () => {
     expect(video.width).toBeGreaterThanOrEqual(128);
     expect(video.loop).toBe(true);
     expect(await page.isEnabled('#download')).toBe(true);
+    // The download offers the format the browser encoded: MP4 where its WebCodecs has H.264, else WebM.
+    const h264 = await page.evaluate(async () => (await VideoEncoder.isConfigSupported({ codec: 'avc1.42001f', width: 256, height: 256 })).supported);
+    const extension = h264 ? 'mp4' : 'webm';
+    expect(await page.textContent('#download')).toBe(`Download (${h264 ? 'MP4' : 'WebM'})`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^webdit-seed\\d+-none\\.${extension}$`));
+    expect(await page.evaluate(() => (document.getElementById('video') as HTMLVideoElement).src)).toMatch(/^blob:/);
+    const mime = await page.evaluate(async () => (await (await fetch((document.getElementById('video') as HTMLVideoElement).src)).blob()).type);
+    expect(mime).toBe(`video/${extension}`);
     expect(await page.locator('#heatmap svg rect.cell.computed:not(.legend)').count()).toBe(6 * 3);
     expect(await page.textContent('#m-reuse')).toBe('0%');
     expect(log.errors).toEqual([]);

@@ -163,7 +163,7 @@ describe('caches in the pipeline', () => {
 });
 
 describe('generate command', () => {
-  it('writes a WebM and a frames file from a text prompt', async () => {
+  it('writes a WebM, an MP4 and refuses other extensions', async () => {
     const { main } = await import('../../src/cli/main.ts');
     const { readFileSync, mkdtempSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
@@ -172,6 +172,9 @@ describe('generate command', () => {
     const out = mkdtempSync(join(tmpdir(), 'webdit-out-'));
     expect(await main(['generate', '--model', dir, '--prompt', 'a red circle moving left', '--steps', '3', '--quiet', '--out', join(out, 'clip.webm')])).toBe(0);
     expect([...readFileSync(join(out, 'clip.webm')).subarray(0, 4)]).toEqual([0x1a, 0x45, 0xdf, 0xa3]);
-    expect(await main(['generate', '--model', dir, '--prompt', 'a red circle', '--steps', '3', '--quiet', '--out', join(out, 'clip.mp4')])).toBe(2);
+    // H.264 in MP4 through @napi-rs/webcodecs (an optional dependency, installed here).
+    expect(await main(['generate', '--model', dir, '--prompt', 'a red circle', '--steps', '3', '--quiet', '--out', join(out, 'clip.mp4')])).toBe(0);
+    expect(new TextDecoder().decode(readFileSync(join(out, 'clip.mp4')).subarray(4, 8))).toBe('ftyp');
+    expect(await main(['generate', '--model', dir, '--prompt', 'a red circle', '--steps', '3', '--quiet', '--out', join(out, 'clip.mov')])).toBe(2);
   });
 });

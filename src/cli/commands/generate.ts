@@ -7,8 +7,8 @@ import { encodeSafetensors, openSafetensors, readTensor } from '../../weights/sa
 import { parseCacheSpec, formatCacheSpec } from '../../cache/spec.ts';
 import { generateVideo } from '../../pipeline/generate-video.ts';
 import { framesToRgba8 } from '../../frames/rgba.ts';
-import { encodeWebm } from '../../frames/video.ts';
-import { initNodeVideoEncoder } from '../../frames/node-video.ts';
+import { containerOfFileName, encodeVideo, type EncodedVideo } from '../../frames/video.ts';
+import { initNodeVideoEncoder, useNodeWebCodecs } from '../../frames/node-video.ts';
 import { loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
 
 function progressBar(step: number, steps: number, elapsedMs: number, etaMs: number): string {
@@ -17,11 +17,17 @@ function progressBar(step: number, steps: number, elapsedMs: number, etaMs: numb
   return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${step}/${steps}  ${(elapsedMs / 1000).toFixed(1)}s elapsed, ~${(etaMs / 1000).toFixed(1)}s left `;
 }
 
+function describeVideo(video: EncodedVideo, unavailable: string | undefined): string {
+  const size = `${video.width}×${video.height}, ${(video.bytes.length / 1024).toFixed(1)} KiB`;
+  if (video.codec === 'vp8-key-frames') return `video: WebM of VP8 key frames (${size}); for inter-frame VP9 or MP4, install @napi-rs/webcodecs (${unavailable})`;
+  return `video: ${video.container === 'mp4' ? 'MP4' : 'WebM'} ${video.codec.toUpperCase()} at ${(video.bitrate! / 1000).toFixed(0)} kb/s (${size})`;
+}
+
 const generateCommand: Command = {
-  summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .webm or .safetensors.',
+  summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
     'webdit generate [--model DIR] [--decoder FILE] (--prompt TEXT | --embeds FILE) [--negative TEXT | --negative-embeds FILE] ' +
-    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.webm|.safetensors)',
+    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
@@ -35,8 +41,15 @@ const generateCommand: Command = {
     const scale = options.integer('scale');
     const out = options.requiredString('out');
     const quiet = options.flag('quiet');
-    if (!/\.(webm|safetensors)$/i.test(out)) {
-      throw new UsageError(`generate: --out must end in .webm or .safetensors${/\.mp4$/i.test(out) ? ' (MP4 needs an H.264/VP9 encoder webdit does not ship; use .webm)' : ''}`);
+    const container = containerOfFileName(out);
+    if (!container && !/\.safetensors$/i.test(out)) throw new UsageError('generate: --out must end in .mp4, .webm or .safetensors');
+    // Before any GPU work: an .mp4 needs H.264 from @napi-rs/webcodecs (an optional dependency).
+    const encoders = container ? await useNodeWebCodecs() : undefined;
+    if (container === 'mp4' && !encoders?.codecs.includes('avc')) {
+      throw new UsageError(
+        `generate: cannot write ${out}: no H.264 encoder in this Node (${encoders?.unavailable ?? 'no avc'}). ` +
+          'Install it with `npm install @napi-rs/webcodecs` (prebuilt for Linux, macOS and Windows on x64 and arm64), or write .webm.',
+      );
     }
     if (text === undefined && embeds === undefined) throw new UsageError('generate: give --prompt TEXT or --embeds FILE');
     const cache = parseCacheSpec(cacheSpec);
@@ -66,9 +79,13 @@ const generateCommand: Command = {
       if (out.toLowerCase().endsWith('.safetensors')) {
         await writeFile(out, encodeSafetensors({ frames: { dtype: 'F32', shape: [f, c, h, w], data: result.frames } }, { cache: formatCacheSpec(cache), seed: String(seed) }));
       } else {
-        await initNodeVideoEncoder();
-        const video = await encodeWebm(framesToRgba8(result.frames, result.shape), w, h, { scale: scale ?? Math.max(1, Math.floor(256 / Math.max(w, h))) });
-        await writeFile(out, video);
+        const video = await encodeVideo(framesToRgba8(result.frames, result.shape), w, h, {
+          format: container,
+          scale: scale ?? Math.max(1, Math.floor(256 / Math.max(w, h))),
+          loadKeyFrameEncoder: initNodeVideoEncoder,
+        });
+        await writeFile(out, video.bytes);
+        if (!quiet) console.error(describeVideo(video, encoders?.unavailable));
       }
       const reused = 1 - result.stats.computedFraction;
       console.error(
