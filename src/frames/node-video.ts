@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { init } from '@jsquash/webp/encode.js';
 import { CustomVideoEncoder, EncodedPacket, registerEncoder, type VideoCodec, type VideoSample } from 'mediabunny';
 import { I420_COLOR_SPACE, rgbaToI420 } from './yuv.ts';
-import { encodeVideo, encodeWebm, type EncodedVideo } from './video.ts';
+import { encodeVideo, encodeWebm, type EncodedVideo, type VideoCodecName } from './video.ts';
 
 let webpReady: Promise<unknown> | undefined;
 
@@ -24,13 +24,13 @@ type NapiWebCodecs = typeof import('@napi-rs/webcodecs');
 
 export interface NodeVideoEncoders {
   /** The codecs @napi-rs/webcodecs encodes here (empty when it is absent). */
-  codecs: VideoCodec[];
+  codecs: VideoCodecName[];
   /** Why there are none, when there are none. */
   unavailable?: string;
 }
 
 /** A WebCodecs codec string per mediabunny codec, to ask the native encoder what it supports. */
-const PROBES: [VideoCodec, string][] = [
+const PROBES: [VideoCodecName, string][] = [
   ['avc', 'avc1.42001f'],
   ['vp9', 'vp09.00.10.08'],
   ['vp8', 'vp8'],
@@ -51,7 +51,7 @@ export function useNodeWebCodecs(): Promise<NodeVideoEncoders> {
       const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
       return { codecs: [], unavailable: `@napi-rs/webcodecs is not installed or has no build for this platform (${reason})` };
     }
-    const codecs: VideoCodec[] = [];
+    const codecs: VideoCodecName[] = [];
     for (const [codec, probe] of PROBES) {
       const support = await webcodecs.VideoEncoder.isConfigSupported({ codec: probe, width: 256, height: 256, bitrate: 500_000, framerate: 8 });
       if (support.supported) codecs.push(codec);

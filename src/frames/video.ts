@@ -16,10 +16,13 @@ import {
   VideoSample,
   VideoSampleSource,
   WebMOutputFormat,
-  type VideoCodec,
 } from 'mediabunny';
 
 export type VideoContainer = 'mp4' | 'webm';
+
+/** The WebCodecs codecs webdit writes (mediabunny's names). Spelled out here so that the public types do
+ * not pull in mediabunny's declarations, whose dom-webcodecs reference clashes with TypeScript's own DOM lib. */
+export type VideoCodecName = 'avc' | 'vp9' | 'vp8';
 
 /** What the caller asks for: a container, or `auto` (MP4 where H.264 encodes, else WebM). */
 export type VideoFormatRequest = VideoContainer | 'auto';
@@ -49,7 +52,7 @@ export interface EncodedVideo {
   bytes: Uint8Array;
   container: VideoContainer;
   /** `avc`, `vp9`, `vp8`, or `vp8-key-frames` for the key-frame WebM. */
-  codec: VideoCodec | 'vp8-key-frames';
+  codec: VideoCodecName | 'vp8-key-frames';
   mimeType: 'video/mp4' | 'video/webm';
   /** The file name extension with its dot: `.mp4` or `.webm`. */
   extension: '.mp4' | '.webm';
@@ -61,7 +64,7 @@ export interface EncodedVideo {
 }
 
 /** The codecs tried for each container, best first. */
-const CODECS: Record<VideoContainer, VideoCodec[]> = { mp4: ['avc'], webm: ['vp9', 'vp8'] };
+const CODECS: Record<VideoContainer, VideoCodecName[]> = { mp4: ['avc'], webm: ['vp9', 'vp8'] };
 
 /**
  * Bits per pixel per frame. On the toy model's clips upscaled 8× (bench/video-sizes.ts), Chromium's
@@ -97,7 +100,7 @@ export async function chooseVideoCodec(
   width: number,
   height: number,
   fps = 8,
-): Promise<{ container: VideoContainer; codec: VideoCodec } | undefined> {
+): Promise<{ container: VideoContainer; codec: VideoCodecName } | undefined> {
   const containers: VideoContainer[] = request === 'auto' ? ['mp4', 'webm'] : [request];
   for (const container of containers) {
     for (const codec of CODECS[container]) {
