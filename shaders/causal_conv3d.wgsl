@@ -1,25 +1,23 @@
-// Causal 3-D convolution (stride 1; TIME_TAPS ∈ {1, 3} frames, square spatial kernel KSIZE ∈ {1, 3},
+// Causal 3-D convolution (stride 1; time_taps ∈ {1, 3} frames, square spatial kernel ksize ∈ {1, 3},
 // spatial zero padding pad), as wan/modules/vae.py's CausalConv3d runs it chunk by chunk:
-//   out[n, co, y, x] = act( Σ_{ci, kt, dy, dx} w[co, ci, kt, dy, dx] · in[n + kt − (TIME_TAPS − 1), ci, y + dy − pad, x + dx − pad]
+//   out[n, co, y, x] = act( Σ_{ci, kt, dy, dx} w[co, ci, kt, dy, dx] · in[n + kt − (time_taps − 1), ci, y + dy − pad, x + dx − pad]
 //                           + bias[co] + residual[n, co, y, x] )
-// where `in` is the chunk x [n] preceded by the TIME_TAPS − 1 frames the conv carried over from the
+// where `in` is the chunk x [n] preceded by the time_taps − 1 frames the conv carried over from the
 // previous chunk (`past`, oldest first), or by zeros when has_past is 0 (the first chunk: causal padding).
+// Kernel size, bias, residual and activation are uniforms, not override constants: one pipeline (per
+// tile shape and weight format) serves every layer of the VAE, which keeps SwiftShader's compile
+// time (seconds per pipeline) out of the decoder's first run.
 // Outside the image the input is zero. GEMM view as conv2d.wgsl: rows = output channels, columns =
-// output pixels (n, y, x), K = Cin·TIME_TAPS·KSIZE² in weight order (ci, kt, dy, dx); the same tiles.
+// output pixels (n, y, x), K = Cin·time_taps·ksize² in weight order (ci, kt, dy, dx); the same tiles.
 // x:        [N, Cin, H, W] f32
-// past:     [TIME_TAPS − 1, Cin, H, W] f32 (read only when has_past is 1)
-// weight:   [Cout, Cin, TIME_TAPS, KSIZE, KSIZE] f32, or f16/bf16 packed two per u32 (WEIGHT_FORMAT)
-// bias:     [Cout] f32 (HAS_BIAS)
-// residual: [N, Cout, Ho, Wo] f32 (HAS_RESIDUAL)
-// out:      [N, Cout, Ho, Wo] f32, Ho = H + 2·pad − KSIZE + 1 (likewise Wo)
-// ACTIVATION 0: none; 1: Wan frames, (clamp(v, −1, 1) + 1)/2 (the VAE's clamp, mapped to [0, 1]).
+// past:     [time_taps − 1, Cin, H, W] f32 (read only when has_past is 1)
+// weight:   [Cout, Cin, time_taps, ksize, ksize] f32, or f16/bf16 packed two per u32 (WEIGHT_FORMAT)
+// bias:     [Cout] f32 (read when has_bias is 1)
+// residual: [N, Cout, Ho, Wo] f32 (read when has_residual is 1)
+// out:      [N, Cout, Ho, Wo] f32, Ho = H + 2·pad − ksize + 1 (likewise Wo)
+// activation 0: none; 1: Wan frames, (clamp(v, −1, 1) + 1)/2 (the VAE's clamp, mapped to [0, 1]).
 
-override TIME_TAPS: u32 = 3u;
-override KSIZE: u32 = 3u;
 override WEIGHT_FORMAT: u32 = 0u; // 0 f32, 1 f16, 2 bf16
-override HAS_BIAS: u32 = 0u;
-override HAS_RESIDUAL: u32 = 0u;
-override ACTIVATION: u32 = 0u;
 override CO_GROUPS: u32 = 8u;
 override PX_GROUPS: u32 = 8u;
 override KT: u32 = 16u;
@@ -28,8 +26,6 @@ override W_COLS: u32 = CO_GROUPS * 2u;
 override X_COLS: u32 = PX_GROUPS * 2u;
 override TILE_CO: u32 = W_COLS * 4u;
 override TILE_PX: u32 = X_COLS * 4u;
-override PLANE_TAPS: u32 = KSIZE * KSIZE;
-override TAPS: u32 = TIME_TAPS * PLANE_TAPS;
 
 struct Params {
   Cin: u32,
@@ -44,6 +40,11 @@ struct Params {
   tiles_co: u32,
   tiles_px: u32,
   has_past: u32,
+  time_taps: u32,
+  ksize: u32,
+  has_bias: u32,
+  has_residual: u32,
+  activation: u32,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -85,7 +86,7 @@ fn gather_for(p: u32) -> Gather {
   return Gather(p / out_plane, i32(r / params.Wo) - i32(params.pad), i32(r % params.Wo) - i32(params.pad), p < params.pixels);
 }
 
-// The input value of channel ci at time tap kt (frame n + kt − (TIME_TAPS − 1)), window offset (dy, dx).
+// The input value of channel ci at time tap kt (frame n + kt − (time_taps − 1)), window offset (dy, dx).
 fn input_at(g: Gather, ci: u32, kt: u32, dy: i32, dx: i32) -> f32 {
   let iy = g.iy0 + dy;
   let ix = g.ix0 + dx;
@@ -94,25 +95,25 @@ fn input_at(g: Gather, ci: u32, kt: u32, dy: i32, dx: i32) -> f32 {
   }
   let plane = params.H * params.W;
   let pix = u32(iy) * params.W + u32(ix);
-  let frame = i32(g.n + kt) - i32(TIME_TAPS - 1u);
+  let frame = i32(g.n + kt) - i32(params.time_taps - 1u);
   if (frame >= 0) {
     return x[(u32(frame) * params.Cin + ci) * plane + pix];
   }
   if (params.has_past == 0u) {
     return 0.0;
   }
-  return past[(u32(frame + i32(TIME_TAPS - 1u)) * params.Cin + ci) * plane + pix];
+  return past[(u32(frame + i32(params.time_taps - 1u)) * params.Cin + ci) * plane + pix];
 }
 
 fn activate(v: f32) -> f32 {
-  if (ACTIVATION == 1u) {
+  if (params.activation == 1u) {
     return (clamp(v, -1.0, 1.0) + 1.0) * 0.5;
   }
   return v;
 }
 
 fn bias_at(co: u32) -> f32 {
-  if (HAS_BIAS == 1u && co < params.Cout) {
+  if (params.has_bias == 1u && co < params.Cout) {
     return bias[co];
   }
   return 0.0;
@@ -162,11 +163,13 @@ fn main(
       let k = k0 + kl;
       var v = vec4f(0.0);
       if (k < params.K) {
-        let ci = k / TAPS;
-        let tap = k % TAPS;
-        let kt = tap / PLANE_TAPS;
-        let dy = i32((tap % PLANE_TAPS) / KSIZE);
-        let dx = i32(tap % KSIZE);
+        let plane_taps = params.ksize * params.ksize;
+        let taps = params.time_taps * plane_taps;
+        let ci = k / taps;
+        let tap = k % taps;
+        let kt = tap / plane_taps;
+        let dy = i32((tap % plane_taps) / params.ksize);
+        let dx = i32(tap % params.ksize);
         // A loop, not four calls: SwiftShader inlines every call site, and compiling takes seconds.
         for (var j = 0u; j < 4u; j++) {
           v[j] = input_at(gather_for(px0 + col * 4u + j), ci, kt, dy, dx);
@@ -210,7 +213,7 @@ fn main(
         }
         let idx = ((p / out_plane) * params.Cout + co) * out_plane + p % out_plane;
         var v = acc[c][j] + b;
-        if (HAS_RESIDUAL == 1u) {
+        if (params.has_residual == 1u) {
           v += residual[idx];
         }
         out[idx] = activate(v);

@@ -89,19 +89,14 @@ export function causalConv3d(ctx: GpuContext, x: Tensor, weight: Tensor, options
     {
       shader: 'causal_conv3d',
       constants: {
-        TIME_TAPS: kt,
-        KSIZE: kh,
         WEIGHT_FORMAT: WEIGHT_FORMAT_CODE[weight.dtype as keyof typeof WEIGHT_FORMAT_CODE],
-        HAS_BIAS: options.bias ? 1 : 0,
-        HAS_RESIDUAL: options.residual ? 1 : 0,
-        ACTIVATION: ACTIVATION_CODE[activation],
         CO_GROUPS: tile.CO_GROUPS,
         PX_GROUPS: tile.PX_GROUPS,
         KT: tile.KT,
       },
     },
     {
-      // Unused bindings are bound to x: the shader never reads them (has_past, HAS_BIAS, HAS_RESIDUAL say so).
+      // Unused bindings are bound to x: the shader never reads them (has_past, has_bias, has_residual say so).
       bindings: { x, past: past ?? x, weight, bias: options.bias ?? x, residual: options.residual ?? x, out: y },
       uniforms: {
         Cin,
@@ -116,6 +111,11 @@ export function causalConv3d(ctx: GpuContext, x: Tensor, weight: Tensor, options
         tiles_co: tilesCo,
         tiles_px: tilesPx,
         has_past: past ? 1 : 0,
+        time_taps: kt,
+        ksize: kh,
+        has_bias: options.bias ? 1 : 0,
+        has_residual: options.residual ? 1 : 0,
+        activation: ACTIVATION_CODE[activation],
       },
       workgroups: tilesCo * tilesPx,
       label: op,

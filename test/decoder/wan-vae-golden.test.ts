@@ -1,0 +1,69 @@
+// The Wan VAE decoder against wan/modules/vae.py's WanVAE decode (test/golden/vae, tools/golden/vae_golden.py).
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { testContext } from '../helpers/gpu.ts';
+import { relativeError } from '../helpers/reference.ts';
+import { fileSource } from '../../src/weights/node-source.ts';
+import { directoryFolder } from '../../src/weights/node-folder.ts';
+import { openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
+import { loadWanVaeFile, loadWanVaeFolder } from '../../src/decoder/wan-vae-load.ts';
+import type { WanVaeDecoder } from '../../src/decoder/wan-vae.ts';
+
+const GOLDEN = join(__dirname, '../golden/vae');
+
+/** [1, C, T, h, w] → [T, C, h, w]. */
+function channelsToFrames(data: Float32Array, C: number, T: number, plane: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let c = 0; c < C; c++) for (let t = 0; t < T; t++) out.set(data.subarray((c * T + t) * plane, (c * T + t + 1) * plane), (t * C + c) * plane);
+  return out;
+}
+
+export async function vaeGolden(name: string) {
+  const io = await openSafetensors(await fileSource(join(GOLDEN, name, 'io.safetensors')));
+  const [, C, T, h, w] = io.tensors.get('latents')!.shape;
+  const [, , F, H, W] = io.tensors.get('frames')!.shape;
+  const latents = channelsToFrames(await readTensor(io, 'latents'), C, T, h * w);
+  // Upstream's frames in [−1, 1] as the decoder's [F, 3, H, W] in [0, 1].
+  const frames = channelsToFrames(await readTensor(io, 'frames'), 3, F, H * W).map((v) => (v + 1) / 2);
+  return { latents, latentShape: [T, C, h, w], frames, frameShape: [F, 3, H, W] };
+}
+
+async function decodeGolden(decoder: WanVaeDecoder, name: string, maxBindingBytes?: number): Promise<{ error: number; out: Float32Array }> {
+  const ctx = await testContext();
+  const g = await vaeGolden(name);
+  const latents = ctx.upload(g.latents, g.latentShape);
+  const baseline = ctx.liveTensors;
+  const frames = await decoder.decode(ctx, latents, { maxBindingBytes });
+  expect(frames.shape).toEqual(g.frameShape);
+  // Every intermediate and carried frame is released: only the returned frames stay.
+  expect(ctx.liveTensors).toBe(baseline + 1);
+  const out = await ctx.read(frames);
+  frames.release();
+  latents.release();
+  // The error is measured on upstream's scale, [−1, 1].
+  return { error: relativeError(out.map((v) => 2 * v - 1), g.frames.map((v) => 2 * v - 1)), out };
+}
+
+describe('Wan VAE decoder matches wan/modules/vae.py', () => {
+  it('tiny (3 latent frames → 9, 3×5 → 24×40), original key names: relative error ≤ 1e-4', async () => {
+    const ctx = await testContext();
+    const before = ctx.liveTensors;
+    const decoder = await loadWanVaeFile(ctx, await fileSource(join(GOLDEN, 'tiny', 'wan_2.1_vae.safetensors')));
+    expect([decoder.temporalScale, decoder.spatialScale, decoder.latentChannels, decoder.config.baseDim]).toEqual([4, 8, 16, 8]);
+    const { error } = await decodeGolden(decoder, 'tiny');
+    console.log(`Wan VAE golden tiny (original keys): relative error ${error.toExponential(2)}`);
+    expect(error).toBeLessThan(1e-4);
+    decoder.dispose();
+    expect(ctx.liveTensors).toBe(before);
+  }, 120_000);
+
+  it('tiny_tall (4 latent frames → 13, 5×3 → 40×24), diffusers folder: relative error ≤ 1e-4', async () => {
+    const ctx = await testContext();
+    const decoder = await loadWanVaeFolder(ctx, directoryFolder(join(GOLDEN, 'tiny_tall')));
+    expect(decoder.config.baseDim).toBe(4);
+    const { error } = await decodeGolden(decoder, 'tiny_tall');
+    console.log(`Wan VAE golden tiny_tall (diffusers folder): relative error ${error.toExponential(2)}`);
+    expect(error).toBeLessThan(1e-4);
+    decoder.dispose();
+  }, 120_000);
+});
