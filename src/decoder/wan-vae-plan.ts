@@ -63,15 +63,25 @@ function upPathTensors(cfg: WanVaeConfig, w: number): { perRow: number[]; larges
   return { perRow, largestPerRow: Math.max(...perRow) };
 }
 
-/** Bands of latent rows such that no tensor of a band passes `maxBindingBytes`. */
-export function planPieces(cfg: WanVaeConfig, h: number, w: number, maxBindingBytes: number): PiecePlan {
+/** Bytes of the up path's largest tensor per latent row of width w (a chunk with the most frames). */
+export function largestBytesPerLatentRow(cfg: WanVaeConfig, w: number): number {
+  return upPathTensors(cfg, w).largestPerRow;
+}
+
+/**
+ * Bands of latent rows such that no tensor of a band passes `maxBindingBytes`: one band when the
+ * whole frame fits, else the most rows that fit with their halos. `bandRows` forces bands of that
+ * many rows (a test of the pieces on small images, where the whole frame always fits).
+ */
+export function planPieces(cfg: WanVaeConfig, h: number, w: number, maxBindingBytes: number, bandRows?: number): PiecePlan {
   const halo = haloLatentRows(cfg);
   const { largestPerRow } = upPathTensors(cfg, w);
-  if (largestPerRow * h <= maxBindingBytes) {
+  if (bandRows !== undefined && (!Number.isInteger(bandRows) || bandRows < 1)) throw new Error(`Wan VAE: bandRows must be a positive integer, got ${bandRows}`);
+  if (bandRows === undefined && largestPerRow * h <= maxBindingBytes) {
     return { bands: [{ row0: 0, rows: h, inputRow0: 0, inputRows: h }], haloLatentRows: halo, largestTensorBytes: largestPerRow * h };
   }
   const fitRows = Math.floor(maxBindingBytes / largestPerRow);
-  const own = fitRows - 2 * halo;
+  const own = bandRows ?? fitRows - 2 * halo;
   if (own < 1) {
     throw new Error(
       `Wan VAE: ${w} latent columns need ${(largestPerRow / 2 ** 20).toFixed(1)} MiB per latent row in the largest tensor; ` +
@@ -85,7 +95,9 @@ export function planPieces(cfg: WanVaeConfig, h: number, w: number, maxBindingBy
     const inputEnd = Math.min(h, row0 + rows + halo);
     bands.push({ row0, rows, inputRow0, inputRows: inputEnd - inputRow0 });
   }
-  return { bands, haloLatentRows: halo, largestTensorBytes: Math.max(...bands.map((b) => b.inputRows)) * largestPerRow };
+  const largestTensorBytes = Math.max(...bands.map((b) => b.inputRows)) * largestPerRow;
+  if (largestTensorBytes > maxBindingBytes) throw new Error(`Wan VAE: bands of ${own} latent rows need ${largestTensorBytes} bytes in one tensor; the binding limit is ${maxBindingBytes}`);
+  return { bands, haloLatentRows: halo, largestTensorBytes };
 }
 
 export interface WanVaePlan {

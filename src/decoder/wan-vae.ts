@@ -31,6 +31,8 @@ import type { DecodeOptions, VideoDecoder } from './decoder.ts';
 export interface WanVaeDecodeOptions extends DecodeOptions {
   /** Bytes one tensor may bind; default the adapter's limit. Smaller values force spatial pieces. */
   maxBindingBytes?: number;
+  /** Latent rows per spatial piece, forced (by default pieces are used only when a frame does not fit). */
+  bandRows?: number;
 }
 
 const RGB = 3;
@@ -95,7 +97,7 @@ export class WanVaeDecoder implements VideoDecoder {
       throw new Error(`${op}: latents must be [T ≥ 1, ${this.latentChannels}, h, w], got ${formatShape(latents.shape)}`);
     }
     const limit = options.maxBindingBytes ?? Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
-    const pieces = planPieces(this.config, h, w, limit);
+    const pieces = planPieces(this.config, h, w, limit, options.bandRows);
     const H = h * this.spatialScale;
     const W = w * this.spatialScale;
     const frameCount = this.temporalScale * (T - 1) + 1;
