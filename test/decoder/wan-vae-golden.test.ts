@@ -7,6 +7,7 @@ import { fileSource } from '../../src/weights/node-source.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { loadWanVaeFile, loadWanVaeFolder } from '../../src/decoder/wan-vae-load.ts';
 import type { WanVaeDecoder } from '../../src/decoder/wan-vae.ts';
+import { planWanVaeDecode } from '../../src/decoder/wan-vae-plan.ts';
 import { GOLDEN, vaeGolden } from '../helpers/wan-vae-golden.ts';
 
 async function decodeGolden(decoder: WanVaeDecoder, name: string, maxBindingBytes?: number): Promise<{ error: number; out: Float32Array }> {
@@ -14,7 +15,17 @@ async function decodeGolden(decoder: WanVaeDecoder, name: string, maxBindingByte
   const g = await vaeGolden(name);
   const latents = ctx.upload(g.latents, g.latentShape);
   const baseline = ctx.liveTensors;
+  const baseBytes = ctx.liveBytes;
+  ctx.resetPeakBytes();
   const frames = await decoder.decode(ctx, latents, { maxBindingBytes });
+  // The plan (without weights and latents) bounds the decode's peak of live GPU bytes, and not loosely.
+  const [T, , h, w] = latents.shape;
+  const plan = planWanVaeDecode(decoder.config, T, h, w, maxBindingBytes ?? ctx.limits.maxStorageBufferBindingSize);
+  const planned = plan.peakBytes - plan.weightBytes;
+  const measured = ctx.peakLiveBytes - baseBytes;
+  console.log(`${name}: peak ${measured} bytes measured, ${planned} planned`);
+  expect(measured).toBeLessThanOrEqual(planned);
+  expect(measured).toBeGreaterThan(0.5 * planned);
   expect(frames.shape).toEqual(g.frameShape);
   // Every intermediate and carried frame is released: only the returned frames stay.
   expect(ctx.liveTensors).toBe(baseline + 1);
