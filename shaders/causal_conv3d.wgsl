@@ -10,7 +10,7 @@
 // Outside the image the input is zero. GEMM view as conv2d.wgsl: rows = output channels, columns =
 // output pixels (n, y, x), K = Cin·time_taps·ksize² in weight order (ci, kt, dy, dx); the same tiles.
 // x:        [N, Cin, H, W] f32
-// past:     [time_taps − 1, Cin, H, W] f32 (read only when has_past is 1)
+// past:     [time_taps − 1, Cin, H, W] f32, or f16 packed two per u32 (PAST_FORMAT; read only when has_past is 1)
 // weight:   [Cout, Cin, time_taps, ksize, ksize] f32, or f16/bf16 packed two per u32 (WEIGHT_FORMAT)
 // bias:     [Cout] f32 (read when has_bias is 1)
 // residual: [N, Cout, Ho, Wo] f32 (read when has_residual is 1)
@@ -18,6 +18,7 @@
 // activation 0: none; 1: Wan frames, (clamp(v, −1, 1) + 1)/2 (the VAE's clamp, mapped to [0, 1]).
 
 override WEIGHT_FORMAT: u32 = 0u; // 0 f32, 1 f16, 2 bf16
+override PAST_FORMAT: u32 = 0u; // 0 f32, 1 f16 (carried frames kept at half the memory)
 override CO_GROUPS: u32 = 8u;
 override PX_GROUPS: u32 = 8u;
 override KT: u32 = 16u;
@@ -48,7 +49,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> past: array<f32>;
+@group(0) @binding(1) var<storage, read> past: array<u32>;
 @group(0) @binding(2) var<storage, read> weight: array<u32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
@@ -102,7 +103,12 @@ fn input_at(g: Gather, ci: u32, kt: u32, dy: i32, dx: i32) -> f32 {
   if (params.has_past == 0u) {
     return 0.0;
   }
-  return past[(u32(frame + i32(params.time_taps - 1u)) * params.Cin + ci) * plane + pix];
+  let j = (u32(frame + i32(params.time_taps - 1u)) * params.Cin + ci) * plane + pix;
+  if (PAST_FORMAT == 0u) {
+    return bitcast<f32>(past[j]);
+  }
+  let pair = unpack2x16float(past[j >> 1u]);
+  return select(pair.x, pair.y, (j & 1u) == 1u);
 }
 
 fn activate(v: f32) -> f32 {

@@ -117,9 +117,17 @@ export interface WanVaePlan {
 
 /**
  * GPU memory to decode T latent frames of h × w (f32 activations; `weightBytesPerValue` 4 for F32
- * checkpoints, 2 for F16/BF16), without the latents themselves.
+ * checkpoints, 2 for F16/BF16; `carriedBytesPerValue` 2 with f16 carried frames), without the latents.
  */
-export function planWanVaeDecode(cfg: WanVaeConfig, T: number, h: number, w: number, maxBindingBytes: number, weightBytesPerValue = 4): WanVaePlan {
+export function planWanVaeDecode(
+  cfg: WanVaeConfig,
+  T: number,
+  h: number,
+  w: number,
+  maxBindingBytes: number,
+  weightBytesPerValue = 4,
+  carriedBytesPerValue = 4,
+): WanVaePlan {
   const s = decoderStructure(cfg);
   const pieces = planPieces(cfg, h, w, maxBindingBytes);
   let weightValues = 0;
@@ -143,7 +151,7 @@ export function planWanVaeDecode(cfg: WanVaeConfig, T: number, h: number, w: num
     return bytes + 2 * plane(s.outDim, rows, scale);
   };
   const middleCarried = 2 * plane(cfg.zDim, h, 1) + 4 * 2 * plane(s.middleDim, h, 1);
-  const carriedBytes = middleCarried + pieces.bands.reduce((sum, b) => sum + carriedFor(b.inputRows), 0);
+  const carriedBytes = ((middleCarried + pieces.bands.reduce((sum, b) => sum + carriedFor(b.inputRows), 0)) * carriedBytesPerValue) / F32;
 
   // Within a chunk: the conv2 output of every latent frame and the middle's output stay alive; a
   // residual block holds its input, shortcut, second norm and output; a resample its input, doubled

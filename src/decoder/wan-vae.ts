@@ -18,6 +18,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { expectDType, expectRank } from '../gpu/kernels/check.ts';
+import { cast } from '../gpu/kernels/cast.ts';
 import { causalConv3d, type CausalConvActivation } from '../gpu/kernels/causal-conv3d.ts';
 import { matmul } from '../gpu/kernels/matmul.ts';
 import { rmsNormChannels } from '../gpu/kernels/rms-norm-channels.ts';
@@ -33,12 +34,19 @@ export interface WanVaeDecodeOptions extends DecodeOptions {
   maxBindingBytes?: number;
   /** Latent rows per spatial piece, forced (by default pieces are used only when a frame does not fit). */
   bandRows?: number;
+  /** Keep the carried frames in f16 (half their memory, the largest part at 480p; error measured in the tests). */
+  carriedF16?: boolean;
 }
 
 const RGB = 3;
 
 /** Carried frames of the causal convs of one spatial piece (or of the whole frame), by conv key. */
-type Carried = Map<string, Tensor>;
+class CarriedFrames extends Map<string, Tensor> {
+  constructor(readonly dtype: 'f32' | 'f16') {
+    super();
+  }
+}
+type Carried = CarriedFrames;
 
 export class WanVaeDecoder implements VideoDecoder {
   readonly temporalScale: number;
@@ -102,8 +110,9 @@ export class WanVaeDecoder implements VideoDecoder {
     const W = w * this.spatialScale;
     const frameCount = this.temporalScale * (T - 1) + 1;
     const frames = ctx.empty([frameCount, RGB, H, W], 'f32', 'Wan VAE frames');
-    const carried: Carried[] = pieces.bands.map(() => new Map());
-    const middleCarried: Carried = new Map();
+    const dtype = options.carriedF16 ? 'f16' : 'f32';
+    const carried: Carried[] = pieces.bands.map(() => new CarriedFrames(dtype));
+    const middleCarried: Carried = new CarriedFrames(dtype);
     const scope = new Scope();
     try {
       // The latent statistics and conv2 are one 1×1×1 conv over every latent frame.
@@ -294,15 +303,26 @@ export class WanVaeDecoder implements VideoDecoder {
 /** Replaces the carried frames of `key` by the last two frames of [carried (or zeros), x]. */
 function carry(ctx: GpuContext, carried: Carried, key: string, x: Tensor): void {
   const [n, C, h, w] = x.shape;
-  const frameBytes = C * h * w * 4;
+  const half = carried.dtype === 'f16';
+  const frameBytes = C * h * w * (half ? 2 : 4);
+  if (frameBytes % 4 !== 0) throw new Error(`Wan VAE: f16 carried frames need an even C·h·w, got ${C}·${h}·${w}`);
   const old = carried.get(key);
-  const next = ctx.empty([2, C, h, w], 'f32', `${key} carried`);
-  if (n >= 2) ctx.copy(x, next, 2 * frameBytes, (n - 2) * frameBytes, 0);
+  const next = ctx.empty([2, C, h, w], carried.dtype, `${key} carried`);
+  // x's last one or two frames, in the carried dtype.
+  const last = Math.min(n, 2);
+  let tail = last === n ? x : sliceFrames(ctx, x, n - last, last);
+  if (half) {
+    const packed = cast(ctx, tail, 'f16');
+    if (tail !== x) tail.release();
+    tail = packed;
+  }
+  if (last === 2) ctx.copy(tail, next, 2 * frameBytes, 0, 0);
   else {
     if (old) ctx.copy(old, next, frameBytes, frameBytes, 0);
     else ctx.fill(next, 0);
-    ctx.copy(x, next, frameBytes, 0, frameBytes);
+    ctx.copy(tail, next, frameBytes, 0, frameBytes);
   }
+  if (tail !== x) tail.release();
   old?.release();
   carried.set(key, next);
 }

@@ -18,6 +18,8 @@ interface Case {
   residual?: boolean;
   activation?: CausalConvActivation;
   f16?: boolean;
+  /** The carried frames in f16. */
+  pastF16?: boolean;
 }
 
 /** Float64 reference over the frame sequence [past (or zeros), x]: output frame n ends at input frame n. */
@@ -53,7 +55,9 @@ async function check(c: Case, rand: () => number): Promise<number> {
   const Ho = c.H + 2 * c.padding - c.k + 1;
   const Wo = c.W + 2 * c.padding - c.k + 1;
   const xData = randomArray(c.N * c.Cin * plane, rand);
-  const pastData = c.past ? randomArray((c.kt - 1) * c.Cin * plane, rand) : undefined;
+  let pastData = c.past ? randomArray((c.kt - 1) * c.Cin * plane, rand) : undefined;
+  const pastBits = pastData && c.pastF16 ? Uint16Array.from(pastData, (v) => floatToHalf(v)) : undefined;
+  if (pastBits) pastData = Float32Array.from(pastBits, (b) => halfToFloat(b));
   const wData = randomArray(c.Cout * c.Cin * c.kt * c.k * c.k, rand, 1 / Math.sqrt(c.Cin * c.kt * c.k * c.k));
   const biasData = c.bias ? randomArray(c.Cout, rand, 0.5) : undefined;
   const residualData = c.residual ? randomArray(c.N * c.Cout * Ho * Wo, rand) : undefined;
@@ -71,7 +75,7 @@ async function check(c: Case, rand: () => number): Promise<number> {
     weight = ctx.upload(bits, wShape, 'f16');
   } else weight = ctx.upload(wData, wShape);
   const x = ctx.upload(xData, [c.N, c.Cin, c.H, c.W]);
-  const past = pastData && ctx.upload(pastData, [c.kt - 1, c.Cin, c.H, c.W]);
+  const past = pastBits ? ctx.upload(pastBits, [c.kt - 1, c.Cin, c.H, c.W], 'f16') : pastData && ctx.upload(pastData, [c.kt - 1, c.Cin, c.H, c.W]);
   const bias = biasData && ctx.upload(biasData, [c.Cout]);
   const residual = residualData && ctx.upload(residualData, [c.N, c.Cout, Ho, Wo]);
   const y = causalConv3d(ctx, x, weight, { padding: c.padding, past, bias, residual, activation: c.activation });
@@ -91,6 +95,7 @@ describe(`causalConv3d (seed ${runSeed})`, () => {
     ['3×1×1 time conv, carried frames, 2 frames', { N: 2, Cin: 6, H: 3, W: 5, Cout: 12, kt: 3, k: 1, padding: 0, bias: true, past: true }],
     ['1×1×1, 19 → 34 channels, 3 frames', { N: 3, Cin: 19, H: 3, W: 5, Cout: 34, kt: 1, k: 1, padding: 0, bias: true }],
     ['1×3×3 (a 2-D conv), 2 frames, 9 → 5 channels', { N: 2, Cin: 9, H: 6, W: 5, Cout: 5, kt: 1, k: 3, padding: 1, bias: true }],
+    ['3×3×3 with 2 carried frames in f16, 2 frames', { N: 2, Cin: 6, H: 3, W: 5, Cout: 11, kt: 3, k: 3, padding: 1, bias: true, past: true, pastF16: true }],
     ['3×3×3 f16 weights (odd count), no bias', { N: 1, Cin: 3, H: 3, W: 3, Cout: 7, kt: 3, k: 3, padding: 1, past: true, f16: true }],
   ];
   for (const [name, c] of cases) {

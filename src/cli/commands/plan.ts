@@ -17,6 +17,7 @@ async function planVae(options: Options): Promise<void> {
   const width = options.integer('width');
   const limitMib = options.number('binding-limit-mib', 2048)!;
   const weightDType = options.string('dtype') ?? 'f32';
+  const carriedF16 = options.flag('carried-f16');
   options.finish();
   if (frames === undefined || height === undefined || width === undefined) throw new UsageError('plan: --frames, --height and --width are required');
   if (weightDType !== 'f16' && weightDType !== 'f32' && weightDType !== 'bf16') throw new UsageError(`plan: --dtype must be f32, f16 or bf16, got ${weightDType}`);
@@ -27,7 +28,7 @@ async function planVae(options: Options): Promise<void> {
     throw new UsageError(`plan: the Wan VAE makes 1 + ${tScale}·k frames of multiples of ${scale} pixels; got ${frames} frames of ${width}×${height}`);
   }
   const T = (frames - 1) / tScale + 1;
-  const p = planWanVaeDecode(config, T, height / scale, width / scale, limitMib * MIB, weightDType === 'f32' ? 4 : 2);
+  const p = planWanVaeDecode(config, T, height / scale, width / scale, limitMib * MIB, weightDType === 'f32' ? 4 : 2, carriedF16 ? 2 : 4);
   const mib = (b: number) => Math.round((b / MIB) * 10) / 10;
   console.log(
     JSON.stringify(
@@ -51,7 +52,7 @@ const plan: Command = {
   summary: 'Print the GPU memory a generation would need (weights, activations, attention, cache), without allocating it.',
   usage:
     'webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N]\n' +
-    '       webdit plan --vae [--vae-config vae/config.json] --frames 81 --height 480 --width 832 [--binding-limit-mib 2048] [--dtype f32|f16|bf16]\n' +
+    '       webdit plan --vae [--vae-config vae/config.json] --frames 81 --height 480 --width 832 [--binding-limit-mib 2048] [--dtype f32|f16|bf16] [--carried-f16]\n' +
     '  (--vae: the Wan VAE decoder\'s peak GPU memory, and its spatial pieces under the binding limit)',
   async run(options) {
     if (options.flag('vae')) return planVae(options);

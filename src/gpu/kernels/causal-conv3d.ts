@@ -7,7 +7,7 @@ export type CausalConvActivation = 'none' | 'wan-frames';
 
 export interface CausalConv3dOptions {
   /**
-   * The last TIME_TAPS − 1 input frames of the previous chunk, [T − 1, Cin, H, W] f32, oldest first;
+   * The last kt − 1 input frames of the previous chunk, [kt − 1, Cin, H, W] f32 or f16, oldest first;
    * without it they are zeros (the causal padding of the first chunk). Ignored for 1-frame kernels.
    */
   past?: Tensor;
@@ -58,7 +58,7 @@ export function causalConv3d(ctx: GpuContext, x: Tensor, weight: Tensor, options
   }
   const past = kt > 1 ? options.past : undefined;
   if (past) {
-    expectDType(op, 'past', past, 'f32');
+    expectDType(op, 'past', past, 'f32', 'f16');
     expectShape(op, 'past', past, [kt - 1, Cin, H, W]);
   }
   const outShape = [N, Cout, Ho, Wo];
@@ -90,6 +90,7 @@ export function causalConv3d(ctx: GpuContext, x: Tensor, weight: Tensor, options
       shader: 'causal_conv3d',
       constants: {
         WEIGHT_FORMAT: WEIGHT_FORMAT_CODE[weight.dtype as keyof typeof WEIGHT_FORMAT_CODE],
+        PAST_FORMAT: past?.dtype === 'f16' ? 1 : 0,
         CO_GROUPS: tile.CO_GROUPS,
         PX_GROUPS: tile.PX_GROUPS,
         KT: tile.KT,
