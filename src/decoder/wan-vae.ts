@@ -34,6 +34,8 @@ export interface WanVaeDecodeOptions extends DecodeOptions {
   maxBindingBytes?: number;
   /** Latent rows per spatial piece, forced (by default pieces are used only when a frame does not fit). */
   bandRows?: number;
+  /** Query rows per block of attention scores, forced (by default as many as the binding limit allows). */
+  attentionQueryRows?: number;
   /** Keep the carried frames in f16 (half their memory, the largest part at 480p; error measured in the tests). */
   carriedF16?: boolean;
 }
@@ -106,6 +108,9 @@ export class WanVaeDecoder implements VideoDecoder {
     }
     const limit = options.maxBindingBytes ?? Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
     const pieces = planPieces(this.config, h, w, limit, options.bandRows);
+    const L = h * w;
+    const queryRows = options.attentionQueryRows ?? Math.max(1, Math.min(L, Math.floor(limit / (4 * L))));
+    if (!Number.isInteger(queryRows) || queryRows < 1) throw new Error(`${op}: attentionQueryRows must be a positive integer, got ${queryRows}`);
     const H = h * this.spatialScale;
     const W = w * this.spatialScale;
     const frameCount = this.temporalScale * (T - 1) + 1;
@@ -121,7 +126,7 @@ export class WanVaeDecoder implements VideoDecoder {
       for (let t = 0; t < T; t++) {
         signal?.throwIfAborted();
         const frame = scope.add(sliceFrames(ctx, x0, t, 1));
-        const middle = scope.add(this.middle(ctx, frame, middleCarried));
+        const middle = scope.add(this.middle(ctx, frame, middleCarried, queryRows));
         scope.release(frame);
         let n = 0;
         for (const [p, band] of pieces.bands.entries()) {
@@ -149,11 +154,11 @@ export class WanVaeDecoder implements VideoDecoder {
   }
 
   /** conv1 and the middle blocks on one latent frame [1, z, h, w] → [1, middleDim, h, w]. */
-  private middle(ctx: GpuContext, x: Tensor, carried: Carried): Tensor {
+  private middle(ctx: GpuContext, x: Tensor, carried: Carried, queryRows: number): Tensor {
     const a = this.cachedConv(ctx, carried, 'decoder.conv1', x, {});
     const b = this.residualBlock(ctx, carried, 'decoder.middle.0', a);
     a.release();
-    const c = this.attention(ctx, 'decoder.middle.1', b);
+    const c = this.attention(ctx, 'decoder.middle.1', b, queryRows);
     b.release();
     const d = this.residualBlock(ctx, carried, 'decoder.middle.2', c);
     c.release();
@@ -244,7 +249,7 @@ export class WanVaeDecoder implements VideoDecoder {
   }
 
   /** Single-head attention over the pixels of each frame, plus the input (AttentionBlock). */
-  private attention(ctx: GpuContext, key: string, x: Tensor): Tensor {
+  private attention(ctx: GpuContext, key: string, x: Tensor, rowsPerBlock: number): Tensor {
     const [n, C, h, w] = x.shape;
     const L = h * w;
     const scope = new Scope();
@@ -270,7 +275,6 @@ export class WanVaeDecoder implements VideoDecoder {
         const v = part(2);
         const outT = scope.add(ctx.empty([L, C], 'f32', `${key} out`));
         // Scores in blocks of query rows, so that no block passes the binding limit.
-        const rowsPerBlock = Math.max(1, Math.min(L, Math.floor(Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize) / (4 * L))));
         for (let r0 = 0; r0 < L; r0 += rowsPerBlock) {
           const rows = Math.min(rowsPerBlock, L - r0);
           const qBlock = rows === L ? qT : scope.add(ctx.empty([rows, C], 'f32', `${key} q rows`));

@@ -20,7 +20,7 @@ describe('Wan VAE decoder in spatial pieces', () => {
     expect(plan.largestTensorBytes).toBeLessThanOrEqual(40 * perRow);
   });
 
-  it('golden tiny_tall, 1-row bands (5 pieces): the same frames as one piece, and upstream to 1e-4', async () => {
+  it('golden tiny_tall, 1-row bands (5 pieces) and attention in query blocks: the same frames as one piece, and upstream to 1e-4', async () => {
     const ctx = await testContext();
     const decoder = await loadWanVaeFolder(ctx, directoryFolder(join(GOLDEN, 'tiny_tall')));
     const g = await vaeGolden('tiny_tall');
@@ -29,7 +29,8 @@ describe('Wan VAE decoder in spatial pieces', () => {
     expect(planPieces(decoder.config, h, w, cap, 1).bands.length).toBe(h);
     const latents = ctx.upload(g.latents, g.latentShape);
     const whole = await decoder.decode(ctx, latents);
-    const pieces = await decoder.decode(ctx, latents, { maxBindingBytes: cap, bandRows: 1 });
+    // Attention scores in blocks of 4 query rows (of 15) too.
+    const pieces = await decoder.decode(ctx, latents, { maxBindingBytes: cap, bandRows: 1, attentionQueryRows: 4 });
     const [a, b] = [await ctx.read(whole), await ctx.read(pieces)];
     expect(Array.from(b)).toEqual(Array.from(a));
     expect(relativeError(b.map((v) => 2 * v - 1), g.frames.map((v) => 2 * v - 1))).toBeLessThan(1e-4);
