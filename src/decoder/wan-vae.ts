@@ -312,19 +312,21 @@ function carry(ctx: GpuContext, carried: Carried, key: string, x: Tensor): void 
   if (frameBytes % 4 !== 0) throw new Error(`Wan VAE: f16 carried frames need an even C·h·w, got ${C}·${h}·${w}`);
   const old = carried.get(key);
   const next = ctx.empty([2, C, h, w], carried.dtype, `${key} carried`);
-  // x's last one or two frames, in the carried dtype.
+  // x's last one or two frames, in the carried dtype (f32 ones are copied straight out of x).
   const last = Math.min(n, 2);
-  let tail = last === n ? x : sliceFrames(ctx, x, n - last, last);
+  let tail = x;
+  let tailOffset = (n - last) * frameBytes;
   if (half) {
-    const packed = cast(ctx, tail, 'f16');
-    if (tail !== x) tail.release();
-    tail = packed;
+    const slice = last === n ? x : sliceFrames(ctx, x, n - last, last);
+    tail = cast(ctx, slice, 'f16');
+    if (slice !== x) slice.release();
+    tailOffset = 0;
   }
-  if (last === 2) ctx.copy(tail, next, 2 * frameBytes, 0, 0);
+  if (last === 2) ctx.copy(tail, next, 2 * frameBytes, tailOffset, 0);
   else {
     if (old) ctx.copy(old, next, frameBytes, frameBytes, 0);
     else ctx.fill(next, 0);
-    ctx.copy(tail, next, frameBytes, 0, frameBytes);
+    ctx.copy(tail, next, frameBytes, tailOffset, frameBytes);
   }
   if (tail !== x) tail.release();
   old?.release();
