@@ -1,6 +1,7 @@
 // Shared by the commands that generate: the model folder (default: the shipped toy model), its
 // decoder, and the prompt (text through the model's own encoder, or precomputed embeddings).
 
+import { stat } from 'node:fs/promises';
 import { UsageError, type Options } from './args.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { directoryFolder, shippedModelDir } from '../weights/node-folder.ts';
@@ -8,13 +9,28 @@ import { fileSource } from '../weights/node-source.ts';
 import { openSafetensors, readTensor } from '../weights/safetensors.ts';
 import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
+import { loadWanVaeFile, loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
+import type { WanVaeDecoder } from '../decoder/wan-vae.ts';
 
 export const SHIPPED_MODEL_DIR = shippedModelDir();
 
-export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | undefined, decoderPath: string | undefined): Promise<ModelBundle> {
+export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | undefined, decoderPath: string | undefined, vaePath?: string): Promise<ModelBundle> {
   const dir = modelDir ?? SHIPPED_MODEL_DIR;
+  if (decoderPath !== undefined && vaePath !== undefined) throw new UsageError('give --decoder (TAEHV) or --vae (the Wan VAE), not both');
   const decoder = decoderPath ? await fileSource(decoderPath) : undefined;
-  return loadBundle(ctx, directoryFolder(dir), { decoder });
+  const videoDecoder = vaePath ? await loadWanVaeFromPath(ctx, vaePath) : undefined;
+  try {
+    return await loadBundle(ctx, directoryFolder(dir), { decoder, videoDecoder });
+  } catch (e) {
+    videoDecoder?.dispose();
+    throw e;
+  }
+}
+
+/** The Wan VAE decoder from a safetensors file (original or diffusers names) or a diffusers folder. */
+export async function loadWanVaeFromPath(ctx: GpuContext, path: string): Promise<WanVaeDecoder> {
+  const isDir = (await stat(path)).isDirectory();
+  return isDir ? loadWanVaeFolder(ctx, directoryFolder(path)) : loadWanVaeFile(ctx, await fileSource(path));
 }
 
 /** Reads a prompt embedding file: `prompt_embeds` (diffusers' name) or its only tensor, [1, L, D] or [L, D]. */

@@ -57,6 +57,8 @@ export function withModelCalibration(config: CacheConfig, bundle: Pick<ModelBund
 export interface BundleLoadOptions {
   /** A TAEHV decoder file, for latent-space models whose folder names no decoder of its own. */
   decoder?: ByteSource;
+  /** A decoder already loaded (e.g. the Wan VAE); the bundle takes ownership. Wins over `decoder`. */
+  videoDecoder?: VideoDecoder;
   weights?: 'keep' | 'f32';
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -105,11 +107,12 @@ export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: 
   try {
     condition = parseCondition(index.condition, `${folder.name}/model_index.json`);
     checkConditionChannels(model.config, condition, folder.name);
-    if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
+    if (options.videoDecoder) decoder = options.videoDecoder;
+    else if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
     else {
       const source = options.decoder ?? (typeof index.decoder === 'string' ? await folder.open(index.decoder) : undefined);
       if (!source) {
-        throw new Error(`${folder.name}: a latent-space model needs a decoder: give a TAEHV file (taew2_1.safetensors)`);
+        throw new Error(`${folder.name}: a latent-space model needs a decoder: give a TAEHV file (taew2_1.safetensors) or the Wan VAE`);
       }
       decoder = await TaehvDecoder.load(ctx, source);
     }

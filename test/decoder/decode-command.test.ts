@@ -72,7 +72,7 @@ describe('webdit decode', () => {
     const log = vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       expect(await main(['decode', '--help'])).toBe(0);
-      expect(log).toHaveBeenCalledWith(expect.stringContaining('webdit decode --decoder FILE --latents FILE --out FILE'));
+      expect(log).toHaveBeenCalledWith(expect.stringContaining('webdit decode (--decoder FILE | --vae PATH) --latents FILE --out FILE'));
     } finally {
       log.mockRestore();
     }

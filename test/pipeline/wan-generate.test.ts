@@ -43,6 +43,27 @@ describe('Wan2.1 generation from the command line', () => {
     expect(new Set(frames).size).toBeGreaterThan(100); // a picture, not a constant
   });
 
+  it('writes frames [4T−3, 3, 8h, 8w] through the Wan VAE (--vae), and refuses --vae with --decoder', async () => {
+    const vae = join(GOLDEN, 'vae/tiny_tall/wan_2.1_vae.safetensors');
+    const withVae = common.flatMap((a, i) => (a === '--decoder' ? ['--vae'] : common[i - 1] === '--decoder' ? [vae] : [a]));
+    const out = join(dir, 'vae.safetensors');
+    expect(await main(['generate', ...withVae, '--seed', '4', '--out', out])).toBe(0);
+    const file = await openSafetensors(arrayBufferSource(readFileSync(out)));
+    expect(file.tensors.get('frames')!.shape).toEqual([5, 3, 16, 16]);
+    const frames = await readTensor(file, 'frames');
+    expect(frames.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(new Set(frames).size).toBeGreaterThan(100);
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args.join(' '));
+    try {
+      expect(await main(['generate', ...common, '--vae', vae, '--out', join(dir, 'x.safetensors')])).toBe(2); // a usage error
+    } finally {
+      console.error = original;
+    }
+    expect(errors.join('\n')).toMatch(/--decoder \(TAEHV\) or --vae \(the Wan VAE\), not both/);
+  });
+
   it('refuses embeddings of the wrong width, a frame count that is not 4k+1, and no decoder', async () => {
     const errors: string[] = [];
     const original = console.error;

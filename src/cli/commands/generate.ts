@@ -26,11 +26,12 @@ function describeVideo(video: EncodedVideo, unavailable: string | undefined): st
 const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
-    'webdit generate [--model DIR] [--decoder FILE] (--prompt TEXT | --embeds FILE) [--negative TEXT | --negative-embeds FILE] ' +
+    'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative TEXT | --negative-embeds FILE] ' +
     '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
+    const vaePath = options.string('vae');
     const text = options.string('prompt');
     const embeds = options.string('embeds');
     const negativeText = options.string('negative');
@@ -54,7 +55,7 @@ const generateCommand: Command = {
     if (text === undefined && embeds === undefined) throw new UsageError('generate: give --prompt TEXT or --embeds FILE');
     const cache = parseCacheSpec(cacheSpec);
     const ctx = await createNodeContext();
-    const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
+    const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
     try {
       const sampling = samplingFromArgs(options);
       options.finish();
