@@ -28,7 +28,7 @@ export interface EncodeOptions {
 /** What one `encode` call used, measured. */
 export interface EncodeStats {
   tokens: number;
-  /** Most bytes of GPU buffers allocated at once (live tensors and the pool's free buffers). */
+  /** Most bytes of GPU buffers this call held at once (its live tensors and the pool's free buffers). */
   peakGpuBytes: number;
   /** Bytes of weights read from the checkpoint (embedding rows included). */
   bytesRead: number;
@@ -109,11 +109,12 @@ export class Umt5Encoder {
     const count = lengths.reduce((a, b) => a + b, 0);
     const span = Math.max(...lengths);
     this.bytesRead = 0;
-    let peakGpuBytes = 0;
-    const notePeak = () => (peakGpuBytes = Math.max(peakGpuBytes, ctx.liveBytes + ctx.pooledBytes));
     // Start from an empty pool, and give back what this call leaves there: the halves of a layer
     // differ in size, so pooled buffers of one would sit beside the other.
     ctx.trimPool();
+    const baseline = ctx.liveBytes; // tensors of others (e.g. a loaded transformer) are not ours to count
+    let peakGpuBytes = 0;
+    const notePeak = () => (peakGpuBytes = Math.max(peakGpuBytes, ctx.liveBytes + ctx.pooledBytes - baseline));
 
     const tokenTable = new Uint32Array(2 * count);
     let at = 0;
@@ -135,26 +136,24 @@ export class Umt5Encoder {
           `umt5 ${layer} position bias`,
         );
         const attnWeights = await this.load([n.norm1, n.q, n.k, n.v, n.o], signal);
-        notePeak();
         const h = rmsNorm(ctx, x, attnWeights.get(n.norm1)!, config.eps);
         const q = matmul(ctx, h, attnWeights.get(n.q)!);
         const k = matmul(ctx, h, attnWeights.get(n.k)!);
         const v = matmul(ctx, h, attnWeights.get(n.v)!);
         const attended = relativeAttention(ctx, q, k, v, bias, tokens, heads, { scale: 1 });
-        notePeak();
         const afterAttention = matmul(ctx, attended, attnWeights.get(n.o)!, { residual: x });
+        notePeak(); // the most this half holds: nothing is released before its end
         for (const t of [h, q, k, v, attended, bias, x, ...attnWeights.values()]) t.release();
         x = afterAttention;
         await this.releaseHalf();
 
         const ffnWeights = await this.load([n.norm2, n.wi0, n.wi1, n.wo], signal);
-        notePeak();
         const h2 = rmsNorm(ctx, x, ffnWeights.get(n.norm2)!, config.eps);
         const gate = matmul(ctx, h2, ffnWeights.get(n.wi0)!, { activation: 'gelu_tanh' });
         const linear = matmul(ctx, h2, ffnWeights.get(n.wi1)!);
         const hidden = multiply(ctx, gate, linear);
-        notePeak();
         const afterFfn = matmul(ctx, hidden, ffnWeights.get(n.wo)!, { residual: x });
+        notePeak();
         for (const t of [h2, gate, linear, hidden, x, ...ffnWeights.values()]) t.release();
         x = afterFfn;
         await this.releaseHalf();
