@@ -37,6 +37,8 @@ export interface EncodeStats {
 export class Umt5Encoder {
   /** Filled by each `encode`. */
   lastStats: EncodeStats | undefined;
+  /** Checkpoint bytes read by the running `encode`. */
+  private bytesRead = 0;
 
   /**
    * `names`: canonical name → checkpoint name (keys.ts' canonicalNameMap), already checked against
@@ -63,8 +65,6 @@ export class Umt5Encoder {
     this.bytesRead += bytes.byteLength;
     return widenToFloat32(bytes, info.dtype);
   }
-
-  private bytesRead = 0;
 
   /** The embedding rows of `ids`, [ids.length, d_model] f32: each distinct row read once, by a range read. */
   private async embed(ids: number[], signal?: AbortSignal): Promise<Float32Array> {
@@ -185,9 +185,7 @@ export class Umt5Encoder {
       widenToF32: (_name, info) => info.shape.length === 1,
       signal,
     });
-    for (const [, info] of [...byCheckpointName].map(([name]) => [name, this.checkpoint.tensors.get(name)!.info] as const)) {
-      this.bytesRead += tensorByteLength(info);
-    }
+    for (const name of byCheckpointName.keys()) this.bytesRead += tensorByteLength(this.checkpoint.tensors.get(name)!.info);
     return new Map([...loaded].map(([name, t]) => [byCheckpointName.get(name)!, t]));
   }
 
