@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'bench-kernels': async () => (await import('./commands/bench-kernels.ts')).default,
   transformer: async () => (await import('./commands/transformer.ts')).default,
   plan: async () => (await import('./commands/plan.ts')).default,
+  encode: async () => (await import('./commands/encode.ts')).default,
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
   generate: async () => (await import('./commands/generate.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,

@@ -50,8 +50,8 @@ const UNIFORM_ARENA_BYTES = 1 << 18;
  * thousand cover a generation). */
 const MAX_CACHED_BIND_GROUPS = 8192;
 
-/** Pool buckets: sizes rounded up to 1/8 of their power of two, so reuse wastes at most 12.5%. */
-function bucketBytes(bytes: number): number {
+/** Pool buckets: sizes rounded up to 1/8 of their power of two, so reuse wastes at most 12.5% (exported for memory plans). */
+export function bucketBytes(bytes: number): number {
   if (bytes <= 256) return 256;
   const step = 2 ** (Math.ceil(Math.log2(bytes)) - 3);
   return Math.ceil(bytes / step) * step;

@@ -6,6 +6,8 @@ import { planMemory } from '../../model/plan.ts';
 import { WAN21_VAE_CONFIG, parseWanVaeConfig } from '../../decoder/wan-vae-config.ts';
 import { planWanVaeDecode } from '../../decoder/wan-vae-plan.ts';
 import type { Options } from '../args.ts';
+import { parseUmt5Config } from '../../model/umt5/config.ts';
+import { planUmt5Memory } from '../../model/umt5/plan.ts';
 
 const MIB = 2 ** 20;
 
@@ -48,15 +50,39 @@ async function planVae(options: Options): Promise<void> {
   );
 }
 
+const TEXT_ENCODER_DTYPES = ['f16', 'bf16', 'f32'] as const;
+
+/** The umT5 encoder's plan (streamed: one layer half on the GPU at a time), for `--text-encoder-config`. */
+async function textEncoderPlan(path: string, promptTokens: number, negativeTokens: number, dtype: string) {
+  if (!(TEXT_ENCODER_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`plan: --text-encoder-dtype must be f16, bf16 or f32, got ${dtype}`);
+  if (promptTokens < 1 || negativeTokens < 0) throw new UsageError('plan: --prompt-tokens must be ≥ 1 and --negative-tokens ≥ 0');
+  const config = parseUmt5Config(JSON.parse(await readFile(path, 'utf8')), path);
+  const lengths = negativeTokens > 0 ? [promptTokens, negativeTokens] : [promptTokens];
+  const plan = planUmt5Memory(config, { lengths, weightDType: dtype as (typeof TEXT_ENCODER_DTYPES)[number] });
+  const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
+  return { ...plan, mib: Object.fromEntries(Object.entries(plan.bytes).map(([k, v]) => [k, mib(v)])) };
+}
+
 const plan: Command = {
   summary: 'Print the GPU memory a generation would need (weights, activations, attention, cache), without allocating it.',
   usage:
-    'webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N]\n' +
+    'webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N] ' +
+    '[--text-encoder-config FILE [--prompt-tokens 40] [--negative-tokens N] [--text-encoder-dtype f16|bf16|f32]]\n' +
     '       webdit plan --vae [--vae-config vae/config.json] --frames 81 --height 480 --width 832 [--binding-limit-mib 2048] [--dtype f32|f16|bf16] [--carried-f16]\n' +
     '  (--vae: the Wan VAE decoder\'s peak GPU memory, and its spatial pieces under the binding limit)',
   async run(options) {
     if (options.flag('vae')) return planVae(options);
-    const configPath = options.requiredString('config');
+    const encoderConfig = options.string('text-encoder-config');
+    const promptTokens = options.integer('prompt-tokens', 40)!;
+    const negativeTokens = options.integer('negative-tokens', 0)!;
+    const encoderDType = options.string('text-encoder-dtype') ?? 'f16';
+    const textEncoder = encoderConfig === undefined ? undefined : await textEncoderPlan(encoderConfig, promptTokens, negativeTokens, encoderDType);
+    const configPath = encoderConfig === undefined ? options.requiredString('config') : options.string('config');
+    if (configPath === undefined) {
+      options.finish();
+      console.log(JSON.stringify({ textEncoder }, null, 2));
+      return;
+    }
     const frames = options.integer('frames');
     const height = options.integer('height');
     const width = options.integer('width');
@@ -85,6 +111,7 @@ const plan: Command = {
             ]),
           ),
           bindingLimitNeeded: result.largestTensorBytes,
+          textEncoder,
         },
         null,
         2,
