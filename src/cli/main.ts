@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   transformer: async () => (await import('./commands/transformer.ts')).default,
   plan: async () => (await import('./commands/plan.ts')).default,
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
+  tokenize: async () => (await import('./commands/tokenize.ts')).default,
   generate: async () => (await import('./commands/generate.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   calibrate: async () => (await import('./commands/calibrate.ts')).default,

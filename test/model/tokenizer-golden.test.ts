@@ -3,7 +3,8 @@
 // tools/golden/tokenizer_golden.py). Every id must match exactly.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { cleanPrompt, pythonStrip, whitespaceClean } from '../../src/model/text/clean.ts';
 import { pythonHtmlUnescape } from '../../src/model/text/html.ts';
@@ -111,5 +112,29 @@ describe('bad tokenizer input', () => {
 
   it('says when a folder has no spiece.model', async () => {
     await expect(loadUmt5Tokenizer(directoryFolder(join(GOLDEN, 'nowhere')))).rejects.toThrow(/no spiece\.model/);
+  });
+});
+
+describe('webdit tokenize', () => {
+  it('prints {"input_ids": [...]} for a prompt, from a diffusers folder holding tokenizer/', async () => {
+    const c = golden.cases.find((x) => x.text.startsWith('Tom &amp;'))!;
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await main(['tokenize', '--tokenizer', join(GOLDEN, '..'), '--prompt', c.text, '--json'])).toBe(0);
+      expect(JSON.parse(log.mock.calls[0][0] as string)).toEqual({ input_ids: c.input_ids });
+    } finally {
+      log.mockRestore();
+    }
+  });
+
+  it('fails clearly on a missing tokenizer or a bad --max-length', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      expect(await main(['tokenize', '--tokenizer', join(GOLDEN, 'missing'), '--prompt', 'x'])).toBe(1);
+      expect(String(error.mock.calls[0][0])).toMatch(/no such file or folder/);
+      expect(await main(['tokenize', '--tokenizer', GOLDEN, '--prompt', 'x', '--max-length', '0'])).toBe(2);
+    } finally {
+      error.mockRestore();
+    }
   });
 });
