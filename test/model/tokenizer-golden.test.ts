@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
+import { fileMapFolder } from '../../src/weights/folder.ts';
 import { cleanPrompt, pythonStrip, whitespaceClean } from '../../src/model/text/clean.ts';
 import { pythonHtmlUnescape } from '../../src/model/text/html.ts';
 import { SentencePieceTokenizer, loadUmt5Tokenizer } from '../../src/model/text/tokenizer.ts';
@@ -90,6 +91,38 @@ describe('umT5 tokenizer against sentencepiece and Wan’s cleaning', () => {
     expect(tokenizer.encode(long.text)).toEqual([...long.input_ids.slice(0, 6), golden.eos_id]);
     expect(tokenizer.encode('')).toEqual([golden.eos_id]);
     await expect(loadUmt5Tokenizer(fallbackBytes, { maxLength: 0 })).rejects.toThrow(/maxLength/);
+  });
+});
+
+describe('special tokens', () => {
+  it('takes tokenizer_config.json’s special tokens as ids and segments the text around them', async () => {
+    const config = {
+      eos_token: { content: '</s>' },
+      additional_special_tokens: ['<extra_id_0>'],
+      added_tokens_decoder: { '3000': { content: '<new_token>', special: true } },
+    };
+    const folder = fileMapFolder(new Map([
+      ['tokenizer/spiece.model', new Blob([fallbackBytes])],
+      ['tokenizer/tokenizer_config.json', new Blob([JSON.stringify(config)])],
+    ]));
+    const tokenizer = await loadUmt5Tokenizer(folder);
+    const sp = tokenizer.pieces;
+    const extraId = sp.model.pieceId('<extra_id_0>')!;
+    expect(tokenizer.encode('a red<extra_id_0>circle <new_token></s>')).toEqual([
+      ...sp.encode('a red'), extraId, ...sp.encode('circle'), 3000, golden.eos_id, golden.eos_id,
+    ]);
+    // Without the config, <extra_id_0> is only a user-defined piece: SentencePiece segments it.
+    const plain = await loadUmt5Tokenizer(fallbackBytes);
+    expect(plain.encode('a red<extra_id_0>circle <new_token>')).toEqual([...sp.encode('a red<extra_id_0>circle <new_token>'), golden.eos_id]);
+    expect(plain.encode('a red<extra_id_0>circle <new_token>')).not.toContain(3000);
+  });
+
+  it('rejects an additional special token with no id', async () => {
+    const folder = fileMapFolder(new Map([
+      ['spiece.model', new Blob([fallbackBytes])],
+      ['tokenizer_config.json', new Blob([JSON.stringify({ additional_special_tokens: ['<missing>'] })])],
+    ]));
+    await expect(loadUmt5Tokenizer(folder)).rejects.toThrow(/"<missing>" has no id/);
   });
 });
 

@@ -1,8 +1,10 @@
 // umT5's tokenizer as Wan2.1 calls it: HuggingfaceTokenizer(seq_len=512, clean='whitespace') over
 // google/umt5-xxl, i.e. the prompt cleaned (clean.ts), segmented by SentencePiece (the model's
 // `spiece.model`: normalizer.ts, unigram.ts), cut to maxLength − 1 ids and EOS appended (Hugging Face's
-// T5 tokenizer with truncation=True, max_length=512, add_special_tokens=True). Padding to 512 and the
-// attention mask are the encoder's business: the mask is 1 for exactly these ids. Browser-safe.
+// T5 tokenizer with truncation=True, max_length=512, add_special_tokens=True). As in Hugging Face, the
+// text of a special token ("</s>", "<pad>", "<unk>", and those tokenizer_config.json adds) stands for
+// its id, and the text between is tokenized piece by piece. Padding to 512 and the attention mask are
+// the encoder's business: the mask is 1 for exactly these ids. Browser-safe.
 
 import type { ModelFolder } from '../../weights/folder.ts';
 import { cleanPrompt } from './clean.ts';
@@ -49,15 +51,27 @@ export class SentencePieceTokenizer {
   }
 }
 
+/** Special tokens beyond the tokenizer model's own, as tokenizer_config.json declares them. */
+export interface SpecialTokenOptions {
+  eosToken?: string;
+  padToken?: string;
+  unkToken?: string;
+  /** More special tokens by text; their ids come from `addedTokenIds` or the SentencePiece model. */
+  additionalSpecialTokens?: string[];
+  addedTokenIds?: Map<string, number>;
+}
+
 export class Umt5Tokenizer implements TextTokenizer {
   readonly eosId: number;
   /** The id that pads a prompt to maxLength (umT5: 0). */
   readonly padId: number;
   readonly maxLength: number;
+  /** Special tokens by their text, longest first (the order they are matched in). */
+  readonly specialTokens: [string, number][];
 
   constructor(
     readonly pieces: SentencePieceTokenizer,
-    options: Umt5TokenizerOptions & { eosToken?: string; padToken?: string } = {},
+    options: Umt5TokenizerOptions & SpecialTokenOptions = {},
   ) {
     const maxLength = options.maxLength ?? 512;
     if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`tokenizer: maxLength must be a positive integer, got ${maxLength}`);
@@ -70,6 +84,39 @@ export class Umt5Tokenizer implements TextTokenizer {
     // Hugging Face looks the special tokens up by text; the trainer's ids are the fallback.
     this.eosId = idOf(options.eosToken ?? '</s>', pieces.proto.trainer.eosId, 'end-of-sequence');
     this.padId = idOf(options.padToken ?? '<pad>', pieces.proto.trainer.padId, 'padding');
+    const unkToken = options.unkToken ?? '<unk>';
+    const special = new Map<string, number>([
+      [options.eosToken ?? '</s>', this.eosId],
+      [options.padToken ?? '<pad>', this.padId],
+      [unkToken, idOf(unkToken, pieces.model.unkId, 'unknown')],
+    ]);
+    for (const [text, id] of options.addedTokenIds ?? []) special.set(text, id);
+    for (const text of options.additionalSpecialTokens ?? []) {
+      const id = options.addedTokenIds?.get(text) ?? pieces.model.pieceId(text);
+      if (id === undefined) throw new Error(`tokenizer: special token "${text}" has no id (not in tokenizer_config.json's added tokens nor in spiece.model)`);
+      special.set(text, id);
+    }
+    this.specialTokens = [...special].filter(([text]) => text !== '').sort((a, b) => b[0].length - a[0].length);
+  }
+
+  /** The text cut at special tokens: strings to segment, and ids that stand for themselves. */
+  private splitSpecial(text: string): (string | number)[] {
+    const parts: (string | number)[] = [];
+    let from = 0;
+    for (let i = 0; i < text.length; ) {
+      // Leftmost, then longest (Hugging Face's added-token matcher).
+      const match = this.specialTokens.find(([t]) => text.startsWith(t, i));
+      if (!match) {
+        i++;
+        continue;
+      }
+      if (i > from) parts.push(text.slice(from, i));
+      parts.push(match[1]);
+      i += match[0].length;
+      from = i;
+    }
+    if (from < text.length) parts.push(text.slice(from));
+    return parts;
   }
 
   get vocabSize(): number {
@@ -78,7 +125,7 @@ export class Umt5Tokenizer implements TextTokenizer {
 
   encode(text: string): number[] {
     if (typeof text !== 'string') throw new TypeError(`tokenizer: the prompt must be a string, got ${typeof text}`);
-    const ids = this.pieces.encode(cleanPrompt(text));
+    const ids = this.splitSpecial(cleanPrompt(text)).flatMap((part) => (typeof part === 'number' ? [part] : this.pieces.encode(part)));
     ids.length = Math.min(ids.length, this.maxLength - 1);
     ids.push(this.eosId);
     return ids;
@@ -125,9 +172,22 @@ export async function loadUmt5Tokenizer(source: ModelFolder | Uint8Array | Array
     return new Umt5Tokenizer(SentencePieceTokenizer.fromBytes(bytes), options);
   }
   const { bytes, what, config } = await readFolder(source);
+  // Newer configs list every added token by id ("added_tokens_decoder"); older ones name the extras.
+  const addedTokenIds = new Map<string, number>();
+  const decoder = config.added_tokens_decoder;
+  if (decoder && typeof decoder === 'object') {
+    for (const [id, token] of Object.entries(decoder as Record<string, unknown>)) {
+      const text = tokenText(token);
+      if (text !== undefined && /^\d+$/.test(id)) addedTokenIds.set(text, Number(id));
+    }
+  }
+  const additional = Array.isArray(config.additional_special_tokens) ? config.additional_special_tokens.map(tokenText).filter((t) => t !== undefined) : [];
   return new Umt5Tokenizer(SentencePieceTokenizer.fromBytes(bytes, what), {
     ...options,
     eosToken: tokenText(config.eos_token),
     padToken: tokenText(config.pad_token),
+    unkToken: tokenText(config.unk_token),
+    additionalSpecialTokens: additional,
+    addedTokenIds,
   });
 }
