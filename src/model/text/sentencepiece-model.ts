@@ -9,6 +9,8 @@ export type PieceType = (typeof PieceType)[keyof typeof PieceType];
 
 export interface SentencePiece {
   piece: string;
+  /** The piece's UTF-8 bytes, as stored. */
+  bytes: Uint8Array;
   /** A float32 in the file: read exactly, as the C++ encoder sees it. */
   score: number;
   type: PieceType;
@@ -122,12 +124,13 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function readPiece(bytes: Uint8Array, what: string): SentencePiece {
   const r = new WireReader(bytes, what);
-  const piece: SentencePiece = { piece: '', score: 0, type: PieceType.Normal };
+  const piece: SentencePiece = { piece: '', bytes: new Uint8Array(0), score: 0, type: PieceType.Normal };
   while (!r.done) {
     const { field, wire } = r.tag();
     if (field === 1) {
       r.expect(wire, WIRE_BYTES, field);
-      piece.piece = utf8.decode(r.bytesField());
+      piece.bytes = r.bytesField();
+      piece.piece = utf8.decode(piece.bytes);
     } else if (field === 2) {
       r.expect(wire, WIRE_32BIT, field);
       piece.score = r.float32();

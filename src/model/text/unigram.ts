@@ -14,18 +14,19 @@ const utf8 = new TextEncoder();
 /** A byte string as a JavaScript string of char codes 0–255, usable as a Map key. */
 function byteKey(bytes: Uint8Array, start = 0, end = bytes.length): string {
   let s = '';
-  for (let i = start; i < end; i++) s += String.fromCharCode(bytes[i]);
+  // In chunks: fromCharCode takes its codes as arguments, and arguments are limited.
+  for (let i = start; i < end; i += 8192) s += String.fromCharCode(...bytes.subarray(i, Math.min(end, i + 8192)));
   return s;
 }
 
 export class UnigramModel {
-  /** Pieces the segmentation may choose (normal, user-defined, unused), by byte key. */
-  private readonly matchable = new Map<string, number>();
-  /** Every piece by text (PieceToId), for byte pieces and special tokens. */
-  private readonly idByPiece = new Map<string, number>();
+  /** Every piece by byte key (PieceToId, and the segmentation's vocabulary with the types below). */
+  private readonly idByKey = new Map<string, number>();
+  /** The pieces the segmentation may choose (normal, user-defined), byte keys sorted: a trie in a list. */
+  private readonly sortedKeys: string[];
+  private readonly sortedIds: Int32Array;
   private readonly scores: Float32Array;
   private readonly types: Uint8Array;
-  private readonly maxPieceBytes: number;
   private readonly minScore: number;
   private readonly maxScore: number;
   readonly unkId: number;
@@ -42,21 +43,18 @@ export class UnigramModel {
     let hasBytes = false;
     let minScore = FLT_MAX;
     let maxScore = FLT_MIN;
-    let maxPieceBytes = 0;
     const userDefined: Uint8Array[] = [];
-    model.pieces.forEach(({ piece, score, type }, id) => {
-      if (piece === '') throw new Error(`${what}: piece ${id} is empty`);
+    for (let id = 0; id < n; id++) {
+      const { piece, bytes, score, type } = model.pieces[id];
+      if (bytes.length === 0) throw new Error(`${what}: piece ${id} is empty`);
       if (type < PieceType.Normal || type > PieceType.Byte) throw new Error(`${what}: piece ${id} ("${piece}") has unknown type ${type}`);
-      if (this.idByPiece.has(piece)) throw new Error(`${what}: piece "${piece}" is defined twice (ids ${this.idByPiece.get(piece)} and ${id})`);
-      this.idByPiece.set(piece, id);
+      const key = byteKey(bytes);
+      const previous = this.idByKey.get(key);
+      if (previous !== undefined) throw new Error(`${what}: piece "${piece}" is defined twice (ids ${previous} and ${id})`);
+      this.idByKey.set(key, id);
       this.scores[id] = score;
       this.types[id] = type;
-      if (type === PieceType.Normal || type === PieceType.UserDefined || type === PieceType.Unused) {
-        const bytes = utf8.encode(piece);
-        this.matchable.set(byteKey(bytes), id);
-        maxPieceBytes = Math.max(maxPieceBytes, bytes.length);
-        if (type === PieceType.UserDefined) userDefined.push(bytes);
-      }
+      if (type === PieceType.UserDefined) userDefined.push(bytes);
       if (type === PieceType.Normal) {
         minScore = Math.min(minScore, score);
         maxScore = Math.max(maxScore, score);
@@ -66,7 +64,10 @@ export class UnigramModel {
         unkId = id;
       }
       if (type === PieceType.Byte) hasBytes = true;
-    });
+    }
+    // The default sort compares UTF-16 code units: byte order for these keys.
+    this.sortedKeys = [...this.idByKey].filter(([, id]) => this.types[id] === PieceType.Normal || this.types[id] === PieceType.UserDefined).map(([key]) => key).sort();
+    this.sortedIds = Int32Array.from(this.sortedKeys, (key) => this.idByKey.get(key)!);
     if (unkId < 0) throw new Error(`${what}: the model defines no unknown piece`);
     if (hasBytes && !model.trainer.byteFallback) throw new Error(`${what}: byte pieces present but byte_fallback is off`);
     if (model.trainer.byteFallback && !hasBytes) throw new Error(`${what}: byte_fallback is on but the model has no <0xNN> pieces`);
@@ -74,7 +75,6 @@ export class UnigramModel {
     this.byteFallback = model.trainer.byteFallback;
     this.minScore = minScore;
     this.maxScore = maxScore;
-    this.maxPieceBytes = maxPieceBytes;
     if (userDefined.length > 0) {
       const keys = new Set(userDefined.map((b) => byteKey(b)));
       const longest = Math.max(...userDefined.map((b) => b.length));
@@ -93,7 +93,17 @@ export class UnigramModel {
 
   /** The id of a piece's text, or undefined. */
   pieceId(piece: string): number | undefined {
-    return this.idByPiece.get(piece);
+    return this.idByKey.get(byteKey(utf8.encode(piece)));
+  }
+
+  /** First index in sortedKeys[lo, hi) whose byte at `depth` is at least `byte` (all are longer than depth). */
+  private lowerBound(lo: number, hi: number, depth: number, byte: number): number {
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sortedKeys[mid].charCodeAt(depth) < byte) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Ids of the best segmentation of normalized UTF-8 bytes. */
@@ -109,12 +119,18 @@ export class UnigramModel {
       const scoreHere = bestScore[start];
       const charLength = Math.min(utf8CharLength(normalized[start]), size - start);
       let coveredByOnePiece = false;
-      const last = Math.min(size, start + this.maxPieceBytes);
-      let key = '';
-      for (let end = start + 1; end <= last; end++) {
-        key += String.fromCharCode(normalized[end - 1]);
-        const id = this.matchable.get(key);
-        if (id === undefined || this.types[id] === PieceType.Unused) continue;
+      // Walk the sorted keys byte by byte: [lo, hi) holds the pieces that start with the bytes so far.
+      let lo = 0;
+      let hi = this.sortedKeys.length;
+      for (let end = start + 1; end <= size; end++) {
+        const depth = end - start - 1;
+        if (lo < hi && this.sortedKeys[lo].length === depth) lo++; // the piece that ended one byte earlier
+        const byte = normalized[end - 1];
+        lo = this.lowerBound(lo, hi, depth, byte);
+        hi = this.lowerBound(lo, hi, depth, byte + 1);
+        if (lo >= hi) break;
+        if (this.sortedKeys[lo].length !== depth + 1) continue;
+        const id = this.sortedIds[lo];
         const length = end - start;
         // C++: a user-defined piece scores length·max − 0.1 in double; others their float score.
         const score = this.types[id] === PieceType.UserDefined ? Math.fround(length * userScoreUnit) - 0.1 : this.scores[id];
@@ -149,7 +165,7 @@ export class UnigramModel {
       if (unknown && this.byteFallback) {
         for (let i = start; i < end; i++) {
           const hex = normalized[i].toString(16).toUpperCase().padStart(2, '0');
-          ids.push(this.idByPiece.get(`<0x${hex}>`) ?? this.unkId);
+          ids.push(this.pieceId(`<0x${hex}>`) ?? this.unkId);
         }
       } else if (!(unknown && previousWasUnknown)) {
         // A run of unknown characters is one <unk> (SentencePieceProcessor merges them).
