@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   plan: async () => (await import('./commands/plan.ts')).default,
   encode: async () => (await import('./commands/encode.ts')).default,
   timesteps: async () => (await import('./commands/timesteps.ts')).default,
+  tokenize: async () => (await import('./commands/tokenize.ts')).default,
   generate: async () => (await import('./commands/generate.ts')).default,
   bench: async () => (await import('./commands/bench.ts')).default,
   calibrate: async () => (await import('./commands/calibrate.ts')).default,

@@ -1,0 +1,29 @@
+// `webdit tokenize`: a prompt's umT5 input ids, as Wan2.1's tokenizer gives them to the text encoder.
+import { readFile, stat } from 'node:fs/promises';
+import { UsageError, type Options } from '../args.ts';
+import type { Command } from '../main.ts';
+import { loadUmt5Tokenizer } from '../../model/text/tokenizer.ts';
+import { directoryFolder } from '../../weights/node-folder.ts';
+
+const tokenize: Command = {
+  summary:
+    "Print a prompt's umT5 input ids as Wan2.1 computes them (cleaned, SentencePiece, EOS, at most --max-length ids). " +
+    '--tokenizer is a tokenizer folder holding spiece.model, a diffusers model folder with tokenizer/, or the spiece.model file.',
+  usage: 'webdit tokenize --tokenizer DIR|spiece.model --prompt TEXT [--max-length 512] [--json]',
+  async run(options) {
+    const path = options.requiredString('tokenizer');
+    const prompt = options.requiredString('prompt');
+    const maxLength = options.integer('max-length', 512)!;
+    if (maxLength < 1) throw new UsageError(`tokenize: --max-length must be at least 1, got ${maxLength}`);
+    const json = options.flag('json');
+    options.finish();
+    const info = await stat(path).catch(() => undefined);
+    if (!info) throw new Error(`${path}: no such file or folder`);
+    const source = info.isDirectory() ? directoryFolder(path) : new Uint8Array(await readFile(path));
+    const tokenizer = await loadUmt5Tokenizer(source, { maxLength });
+    const ids = tokenizer.encode(prompt);
+    if (json) console.log(JSON.stringify({ input_ids: ids }));
+    else console.log(`${ids.length} ids (EOS ${tokenizer.eosId} last): ${ids.join(' ')}`);
+  },
+};
+export default tokenize;
