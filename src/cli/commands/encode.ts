@@ -8,6 +8,7 @@ import { fileSource } from '../../weights/node-source.ts';
 import { encodeSafetensors, type EncodableTensor } from '../../weights/safetensors.ts';
 import { loadUmt5Encoder, type Umt5Location } from '../../model/umt5/load.ts';
 import { encodePromptEmbeds, WAN_TEXT_LENGTH, type PromptEmbeds } from '../../model/umt5/prompt-embeds.ts';
+import { loadTokenizerFromPath } from './tokenize.ts';
 
 /**
  * Token ids from a JSON value or a JSON file: `[1, 2, 3]` or `{"input_ids": [...]}` (what
@@ -45,20 +46,37 @@ export function promptEmbedsFile(embeds: PromptEmbeds): Uint8Array {
 }
 
 const encode: Command = {
-  summary: "Run Wan2.1's umT5 text encoder on token ids (streamed layer by layer) and write prompt_embeds for generate --embeds.",
+  summary: "Run Wan2.1's umT5 text encoder on a prompt (tokenized as Wan does) or on token ids, streamed layer by layer, and write prompt_embeds for generate --embeds.",
   usage:
-    'webdit encode (--model DIR | --text-encoder PATH) --input-ids JSON|FILE [--negative-input-ids JSON|FILE] [--text-len 512] --out FILE.safetensors',
+    'webdit encode (--model DIR | --text-encoder PATH [--tokenizer PATH]) (--prompt TEXT [--negative-prompt TEXT] | --input-ids JSON|FILE [--negative-input-ids JSON|FILE]) ' +
+    '[--text-len 512] --out FILE.safetensors',
   async run(options) {
     const modelDir = options.string('model');
     const textEncoder = options.string('text-encoder');
-    const idsArg = options.requiredString('input-ids');
+    const tokenizerPath = options.string('tokenizer');
+    const prompt = options.string('prompt');
+    const negativePrompt = options.string('negative-prompt');
+    const idsArg = options.string('input-ids');
     const negativeArg = options.string('negative-input-ids');
     const textLength = options.integer('text-len', WAN_TEXT_LENGTH)!;
     const out = options.requiredString('out');
     options.finish();
     if (textLength < 1) throw new UsageError('encode: --text-len must be positive');
-    const ids = await readInputIds(idsArg, 'input-ids');
-    const negativeIds = negativeArg === undefined ? undefined : await readInputIds(negativeArg, 'negative-input-ids');
+    if ((prompt === undefined) === (idsArg === undefined)) throw new UsageError('encode: give --prompt TEXT or --input-ids JSON|FILE (one of them)');
+    if (prompt !== undefined && negativeArg !== undefined) throw new UsageError('encode: with --prompt, give the negative as --negative-prompt TEXT');
+    if (idsArg !== undefined && negativePrompt !== undefined) throw new UsageError('encode: with --input-ids, give the negative as --negative-input-ids');
+    let ids: number[];
+    let negativeIds: number[] | undefined;
+    if (prompt !== undefined) {
+      const path = tokenizerPath ?? (modelDir !== undefined ? join(modelDir, 'tokenizer') : undefined);
+      if (path === undefined) throw new UsageError('encode: --prompt needs a tokenizer: give --model DIR (with tokenizer/) or --tokenizer PATH');
+      const tokenizer = await loadTokenizerFromPath(path);
+      ids = tokenizer.encode(prompt);
+      negativeIds = negativePrompt === undefined ? undefined : tokenizer.encode(negativePrompt);
+    } else {
+      ids = await readInputIds(idsArg!, 'input-ids');
+      negativeIds = negativeArg === undefined ? undefined : await readInputIds(negativeArg, 'negative-input-ids');
+    }
     const location = await encoderLocation(modelDir, textEncoder);
     const ctx = await createNodeContext();
     try {

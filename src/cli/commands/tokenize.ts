@@ -2,8 +2,16 @@
 import { readFile, stat } from 'node:fs/promises';
 import { UsageError, type Options } from '../args.ts';
 import type { Command } from '../main.ts';
-import { loadUmt5Tokenizer } from '../../model/text/tokenizer.ts';
+import { loadUmt5Tokenizer, type Umt5Tokenizer } from '../../model/text/tokenizer.ts';
 import { directoryFolder } from '../../weights/node-folder.ts';
+
+/** A umT5 tokenizer from a tokenizer folder, a diffusers model folder with tokenizer/, or a spiece.model file. */
+export async function loadTokenizerFromPath(path: string, maxLength = 512): Promise<Umt5Tokenizer> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new Error(`${path}: no such file or folder`);
+  const source = info.isDirectory() ? directoryFolder(path) : new Uint8Array(await readFile(path));
+  return loadUmt5Tokenizer(source, { maxLength });
+}
 
 const tokenize: Command = {
   summary:
@@ -17,10 +25,7 @@ const tokenize: Command = {
     if (maxLength < 1) throw new UsageError(`tokenize: --max-length must be at least 1, got ${maxLength}`);
     const json = options.flag('json');
     options.finish();
-    const info = await stat(path).catch(() => undefined);
-    if (!info) throw new Error(`${path}: no such file or folder`);
-    const source = info.isDirectory() ? directoryFolder(path) : new Uint8Array(await readFile(path));
-    const tokenizer = await loadUmt5Tokenizer(source, { maxLength });
+    const tokenizer = await loadTokenizerFromPath(path, maxLength);
     const ids = tokenizer.encode(prompt);
     if (json) console.log(JSON.stringify({ input_ids: ids }));
     else console.log(`${ids.length} ids (EOS ${tokenizer.eosId} last): ${ids.join(' ')}`);
