@@ -67,6 +67,32 @@ export function fp8E4M3ToFloat(byte: number): number {
   return sign * (1 + mantissa / 8) * 2 ** (exponent - 7);
 }
 
+/** Largest finite fp8 e4m3fn value. */
+export const FP8_E4M3_MAX = 448;
+
+/**
+ * The fp8 e4m3fn code nearest to v (ties to even, as torch casts), saturated to ±448: casting a weight
+ * divided by a per-tensor scale. NaN has no code here: it throws.
+ */
+export function floatToFp8E4M3(v: number): number {
+  if (Number.isNaN(v)) throw new Error('floatToFp8E4M3: NaN has no code webdit accepts');
+  const sign = v < 0 || Object.is(v, -0) ? 0x80 : 0;
+  const a = Math.min(Math.abs(v), FP8_E4M3_MAX);
+  // Subnormals are multiples of 2⁻⁹; from 2⁻⁶ on, a binade of 8 steps of 2^(e − 3).
+  let exponent = a < 2 ** -6 ? -6 : Math.floor(Math.log2(a));
+  if (exponent > -6 && a < 2 ** exponent) exponent--; // log2 rounded up just below a power of two
+  if (a >= 2 ** (exponent + 1)) exponent++;
+  const step = 2 ** (exponent - 3);
+  let units = a / step;
+  const floor = Math.floor(units);
+  units = units - floor > 0.5 || (units - floor === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+  // units·step with units in [0, 16]: 8..15 sit in this binade, 16 is the next binade's first value.
+  const biased = exponent + 7;
+  if (exponent === -6 && units < 8) return sign | units;
+  if (units === 16) return sign | ((biased + 1) << 3);
+  return sign | (biased << 3) | (units - 8);
+}
+
 let fp8Table: Float32Array | undefined;
 
 /** All 256 fp8 e4m3fn values. */

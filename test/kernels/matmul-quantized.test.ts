@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { randomArray, relativeError, rng, runSeed } from '../helpers/reference.ts';
 import { floatToHalf, halfToFloat } from '../../src/gpu/context.ts';
-import { QuantizedWeight, dequantize, fp8E4M3ToFloat, type QuantizedFormat } from '../../src/gpu/quantized.ts';
+import { QuantizedWeight, dequantize, floatToFp8E4M3, fp8E4M3Table, fp8E4M3ToFloat, type QuantizedFormat } from '../../src/gpu/quantized.ts';
 import { matmul, type MatmulOptions, type MatmulPath } from '../../src/gpu/kernels/matmul.ts';
 
 const DTYPE = { int8: 'i8', int4: 'i4', fp8: 'f8e4m3' } as const;
@@ -143,5 +143,26 @@ describe(`matmul on quantized weights (seed ${runSeed})`, () => {
     scales.release();
     expect(() => matmul(ctx, x, weight)).toThrow(/already released/);
     [codes, oddInt4, fp8, f32Scale, x].forEach((t) => t.release());
+  });
+});
+
+describe('floatToFp8E4M3', () => {
+  it('round-trips every finite code, rounds to the nearest (ties to even) and saturates at ±448', () => {
+    const table = fp8E4M3Table();
+    for (let b = 0; b < 256; b++) {
+      if ((b & 0x7f) === 0x7f) continue;
+      if (b === 0x80) expect(floatToFp8E4M3(-0)).toBe(0x80);
+      else expect(floatToFp8E4M3(table[b]), `code ${b}`).toBe(b);
+    }
+    // Midpoints between neighbours go to the even code; just off them, to the nearer one.
+    for (let b = 0; b < 0x7e; b++) {
+      const mid = (table[b] + table[b + 1]) / 2;
+      expect(floatToFp8E4M3(mid), `midpoint ${b}`).toBe(b % 2 === 0 ? b : b + 1);
+      expect(floatToFp8E4M3(mid * (1 - 1e-9))).toBe(b);
+      expect(floatToFp8E4M3(mid * (1 + 1e-9))).toBe(b + 1);
+    }
+    expect(floatToFp8E4M3(1e6)).toBe(0x7e);
+    expect(floatToFp8E4M3(-500)).toBe(0xfe);
+    expect(() => floatToFp8E4M3(NaN)).toThrow(/NaN/);
   });
 });
