@@ -69,8 +69,11 @@ export async function loadLinearWeight(ctx: GpuContext, checkpoint: Checkpoint, 
   }
 }
 
-/** The per-tensor scale of an fp8 weight, 1 if the checkpoint has none; a scale must be one finite, non-zero number. */
-async function readFp8Scale(checkpoint: Checkpoint, baseKey: string): Promise<number> {
+/**
+ * The per-tensor scale of the fp8 tensor `${baseKey}.weight`, 1 if the checkpoint has none; a scale must be
+ * one finite, non-zero number. Also for fp8 tensors read on the host (embedding rows): value = code · scale.
+ */
+export async function readFp8Scale(checkpoint: Checkpoint, baseKey: string): Promise<number> {
   for (const suffix of FP8_SCALE_SUFFIXES) {
     const entry = checkpoint.tensors.get(baseKey + suffix);
     if (!entry) continue;
