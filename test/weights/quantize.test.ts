@@ -1,7 +1,7 @@
 // webdit's int8/int4 format: the quantizer's rounding, the `webdit quantize` command end to end on a
 // small random checkpoint, and loadLinearWeight for every format a Linear weight can come in (plain,
 // fp8 with and without scales, int8/int4) feeding the matmul.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -169,6 +169,36 @@ describe(`webdit quantize and loadLinearWeight (seed ${runSeed})`, () => {
       expect(out.tensors.get('odd.weight')!.dtype).toBe(format === 'int8' ? 'I8' : 'F32');
     }
     expect(await main(['quantize', '--text-encoder', inputPath, '--format', 'int3', '--out', join(dir, 'x.safetensors')])).toBe(2);
+  });
+
+  it('`webdit quantize` reads a folder (model.safetensors) or an index.json with its shards; a failed run leaves no file', async () => {
+    const rand = rng(runSeed + 5);
+    const dir = mkdtempSync(join(tmpdir(), 'quantize-folder-'));
+    const a = { 'a.weight': randomTensor([8, 16], rand) };
+    const b = { 'b.weight': randomTensor([9, 16], rand, 'BF16'), 'b.bias': randomTensor([9], rand) };
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors({ ...a, ...b }));
+    writeFileSync(join(dir, 'model-00001-of-00002.safetensors'), encodeSafetensors(a));
+    writeFileSync(join(dir, 'model-00002-of-00002.safetensors'), encodeSafetensors(b));
+    const weightMap = { 'a.weight': 'model-00001-of-00002.safetensors', 'b.weight': 'model-00002-of-00002.safetensors', 'b.bias': 'model-00002-of-00002.safetensors' };
+    const outputs: Uint8Array[] = [];
+    for (const input of [dir, join(dir, 'sharded.safetensors.index.json')]) {
+      if (input !== dir) {
+        writeFileSync(input, JSON.stringify({ weight_map: weightMap }));
+      }
+      const out = join(dir, `out-${outputs.length}.safetensors`);
+      expect(await main(['quantize', '--text-encoder', input, '--format', 'int8', '--group-size', '8', '--out', out])).toBe(0);
+      outputs.push(new Uint8Array(readFileSync(out)));
+    }
+    // The shards hold the same tensors in the same order: the same file comes out.
+    expect(outputs[1]).toEqual(outputs[0]);
+    const file = await openSafetensors(arrayBufferSource(outputs[0]));
+    expect([...file.tensors.keys()]).toEqual(['a.weight', 'a.weight_group_scale', 'b.weight', 'b.weight_group_scale', 'b.bias']);
+    // A non-finite weight fails the run, naming the tensor, and leaves neither the output nor a partial file.
+    const bad = join(dir, 'bad.safetensors');
+    writeFileSync(bad, encodeSafetensors({ 'w.weight': { dtype: 'F32', shape: [1, 8], data: Float32Array.of(1, Infinity, 0, 0, 0, 0, 0, 0) } }));
+    const badOut = join(dir, 'bad-out.safetensors');
+    expect(await main(['quantize', '--text-encoder', bad, '--format', 'int4', '--out', badOut])).toBe(1);
+    expect(existsSync(badOut) || existsSync(`${badOut}.partial`)).toBe(false);
   });
 
   it('streams: no read larger than one chunk of rows, and the result does not depend on the chunk size', async () => {
