@@ -9,8 +9,8 @@
 //  - vector (M ≤ 4, any adapter: timestep embeddings and projections): one thread per output column
 //    streams its weight row once for every row of x; a tile would spend 16–64× the work on absent rows.
 // Weights are f32, f16/bf16 (two halves per u32), or quantized codes decoded in registers as they are
-// read (src/gpu/quantized.ts): int8/int4 with f16 scales per group of params.groupSize columns (a multiple
-// of 8, so the 8 codes decoded at once share one scale), fp8 e4m3fn with one f32 scale applied to the sum.
+// read (src/gpu/quantized.ts): int8/int4 with f16 scales per group of 2^params.groupShift columns (a power
+// of two of at least 8, so the 8 codes decoded at once share one scale and a shift finds it), fp8 e4m3fn with one f32 scale applied to the sum.
 // Accumulation is f32.
 //   x:        [M, K]  f32, read as 16-byte chunks
 //   w:        [N, K]  f32 (4 per chunk), f16/bf16 (8 per chunk), int8/fp8 (16 per chunk) or int4 (32 per chunk), flat
@@ -36,8 +36,8 @@ override GROUP_SIZE: u32 = select(64u, 256u, PATH == 0u);
 // each thread's 8 consecutive k then lie in whole chunks, loaded as vectors. Otherwise element by element.
 override ALIGNED: bool = false;
 
-// groupSize and groupsPerRow: the int8/int4 scale groups (unused by other formats).
-struct Params { M: u32, N: u32, K: u32, gateRow: u32, groupSize: u32, groupsPerRow: u32 }
+// groupShift (log2 of the group size) and groupsPerRow: the int8/int4 scale groups (unused by other formats).
+struct Params { M: u32, N: u32, K: u32, gateRow: u32, groupShift: u32, groupsPerRow: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
@@ -110,7 +110,7 @@ fn decode_nibbles(word: u32) -> array<vec4<f32>, 2> {
 
 // The int8/int4 scale of row `row`, column k.
 fn group_scale(row: u32, k: u32) -> f32 {
-  let s = row * params.groupsPerRow + k / params.groupSize;
+  let s = row * params.groupsPerRow + (k >> params.groupShift);
   return unpack2x16float(scales[s >> 1u])[s & 1u];
 }
 

@@ -12,6 +12,14 @@ export type QuantizedFormat = 'int8' | 'int4' | 'fp8';
 /** Largest code magnitude of each group-wise format (symmetric, so −8 of int4 and −128 of int8 go unused). */
 export const QMAX = { int8: 127, int4: 7 } as const;
 
+/**
+ * A group size the kernel takes: a power of two (the kernel finds a column's group with a shift), at least
+ * 8 (the 8 codes it decodes at once share one scale).
+ */
+export function isValidGroupSize(groupSize: unknown): groupSize is number {
+  return typeof groupSize === 'number' && Number.isInteger(groupSize) && groupSize >= 8 && (groupSize & (groupSize - 1)) === 0 && groupSize <= 2 ** 30;
+}
+
 const FORMAT_OF_DTYPE: Partial<Record<Tensor['dtype'], QuantizedFormat>> = { i8: 'int8', i4: 'int4', f8e4m3: 'fp8' };
 
 /**
@@ -36,10 +44,7 @@ export class QuantizedWeight {
       if (scales.dtype !== 'f32' || scales.size !== 1) throw new Error(`quantized weight: an fp8 scale must be one f32, got ${scales.dtype} ${formatShape(scales.shape)}`);
       return;
     }
-    // A group never splits the 8 consecutive codes the kernel decodes at once.
-    if (!Number.isInteger(groupSize) || groupSize < 8 || groupSize % 8 !== 0) {
-      throw new Error(`quantized weight: groupSize must be a positive multiple of 8, got ${groupSize}`);
-    }
+    if (!isValidGroupSize(groupSize)) throw new Error(`quantized weight: groupSize must be a power of two ≥ 8, got ${groupSize}`);
     if (format === 'int4' && K % 2 !== 0) throw new Error(`quantized weight: int4 rows must hold an even K, got [${N}, ${K}]`);
     const groups = Math.ceil(K / groupSize);
     if (scales.dtype !== 'f16' || scales.shape.length !== 2 || scales.shape[0] !== N || scales.shape[1] !== groups) {

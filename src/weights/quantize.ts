@@ -11,7 +11,7 @@
 // the relative position bias, norms, biases) is copied unchanged, in its stored dtype.
 
 import { floatToHalf, halfToFloat } from '../gpu/context.ts';
-import { QMAX } from '../gpu/quantized.ts';
+import { QMAX, isValidGroupSize } from '../gpu/quantized.ts';
 import type { Checkpoint } from './checkpoint.ts';
 import { DTYPE_BYTES, tensorByteLength, widenToFloat32, type SafetensorsDType, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
 
@@ -47,9 +47,7 @@ export function readQuantizationMetadata(file: SafetensorsFile): QuantizationMet
 }
 
 function checkGroupSize(groupSize: unknown): asserts groupSize is number {
-  if (typeof groupSize !== 'number' || !Number.isInteger(groupSize) || groupSize < 8 || groupSize % 8 !== 0) {
-    throw new Error(`quantization group size must be a positive multiple of 8, got ${groupSize}`);
-  }
+  if (!isValidGroupSize(groupSize)) throw new Error(`quantization group size must be a power of two ≥ 8, got ${groupSize}`);
 }
 
 /** Tables of vectors indexed by token or bucket: read by row, never multiplied, so never quantized. */

@@ -125,7 +125,7 @@ describe(`webdit quantize and loadLinearWeight (seed ${runSeed})`, () => {
     const { codes } = quantizeRows(Float32Array.of(-2, 1, 0.5, 0, 0, 0, 0, 0), 1, 8, 'int8', 8);
     expect((codes[0] << 24) >> 24).toBe(-127);
     expect(() => quantizeRows(Float32Array.of(NaN, 0, 0, 0, 0, 0, 0, 0), 1, 8, 'int8', 8)).toThrow(/non-finite weight NaN at row 0, column 0/);
-    expect(() => quantizeRows(new Float32Array(8), 1, 8, 'int8', 12)).toThrow(/multiple of 8, got 12/);
+    expect(() => quantizeRows(new Float32Array(8), 1, 8, 'int8', 12)).toThrow(/power of two ≥ 8, got 12/);
     expect(() => quantizeRows(new Float32Array(9), 1, 9, 'int4', 8)).toThrow(/int4 needs an even K/);
   });
 

@@ -160,7 +160,7 @@ export function matmul(ctx: GpuContext, x: Tensor, weight: LinearWeight, options
         residual: residual ?? placeholder,
         out,
       },
-      uniforms: { M, N, K, gateRow, groupSize, groupsPerRow: groupSize > 0 ? Math.ceil(K / groupSize) : 0 },
+      uniforms: { M, N, K, gateRow, groupShift: groupSize > 0 ? Math.log2(groupSize) : 0, groupsPerRow: groupSize > 0 ? Math.ceil(K / groupSize) : 0 },
       workgroups: [nTiles, mTiles, 1],
       label: op,
     },
