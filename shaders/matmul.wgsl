@@ -8,16 +8,21 @@
 //    an 8×4 block streamed straight from memory, 16 bytes of each of its 12 rows per step.
 //  - vector (M ≤ 4, any adapter: timestep embeddings and projections): one thread per output column
 //    streams its weight row once for every row of x; a tile would spend 16–64× the work on absent rows.
-// Weights are f32 or f16/bf16 (two halves per u32); accumulation is f32.
+// Weights are f32, f16/bf16 (two halves per u32), or quantized codes decoded in registers as they are
+// read (src/gpu/quantized.ts): int8/int4 with f16 scales per group of 2^params.groupShift columns (a power
+// of two of at least 8, so the 8 codes decoded at once share one scale and a shift finds it), fp8 e4m3fn with one f32 scale applied to the sum.
+// Accumulation is f32.
 //   x:        [M, K]  f32, read as 16-byte chunks
-//   w:        [N, K]  f32 (4 per chunk) or f16/bf16 (8 per chunk), read as 16-byte chunks
+//   w:        [N, K]  f32 (4 per chunk), f16/bf16 (8 per chunk), int8/fp8 (16 per chunk) or int4 (32 per chunk), flat
+//   scales:   int8/int4: [N, groupsPerRow] f16 packed two per word; fp8: [1] f32; else a dummy
 //   bias:     [N]     f32 (HAS_BIAS; else a dummy)
 //   gate:     [R, N]  f32, row params.gateRow (HAS_GATE; else a dummy)
 //   residual: [M, N]  f32 (HAS_RESIDUAL; else a dummy)
 //   out:      [M, N]  f32
 
-// 0 f32, 1 f16, 2 bf16.
+// 0 f32, 1 f16, 2 bf16, 3 int8, 4 int4 (group scales), 5 fp8 e4m3fn (tensor scale).
 override WEIGHT_FORMAT: u32 = 0u;
+override IS_QUANTIZED: bool = WEIGHT_FORMAT >= 3u;
 override HAS_BIAS: bool = false;
 // 0 none, 1 GELU (tanh), 2 SiLU.
 override ACTIVATION: u32 = 0u;
@@ -27,19 +32,21 @@ override HAS_RESIDUAL: bool = false;
 override PATH: u32 = 0u;
 // Threads per workgroup, derived from PATH: 16×16 staged, 8×8 direct, 64 vector.
 override GROUP_SIZE: u32 = select(64u, 256u, PATH == 0u);
-// Every row of x and w starts on a 16-byte boundary (K % 4 == 0, and K % 8 == 0 for 16-bit weights):
+// Every row of x and w starts on a 16-byte boundary (K % 4 == 0, and K % 8 == 0 for other weights):
 // each thread's 8 consecutive k then lie in whole chunks, loaded as vectors. Otherwise element by element.
 override ALIGNED: bool = false;
 
-struct Params { M: u32, N: u32, K: u32, gateRow: u32 }
+// groupShift (log2 of the group size) and groupsPerRow: the int8/int4 scale groups (unused by other formats).
+struct Params { M: u32, N: u32, K: u32, gateRow: u32, groupShift: u32, groupsPerRow: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read> gate: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> scales: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> gate: array<f32>;
+@group(0) @binding(5) var<storage, read> residual: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<uniform> params: Params;
 
 // Staged path: TILE×TILE outputs per workgroup, GROUP×GROUP threads, 4×4 outputs per thread.
 const TILE = 64u;
@@ -72,6 +79,76 @@ fn w_at(e: u32) -> f32 {
   }
   let pair = unpack_pair(w[e >> 3u][(e >> 1u) & 3u]);
   return select(pair.x, pair.y, (e & 1u) == 1u);
+}
+
+// Word i of w (flat index).
+fn w_word(i: u32) -> u32 {
+  return w[i >> 2u][i & 3u];
+}
+
+// The four bytes of a word (lowest first) as int8 or fp8 e4m3fn values, unscaled. fp8: exponent 0 is
+// subnormal (m·2⁻⁹); otherwise the bits move into an f32 with the exponent rebiased by 127 − 7 = 120.
+// NaN codes (0x7f, 0xff) are refused when weights are loaded, so they need no case here.
+fn decode_bytes(word: u32) -> vec4<f32> {
+  if (WEIGHT_FORMAT == 3u) {
+    return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(word) << vec4<u32>(24u, 16u, 8u, 0u)) >> vec4<u32>(24u));
+  }
+  let b = (vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu);
+  let magnitude = b & vec4<u32>(0x7fu);
+  let normal = bitcast<vec4<f32>>((magnitude << vec4<u32>(20u)) + vec4<u32>(120u << 23u));
+  let subnormal = vec4<f32>(magnitude & vec4<u32>(7u)) * (1.0 / 512.0);
+  let v = select(subnormal, normal, magnitude >= vec4<u32>(8u));
+  return select(v, -v, (b & vec4<u32>(0x80u)) != vec4<u32>(0u));
+}
+
+// Eight int4 codes of a word (lowest nibble first), two's complement: codes 0-3 and 4-7.
+fn decode_nibbles(word: u32) -> array<vec4<f32>, 2> {
+  let lo = bitcast<vec4<i32>>(vec4<u32>(word) << vec4<u32>(28u, 24u, 20u, 16u)) >> vec4<u32>(28u);
+  let hi = bitcast<vec4<i32>>(vec4<u32>(word) << vec4<u32>(12u, 8u, 4u, 0u)) >> vec4<u32>(28u);
+  return array<vec4<f32>, 2>(vec4<f32>(lo), vec4<f32>(hi));
+}
+
+// The int8/int4 scale of row `row`, column k.
+fn group_scale(row: u32, k: u32) -> f32 {
+  let s = row * params.groupsPerRow + (k >> params.groupShift);
+  return unpack2x16float(scales[s >> 1u])[s & 1u];
+}
+
+// Weights k0…k0+7 of row `row` of a quantized format (k0 % 8 == 0, K % 8 == 0): one int4 word or two
+// int8/fp8 words, times the group's scale (fp8's tensor scale is applied to the sum, in store).
+fn quantized8(row: u32, k0: u32) -> array<vec4<f32>, 2> {
+  let e = row * params.K + k0;
+  var q: array<vec4<f32>, 2>;
+  if (WEIGHT_FORMAT == 4u) {
+    q = decode_nibbles(w_word(e >> 3u));
+  } else {
+    q = array<vec4<f32>, 2>(decode_bytes(w_word(e >> 2u)), decode_bytes(w_word((e >> 2u) + 1u)));
+  }
+  if (WEIGHT_FORMAT != 5u) {
+    let s = group_scale(row, k0);
+    q[0] *= s;
+    q[1] *= s;
+  }
+  return q;
+}
+
+// Weight [row, k] for ragged shapes, in any format (fp8 unscaled, as above).
+fn weight_at(row: u32, k: u32) -> f32 {
+  let e = row * params.K + k;
+  switch WEIGHT_FORMAT {
+    case 3u: {
+      return f32(bitcast<i32>(w_word(e >> 2u) << (24u - 8u * (e & 3u))) >> 24u) * group_scale(row, k);
+    }
+    case 4u: {
+      return f32(bitcast<i32>(w_word(e >> 3u) << (28u - 4u * (e & 7u))) >> 28u) * group_scale(row, k);
+    }
+    case 5u: {
+      return decode_bytes((w_word(e >> 2u) >> (8u * (e & 3u))) & 0xffu).x;
+    }
+    default: {
+      return w_at(e);
+    }
+  }
 }
 
 // Eight consecutive values of row `row` starting at column k0 (k0 % 8 == 0), zero outside [0, rows)×[0, K).
@@ -118,6 +195,12 @@ fn load_w8(row: u32, k0: u32, rows: u32) -> array<f32, 8> {
           v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; v[7] = hi.w;
         }
       }
+    } else if (IS_QUANTIZED) {
+      if (k0 < K) {
+        let q = quantized8(row, k0);
+        v[0] = q[0].x; v[1] = q[0].y; v[2] = q[0].z; v[3] = q[0].w;
+        v[4] = q[1].x; v[5] = q[1].y; v[6] = q[1].z; v[7] = q[1].w;
+      }
     } else if (k0 < K) {
       let words = w[(row * K + k0) >> 3u];
       let a = unpack_pair(words.x);
@@ -130,7 +213,7 @@ fn load_w8(row: u32, k0: u32, rows: u32) -> array<f32, 8> {
   } else {
     for (var j = 0u; j < 8u; j++) {
       if (k0 + j < K) {
-        v[j] = w_at(row * K + k0 + j);
+        v[j] = weight_at(row, k0 + j);
       }
     }
   }
@@ -155,6 +238,9 @@ fn activate(v: f32) -> f32 {
 fn store(m: u32, n: u32, acc: f32) {
   let N = params.N;
   var v = acc;
+  if (WEIGHT_FORMAT == 5u) {
+    v *= bitcast<f32>(scales[0]);
+  }
   if (HAS_BIAS) {
     v += bias[n];
   }
@@ -234,7 +320,8 @@ fn direct(group: vec3u, thread: u32) {
   for (var r = 0u; r < 8u; r++) {
     xRow[r] = min(m + r, M - 1u) * K;
   }
-  let wRow = min(vec4<u32>(n) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u)) * K;
+  let wIndex = min(vec4<u32>(n) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(N - 1u));
+  let wRow = wIndex * K;
   // acc[j][r] = Σ_k x[m + r (+ 4), k] · w[n + j, k]: a vec4 times a 4×4 matrix is four dot products.
   var accLo = mat4x4<f32>();
   var accHi = mat4x4<f32>();
@@ -247,6 +334,20 @@ fn direct(group: vec3u, thread: u32) {
                           bitcast<vec4<f32>>(w[w4.z + c]), bitcast<vec4<f32>>(w[w4.w + c]));
       accLo += transpose(mat4x4<f32>(x[x0 + c], x[x1 + c], x[x2 + c], x[x3 + c])) * b;
       accHi += transpose(mat4x4<f32>(x[x4 + c], x[x5 + c], x[x6 + c], x[x7 + c])) * b;
+    }
+  } else if (ALIGNED && IS_QUANTIZED) {
+    let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
+    let x4 = xRow[4] / 4u; let x5 = xRow[5] / 4u; let x6 = xRow[6] / 4u; let x7 = xRow[7] / 4u;
+    for (var c = 0u; c < K / 8u; c++) {
+      let q0 = quantized8(wIndex.x, 8u * c); let q1 = quantized8(wIndex.y, 8u * c);
+      let q2 = quantized8(wIndex.z, 8u * c); let q3 = quantized8(wIndex.w, 8u * c);
+      let bLo = mat4x4<f32>(q0[0], q1[0], q2[0], q3[0]);
+      let bHi = mat4x4<f32>(q0[1], q1[1], q2[1], q3[1]);
+      let k = 2u * c;
+      accLo += transpose(mat4x4<f32>(x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k])) * bLo
+             + transpose(mat4x4<f32>(x[x0 + k + 1u], x[x1 + k + 1u], x[x2 + k + 1u], x[x3 + k + 1u])) * bHi;
+      accHi += transpose(mat4x4<f32>(x[x4 + k], x[x5 + k], x[x6 + k], x[x7 + k])) * bLo
+             + transpose(mat4x4<f32>(x[x4 + k + 1u], x[x5 + k + 1u], x[x6 + k + 1u], x[x7 + k + 1u])) * bHi;
     }
   } else if (ALIGNED) {
     let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
@@ -267,7 +368,7 @@ fn direct(group: vec3u, thread: u32) {
     }
   } else {
     for (var k = 0u; k < K; k++) {
-      let b = vec4<f32>(w_at(wRow.x + k), w_at(wRow.y + k), w_at(wRow.z + k), w_at(wRow.w + k));
+      let b = vec4<f32>(weight_at(wIndex.x, k), weight_at(wIndex.y, k), weight_at(wIndex.z, k), weight_at(wIndex.w, k));
       let aLo = vec4<f32>(x_at(xRow[0] + k), x_at(xRow[1] + k), x_at(xRow[2] + k), x_at(xRow[3] + k));
       let aHi = vec4<f32>(x_at(xRow[4] + k), x_at(xRow[5] + k), x_at(xRow[6] + k), x_at(xRow[7] + k));
       accLo += mat4x4<f32>(aLo * b.x, aLo * b.y, aLo * b.z, aLo * b.w);
@@ -307,6 +408,14 @@ fn vector(n: u32) {
         acc[m] += dot(x[m * chunks + c], b);
       }
     }
+  } else if (ALIGNED && IS_QUANTIZED) {
+    for (var c = 0u; c < K / 8u; c++) {
+      let q = quantized8(n, 8u * c);
+      for (var m = 0u; m < M; m++) {
+        let xc = m * (K / 4u) + 2u * c;
+        acc[m] += dot(x[xc], q[0]) + dot(x[xc + 1u], q[1]);
+      }
+    }
   } else if (ALIGNED) {
     let chunks = K / 8u;
     for (var c = 0u; c < chunks; c++) {
@@ -321,7 +430,7 @@ fn vector(n: u32) {
     }
   } else {
     for (var k = 0u; k < K; k++) {
-      let b = w_at(n * K + k);
+      let b = weight_at(n, k);
       for (var m = 0u; m < M; m++) {
         acc[m] += x_at(m * K + k) * b;
       }

@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('./commands/bench.ts')).default,
   calibrate: async () => (await import('./commands/calibrate.ts')).default,
   'eval-toy': async () => (await import('./commands/eval-toy.ts')).default,
+  quantize: async () => (await import('./commands/quantize.ts')).default,
 };
 
 function help(): string {

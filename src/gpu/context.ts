@@ -7,7 +7,7 @@
 
 import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-layout.ts';
 import { shaderSource } from './shaders.ts';
-import { Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
+import { BYTES_PER_ELEMENT, Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
 import { KernelProfiler } from './profiler.ts';
 
 export interface KernelRef {
@@ -201,16 +201,19 @@ export class GpuContext {
     return t;
   }
 
-  /** Uploads host data. f16/bf16 data is given as raw 16-bit words. */
+  /** Uploads host data. f16/bf16 data is given as raw 16-bit words, i8/i4/f8e4m3 as their packed bytes. */
   upload(
-    data: Float32Array | Uint32Array | Int32Array | Uint16Array,
+    data: Float32Array | Uint32Array | Int32Array | Uint16Array | Uint8Array,
     shape: readonly number[],
     dtype?: DType,
     label = '',
   ): Tensor {
     const dt: DType = dtype ?? (data instanceof Float32Array ? 'f32' : data instanceof Uint32Array ? 'u32' : data instanceof Int32Array ? 'i32' : 'f16');
     const count = elementCount(shape);
-    if (data.length !== count) throw new Error(`upload ${label}: ${data.length} values for shape ${formatShape(shape)}`);
+    const isBytes = data instanceof Uint8Array;
+    if (isBytes !== (BYTES_PER_ELEMENT[dt] < 2)) throw new Error(`upload ${label}: ${dt} data must ${isBytes ? 'not ' : ''}be given as bytes`);
+    const expected = isBytes ? Math.ceil(count * BYTES_PER_ELEMENT[dt]) : count;
+    if (data.length !== expected) throw new Error(`upload ${label}: ${data.length} values for shape ${formatShape(shape)} ${dt}`);
     const t = this.empty(shape, dt, label);
     this.writeTensor(t, data);
     return t;
@@ -241,8 +244,11 @@ export class GpuContext {
         return f16ToF32(new Uint16Array(raw, 0, t.size));
       case 'bf16':
         return bf16ToF32(new Uint16Array(raw, 0, t.size));
-      default:
+      case 'u32':
+      case 'i32':
         return Float32Array.from(new (t.dtype === 'u32' ? Uint32Array : Int32Array)(raw, 0, t.size));
+      default:
+        throw new Error(`read: ${t.dtype} tensor ${t.label || formatShape(t.shape)} holds packed quantized codes; use readRaw`);
     }
   }
 

@@ -1,9 +1,13 @@
 import type { GpuContext } from './context.ts';
 
-/** Element types a tensor can hold. f16 and bf16 are packed two to a u32 word. */
-export type DType = 'f32' | 'f16' | 'bf16' | 'u32' | 'i32';
+/**
+ * Element types a tensor can hold. f16 and bf16 are packed two to a u32 word; the quantized weight
+ * types four (i8: int8, f8e4m3: fp8 e4m3fn) or eight (i4: int4, two's complement, low nibble first)
+ * to a word, each in flat element order. Only the matmul reads the quantized types (`src/gpu/quantized.ts`).
+ */
+export type DType = 'f32' | 'f16' | 'bf16' | 'u32' | 'i32' | 'i8' | 'i4' | 'f8e4m3';
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4 };
+export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4, i8: 1, i4: 0.5, f8e4m3: 1 };
 
 export function elementCount(shape: readonly number[]): number {
   let n = 1;

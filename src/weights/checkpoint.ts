@@ -3,9 +3,9 @@
 // in flight, so host memory stays near one chunk however large the model is.
 
 import type { GpuContext } from '../gpu/context.ts';
-import type { DType, Tensor } from '../gpu/tensor.ts';
+import { BYTES_PER_ELEMENT, elementCount, formatShape, type DType, type Tensor } from '../gpu/tensor.ts';
 import type { ModelFolder } from './folder.ts';
-import { openSafetensors, tensorByteLength, widenToFloat32, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
+import { DTYPE_BYTES, findFp8NaN, openSafetensors, tensorByteLength, widenToFloat32, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
 import type { ByteSource } from './source.ts';
 
 export interface CheckpointTensor {
@@ -110,7 +110,14 @@ export const DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024;
  */
 const SYNC_EVERY_BYTES = 64 * 1024 * 1024;
 
-const GPU_DTYPE = { F32: 'f32', F16: 'f16', BF16: 'bf16' } as const satisfies Record<TensorInfo['dtype'], DType>;
+/** GPU dtype of each stored dtype uploaded as is; U8 (packed int4 codes) only as a Linear weight says. */
+const GPU_DTYPE: Partial<Record<TensorInfo['dtype'], DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', F8_E4M3: 'f8e4m3', I8: 'i8' };
+
+/** How a tensor lands on the GPU when its stored bytes are uploaded unchanged under another reading. */
+export interface GpuLayout {
+  dtype: DType;
+  shape: readonly number[];
+}
 
 function chunkSize(options: LoadOptions): number {
   const requested = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
@@ -132,15 +139,21 @@ async function streamTensor(
   options: LoadOptions,
   pacer: WritePacer,
   onChunk: (bytes: number) => void,
+  layout?: GpuLayout,
 ): Promise<Tensor> {
   const chunk = chunkSize(options);
   const signal = options.signal;
   signal?.throwIfAborted();
-  const widen = info.dtype !== 'F32' && (options.widenToF32?.(info.name, info) ?? false);
-  const tensor = ctx.empty(info.shape, widen ? 'f32' : GPU_DTYPE[info.dtype], info.name);
+  const widen = !layout && info.dtype !== 'F32' && (options.widenToF32?.(info.name, info) ?? false);
+  const dtype = widen ? 'f32' : (layout?.dtype ?? GPU_DTYPE[info.dtype]);
+  if (!dtype) throw new Error(`${file.source.name}: tensor "${info.name}" holds ${info.dtype} codes, which only a quantized Linear weight can use`);
   const total = tensorByteLength(info);
-  // A 16-bit element becomes 4 bytes when widened: GPU offsets advance twice as fast.
-  const gpuBytesPerStored = widen ? 2 : 1;
+  if (layout && Math.ceil(elementCount(layout.shape) * BYTES_PER_ELEMENT[layout.dtype]) !== total) {
+    throw new Error(`${file.source.name}: tensor "${info.name}" (${total} bytes) cannot be read as ${layout.dtype} ${formatShape(layout.shape)}`);
+  }
+  const tensor = ctx.empty(layout?.shape ?? info.shape, dtype, info.name);
+  // A 16-bit element becomes 4 bytes when widened (an 8-bit one 4): GPU offsets advance faster.
+  const gpuBytesPerStored = widen ? 4 / DTYPE_BYTES[info.dtype] : 1;
   try {
     for (let offset = 0; offset < total; offset += chunk) {
       signal?.throwIfAborted();
@@ -150,6 +163,10 @@ async function streamTensor(
         throw new Error(`${file.source.name}: tensor "${info.name}": read ${bytes.byteLength} of ${length} bytes at ${info.begin + offset}`);
       }
       signal?.throwIfAborted();
+      if (info.dtype === 'F8_E4M3') {
+        const at = findFp8NaN(bytes);
+        if (at >= 0) throw new Error(`${file.source.name}: tensor "${info.name}" holds an fp8 NaN (byte ${offset + at}); refusing to load it`);
+      }
       if (widen) {
         ctx.writeTensor(tensor, widenToFloat32(bytes, info.dtype), offset * gpuBytesPerStored);
       } else if (length % 4 !== 0) {
@@ -174,15 +191,26 @@ async function streamTensor(
   return tensor;
 }
 
-/** One tensor of a file to a new GPU tensor; progress counts this tensor's bytes. */
-export async function uploadTensor(ctx: GpuContext, file: SafetensorsFile, info: TensorInfo, options: LoadOptions = {}): Promise<Tensor> {
+/**
+ * One tensor of a file to a new GPU tensor; progress counts this tensor's bytes. `layout` uploads the
+ * bytes unchanged under another dtype and shape (quantized codes: U8 [N, K/2] as i4 [N, K]).
+ */
+export async function uploadTensor(ctx: GpuContext, file: SafetensorsFile, info: TensorInfo, options: LoadOptions = {}, layout?: GpuLayout): Promise<Tensor> {
   const total = tensorByteLength(info);
   let loaded = 0;
   options.onProgress?.(0, total);
-  const tensor = await streamTensor(ctx, file, info, options, { unsynced: 0 }, (bytes) => {
-    loaded += bytes;
-    options.onProgress?.(loaded, total);
-  });
+  const tensor = await streamTensor(
+    ctx,
+    file,
+    info,
+    options,
+    { unsynced: 0 },
+    (bytes) => {
+      loaded += bytes;
+      options.onProgress?.(loaded, total);
+    },
+    layout,
+  );
   try {
     await ctx.sync();
   } catch (e) {

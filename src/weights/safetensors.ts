@@ -4,15 +4,20 @@
 // Only the header is read when a file is opened; tensors are read on demand.
 
 import { floatToBf16, floatToHalf, halfToFloat } from '../gpu/context.ts';
+import { fp8E4M3Table } from '../gpu/quantized.ts';
 import type { ByteSource } from './source.ts';
 
-export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
+/**
+ * Float dtypes, fp8 e4m3fn (single-file fp8 checkpoints), and the integer codes of webdit's quantized
+ * format (I8: int8; U8: int4 packed two per byte), which only `linear-weight.ts` gives meaning to.
+ */
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'I8' | 'U8';
 
-export const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, I8: 1, U8: 1 };
 
 const SUPPORTED_DTYPES = Object.keys(DTYPE_BYTES) as SafetensorsDType[];
 /** Dtypes the format defines that webdit cannot use (named apart from typos in the messages). */
-const OTHER_FORMAT_DTYPES = ['F64', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL', 'F8_E4M3', 'F8_E5M2'];
+const OTHER_FORMAT_DTYPES = ['F64', 'I64', 'I32', 'I16', 'U64', 'U32', 'U16', 'BOOL', 'F8_E5M2'];
 
 /** Headers above this are refused before anything is allocated (the reference reader's limit is 100 MB). */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -164,8 +169,22 @@ function halfToFloatTable(): Float32Array {
   return halfTable;
 }
 
-/** Little-endian tensor bytes as f32 values. `bytes` must hold whole elements. */
+/** fp8 e4m3fn codes 0x7f and 0xff are NaN; a weight file holding one is refused rather than passed on. */
+export function findFp8NaN(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] & 0x7f) === 0x7f) return i;
+  return -1;
+}
+
+/**
+ * Little-endian tensor bytes as f32 values. `bytes` must hold whole elements. F8_E4M3 widens to the
+ * stored values (a scale kept beside the tensor is not applied here); integer codes do not widen.
+ */
 export function widenToFloat32(bytes: Uint8Array, dtype: SafetensorsDType): Float32Array {
+  if (dtype === 'I8' || dtype === 'U8') throw new Error(`${dtype} tensors are quantized codes, not values: load them as a Linear weight`);
+  if (dtype === 'F8_E4M3') {
+    const table = fp8E4M3Table();
+    return Float32Array.from(bytes, (b) => table[b]);
+  }
   const width = DTYPE_BYTES[dtype];
   if (bytes.byteLength % width !== 0) throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype} elements`);
   // Typed-array views need aligned offsets; copy the rare unaligned chunk.
@@ -200,11 +219,15 @@ export async function readTensor(file: SafetensorsFile, name: string): Promise<F
 export interface EncodableTensor {
   dtype: SafetensorsDType;
   shape: number[];
-  /** Values (rounded to the dtype), or for F16/BF16 the raw 16-bit words. */
-  data: Float32Array | Uint16Array;
+  /** Values (rounded to the dtype), or for F16/BF16 the raw 16-bit words, or for 1-byte dtypes the raw bytes. */
+  data: Float32Array | Uint16Array | Uint8Array;
 }
 
 function encodeData(name: string, t: EncodableTensor): Uint8Array {
+  if ((t.data instanceof Uint8Array) !== (DTYPE_BYTES[t.dtype] === 1)) {
+    throw new SafetensorsError(`tensor "${name}": ${t.dtype} data must ${t.data instanceof Uint8Array ? 'not ' : ''}be raw bytes`);
+  }
+  if (t.data instanceof Uint8Array) return t.data;
   if (t.data instanceof Uint16Array) {
     if (t.dtype === 'F32') throw new SafetensorsError(`tensor "${name}": F32 data must be a Float32Array, got raw 16-bit words`);
     return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);

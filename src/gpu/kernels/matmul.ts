@@ -1,4 +1,5 @@
 import type { GpuContext } from '../context.ts';
+import { QuantizedWeight } from '../quantized.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectShape } from './check.ts';
 import { isSoftwareAdapter } from './software-adapter.ts';
@@ -41,7 +42,7 @@ export function preferredMatmulPath(ctx: GpuContext, M = Infinity): MatmulPath {
   return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
 }
 
-const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
+const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2, i8: 3, i4: 4, f8e4m3: 5 } as const;
 const ACTIVATION: Record<MatmulActivation, number> = { none: 0, gelu_tanh: 1, silu: 2 };
 
 // Unused bindings (no bias, no residual, no gate) still need a buffer: one small one per context, a
@@ -63,16 +64,27 @@ function expectWholeChunks(op: string, name: string, t: Tensor): void {
   }
 }
 
+/** What a Linear layer's weight can be: a plain f32/f16/bf16 tensor, or int8/int4/fp8 codes with their scales. */
+export type LinearWeight = Tensor | QuantizedWeight;
+
 /**
  * Y = act(X·Wᵀ + b), optionally gated and added to a residual, as a PyTorch Linear layer:
- * x [..., K] f32 (leading dims flattened into M), w [N, K] f32/f16/bf16, output [..., N] f32.
+ * x [..., K] f32 (leading dims flattened into M), w [N, K] f32/f16/bf16 or quantized (decoded in the
+ * kernel, never widened in memory), output [..., N] f32.
  * out = residual + gate[gateRow, :] · act(x·wᵀ + bias).
  */
-export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOptions = {}): Tensor {
+export function matmul(ctx: GpuContext, x: Tensor, weight: LinearWeight, options: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   const { bias, residual, gate, activation = 'none' } = options;
+  const quantized = weight instanceof QuantizedWeight ? weight : undefined;
+  const w = quantized ? quantized.codes : (weight as Tensor);
   expectDType(op, 'x', x, 'f32');
-  expectDType(op, 'w', w, 'f32', 'f16', 'bf16');
+  if (quantized) {
+    expectDType(op, 'w', w, 'i8', 'i4', 'f8e4m3');
+    expectDType(op, 'scales', quantized.scales, quantized.format === 'fp8' ? 'f32' : 'f16');
+  } else {
+    expectDType(op, 'w', w, 'f32', 'f16', 'bf16');
+  }
   if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
   if (w.shape.length !== 2) throw new Error(`${op}: w must be [N, K], got ${formatShape(w.shape)}`);
   expectWholeChunks(op, 'x', x);
@@ -112,14 +124,15 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
     expectDType(op, 'out', out, 'f32');
     expectShape(op, 'out', out, outShape);
     // WebGPU forbids binding one buffer as both read and read_write in a dispatch.
-    for (const [name, t] of Object.entries({ x, w, bias, gate, residual })) {
+    for (const [name, t] of Object.entries({ x, w, scales: quantized?.scales, bias, gate, residual })) {
       if (t && t.buffer === out.buffer) throw new Error(`${op}: ${name} and out are the same buffer; write to a separate output`);
     }
   }
   if (M === 0 || N === 0) return out;
 
-  const isHalf = w.dtype !== 'f32';
-  const aligned = K % 4 === 0 && (!isHalf || K % 8 === 0);
+  // Every format but f32 is read 8 weights at a time.
+  const aligned = K % 4 === 0 && (w.dtype === 'f32' || K % 8 === 0);
+  const groupSize = quantized?.groupSize ?? 0;
   const placeholder = dummy(ctx);
   const [tileRows, tileCols] = TILES[path];
   const mTiles = Math.ceil(M / tileRows);
@@ -141,12 +154,13 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
       bindings: {
         x,
         w,
+        scales: quantized?.scales ?? placeholder,
         bias: bias ?? placeholder,
         gate: gate ?? placeholder,
         residual: residual ?? placeholder,
         out,
       },
-      uniforms: { M, N, K, gateRow },
+      uniforms: { M, N, K, gateRow, groupShift: groupSize > 0 ? Math.log2(groupSize) : 0, groupsPerRow: groupSize > 0 ? Math.ceil(K / groupSize) : 0 },
       workgroups: [nTiles, mTiles, 1],
       label: op,
     },
