@@ -5,7 +5,8 @@
 // (attention, then FFN), so the GPU holds at most the larger half plus the token states. Per layer:
 //   x = x + o(attention(rms(x)·norm1))          attention: no 1/√d, + relative position bias
 //   x = x + wo(gelu_tanh(wi_0(h)) · wi_1(h))     h = rms(x)·norm2
-// and a final RMS norm. Activations are f32; matmul weights stay as stored (f32, f16 or bf16).
+// and a final RMS norm. Activations are f32; matmul weights stay as stored (f32, f16, bf16, or fp8 / int8 /
+// int4 codes that the matmul decodes: weights/linear-weight.ts).
 
 import type { GpuContext } from '../../gpu/context.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
@@ -14,6 +15,8 @@ import { multiply } from '../../gpu/kernels/multiply.ts';
 import { relativeAttention } from '../../gpu/kernels/attention-relative.ts';
 import { rmsNorm } from '../../gpu/kernels/rms-norm.ts';
 import { loadTensors, type Checkpoint } from '../../weights/checkpoint.ts';
+import { loadLinearWeight, readFp8Scale } from '../../weights/linear-weight.ts';
+import type { LinearWeight } from '../../gpu/kernels/matmul.ts';
 import { tensorByteLength, widenToFloat32, DTYPE_BYTES } from '../../weights/safetensors.ts';
 import type { Umt5Config } from './config.ts';
 import { positionBiasTable } from './buckets.ts';
@@ -78,6 +81,11 @@ export class Umt5Encoder {
       this.bytesRead += rowBytes;
       rows.set(id, widenToFloat32(bytes, info.dtype));
     }
+    // An fp8 table (scaled-fp8 single files) carries its scale beside it, as a Linear weight does.
+    if (info.dtype === 'F8_E4M3') {
+      const scale = await readFp8Scale(this.checkpoint, this.names.get(EMBEDDING)!.replace(/\.weight$/, ''));
+      if (scale !== 1) for (const row of rows.values()) for (let i = 0; i < row.length; i++) row[i] *= scale;
+    }
     const x = new Float32Array(ids.length * d);
     ids.forEach((id, i) => x.set(rows.get(id)!, i * d));
     return x;
@@ -136,7 +144,7 @@ export class Umt5Encoder {
           `umt5 ${layer} position bias`,
         );
         const attnWeights = await this.load([n.norm1, n.q, n.k, n.v, n.o], signal);
-        const h = rmsNorm(ctx, x, attnWeights.get(n.norm1)!, config.eps);
+        const h = rmsNorm(ctx, x, attnWeights.get(n.norm1) as Tensor, config.eps);
         const q = matmul(ctx, h, attnWeights.get(n.q)!);
         const k = matmul(ctx, h, attnWeights.get(n.k)!);
         const v = matmul(ctx, h, attnWeights.get(n.v)!);
@@ -148,7 +156,7 @@ export class Umt5Encoder {
         await this.releaseHalf();
 
         const ffnWeights = await this.load([n.norm2, n.wi0, n.wi1, n.wo], signal);
-        const h2 = rmsNorm(ctx, x, ffnWeights.get(n.norm2)!, config.eps);
+        const h2 = rmsNorm(ctx, x, ffnWeights.get(n.norm2) as Tensor, config.eps);
         const gate = matmul(ctx, h2, ffnWeights.get(n.wi0)!, { activation: 'gelu_tanh' });
         const linear = matmul(ctx, h2, ffnWeights.get(n.wi1)!);
         const hidden = multiply(ctx, gate, linear);
@@ -178,15 +186,28 @@ export class Umt5Encoder {
     }
   }
 
-  /** Matmul weights as stored; norm weights widened to f32 (the norm kernel reads f32). */
-  private async load(canonical: string[], signal?: AbortSignal): Promise<Map<string, Tensor>> {
-    const byCheckpointName = new Map(canonical.map((c) => [this.names.get(c)!, c]));
-    const loaded = await loadTensors(this.ctx, this.checkpoint, byCheckpointName.keys(), {
-      widenToF32: (_name, info) => info.shape.length === 1,
-      signal,
-    });
-    for (const name of byCheckpointName.keys()) this.bytesRead += tensorByteLength(this.checkpoint.tensors.get(name)!.info);
-    return new Map([...loaded].map(([name, t]) => [byCheckpointName.get(name)!, t]));
+  /** Norm weights widened to f32 (the norm kernel reads f32); matmul weights as stored, quantized codes included. */
+  private async load(canonical: string[], signal?: AbortSignal): Promise<Map<string, LinearWeight>> {
+    const norms = canonical.filter((c) => this.entry(c).info.shape.length === 1);
+    const byCheckpointName = new Map(norms.map((c) => [this.names.get(c)!, c]));
+    const out = new Map<string, LinearWeight>();
+    try {
+      const loaded = await loadTensors(this.ctx, this.checkpoint, byCheckpointName.keys(), { widenToF32: () => true, signal });
+      for (const [name, t] of loaded) out.set(byCheckpointName.get(name)!, t);
+      for (const c of canonical.filter((n) => !norms.includes(n))) {
+        out.set(c, await loadLinearWeight(this.ctx, this.checkpoint, this.names.get(c)!.replace(/\.weight$/, ''), { signal }));
+      }
+    } catch (e) {
+      for (const t of out.values()) t.release();
+      throw e;
+    }
+    for (const c of canonical) {
+      const name = this.names.get(c)!;
+      for (const companion of [name, ...[...this.checkpoint.tensors.keys()].filter((k) => k.startsWith(name) && k !== name)]) {
+        this.bytesRead += tensorByteLength(this.checkpoint.tensors.get(companion)!.info);
+      }
+    }
+    return out;
   }
 
   /** Waits for the half's dispatches, then frees the pool so the next half's weights take its place. */

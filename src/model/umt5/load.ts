@@ -8,6 +8,8 @@ import type { ByteSource } from '../../weights/source.ts';
 import { openCheckpoint, openCheckpointFile, type Checkpoint } from '../../weights/checkpoint.ts';
 import { parseUmt5Config, UMT5_DEFAULT_EPS, UMT5_DEFAULT_MAX_DISTANCE, type Umt5Config } from './config.ts';
 import { canonicalNameMap, EMBEDDING, expectedTensors, layerNames } from './keys.ts';
+import { isQuantizationCompanion } from '../../weights/linear-weight.ts';
+import { readQuantizationMetadata } from '../../weights/quantize.ts';
 import { Umt5Encoder } from './encoder.ts';
 
 const MAX_LISTED = 12;
@@ -48,10 +50,14 @@ export function matchUmt5Checkpoint(config: Umt5Config, checkpoint: Checkpoint, 
       missing.push(canonical);
       continue;
     }
-    const got = checkpoint.tensors.get(name)!.info.shape;
+    const { info, file } = checkpoint.tensors.get(name)!;
+    // webdit's int4 files pack two codes a byte: [N, K/2] U8 holds an [N, K] weight.
+    const int4 = info.dtype === 'U8' && readQuantizationMetadata(file)?.format === 'int4';
+    const got = int4 ? [info.shape[0], 2 * info.shape[1]] : info.shape;
     if (got.length !== want.length || got.some((d, i) => d !== want[i])) wrong.push(`${name} is [${got.join(', ')}], expected [${want.join(', ')}]`);
   }
-  const unexpected = [...names].filter(([c]) => !expected.has(c)).map(([, n]) => n);
+  // Scales beside quantized weights are part of those weights, not unknown tensors.
+  const unexpected = [...names].filter(([c, n]) => !expected.has(c) && !isQuantizationCompanion(n)).map(([, n]) => n);
   const problems: string[] = [];
   if (missing.length) problems.push(`missing tensors: ${list(missing)}`);
   if (unexpected.length) problems.push(`unexpected tensors: ${list(unexpected)}`);
