@@ -3,6 +3,8 @@
 import { createBrowserContext } from '../../src/gpu/device.ts';
 import { urlFolder } from '../../src/weights/folder.ts';
 import { loadUmt5Encoder } from '../../src/model/umt5/load.ts';
+import { loadUmt5Tokenizer } from '../../src/model/text/tokenizer.ts';
+import { encodePromptEmbeds } from '../../src/model/umt5/prompt-embeds.ts';
 
 export interface Umt5CheckOutput {
   adapter: string;
@@ -21,4 +23,19 @@ async function runUmt5(folderUrl: string, sequences: number[][]): Promise<Umt5Ch
   }
 }
 
-(window as unknown as { runUmt5: typeof runUmt5 }).runUmt5 = runUmt5;
+/** A model folder's tokenizer/ and text_encoder/ by URL: the prompt (and negative) tokenized and encoded in the page. */
+async function runPromptEmbeds(modelUrl: string, prompt: string, negative: string): Promise<{ ids: number[]; promptEmbeds: number[]; negativePromptEmbeds: number[] }> {
+  const ctx = await createBrowserContext({ poison: true });
+  try {
+    const base = new URL(modelUrl, location.href).href;
+    const tokenizer = await loadUmt5Tokenizer(urlFolder(new URL('tokenizer/', base).href));
+    const encoder = await loadUmt5Encoder(ctx, { folder: urlFolder(new URL('text_encoder/', base).href) });
+    const ids = tokenizer.encode(prompt);
+    const embeds = await encodePromptEmbeds(encoder, ids, tokenizer.encode(negative));
+    return { ids, promptEmbeds: Array.from(embeds.promptEmbeds), negativePromptEmbeds: Array.from(embeds.negativePromptEmbeds!) };
+  } finally {
+    ctx.destroy();
+  }
+}
+
+Object.assign(window, { runUmt5, runPromptEmbeds });
