@@ -73,7 +73,6 @@ async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as const
 }
 
 const stepPattern = (computed: boolean[][], from = 0) => computed.map((row) => (row.slice(from).every(Boolean) ? 'C' : row.slice(from).some(Boolean) ? 'P' : 'R')).join('');
-const blockPattern = (computed: boolean[][], i: number) => computed.map((row) => (row[i] ? 'C' : 'R')).join('');
 const orUndefined = (v: number | null) => (v === null ? undefined : v);
 
 /** The host reference rule replayed on the indicators the GPU measured: the patterns it would have made. */
