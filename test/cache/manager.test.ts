@@ -44,7 +44,7 @@ interface Run {
 }
 
 /** Runs the manager over STEPS steps for the given branches; outputs[branch][step]. */
-async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as const, scale = 1 } = {}): Promise<Run> {
+async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as readonly ('cond' | 'uncond')[], scale = 1 } = {}): Promise<Run> {
   const manager = new CacheManager(ctx, model(scale), config, STEPS);
   const outputs: Float32Array[][] = branches.map(() => []);
   const pending: { k: number; t: Tensor }[] = [];
@@ -145,6 +145,16 @@ describe('cache manager on dummy blocks', () => {
       expect(r.stats.storageOverflow).toEqual([]);
     });
   }
+
+  it('without guidance (one branch) joint and block decisions still follow the host rule', async () => {
+    for (const spec of ['bwcache:threshold=0.3,maxReuse=2,branches=joint', 'bwcache:threshold=0.3,reuse=block,mode=dynamic', 'teacache:threshold=0.5']) {
+      const config = parseCacheSpec(spec);
+      const r = await run(config, { branches: ['cond'] });
+      expect(Object.keys(r.stats.branches), spec).toEqual(['cond']);
+      expect(r.stats.branches.cond!.computed, spec).toEqual(hostPatterns(config, r.stats).cond);
+      expect(r.stats.computedFraction, spec).toBeLessThan(1);
+    }
+  });
 
   it('reused outputs are the input plus the stored residual (stack), computed ones exact', async () => {
     const none = await run({ policy: 'none' });
