@@ -9,8 +9,7 @@ import type { KernelProfiler } from '../gpu/profiler.ts';
 import { defaultBlockStack, type BlockStackRunner } from '../model/transformer.ts';
 import type { CacheConfig } from './policies.ts';
 import { cachePolicy, validateCacheConfig } from './policies/index.ts';
-import type { ModulatedInputSource } from './policies/teacache.ts';
-import type { CacheHook } from './policies/types.ts';
+import type { CacheHook, ModulatedInputSource } from './policies/types.ts';
 import { BRANCHES, CacheRuntime, INDICATOR_LABEL, recordWords, type Branch } from './runtime.ts';
 
 export { BRANCHES, INDICATOR_LABEL, type Branch };

@@ -9,8 +9,7 @@ import { add } from '../gpu/kernels/add.ts';
 import { castToHalfChecked } from '../gpu/kernels/cast.ts';
 import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { relativeL1 } from '../gpu/kernels/reduce.ts';
-import type { RunBlock } from './policies/types.ts';
-import type { ModulatedInputSource } from './policies/teacache.ts';
+import type { ModulatedInputSource, RunBlock } from './policies/types.ts';
 
 export type Branch = 'cond' | 'uncond';
 export const BRANCHES: Branch[] = ['cond', 'uncond'];
@@ -110,6 +109,11 @@ export class CacheRuntime {
   /** The buffers every decision kernel binds. */
   get decisionBindings(): Record<string, Tensor> {
     return { sums: this.sums, record: this.record, state: this.state, flags: this.flags, overflow: this.overflow };
+  }
+
+  /** Uniforms of cache_decide_step.wgsl that every policy sets the same way; the policy overrides the rest. */
+  stepUniforms(branch: number, step: number): Record<string, number> {
+    return { step, steps: this.steps, numLayers: this.numLayers, branch, threshold: 0, interval: 1, warmupSteps: 0, tailSteps: 0, coefficientCount: 0 };
   }
 
   /** Index of a flag in `flags` for decision slot `slot`. */

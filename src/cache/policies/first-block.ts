@@ -5,7 +5,6 @@
 import { linearCombination } from '../../gpu/kernels/linear-combination.ts';
 import type { FirstBlockCacheConfig } from '../policies.ts';
 import type { CacheRuntime } from '../runtime.ts';
-import { stepUniforms } from './static.ts';
 import type { CachePolicy, StepCall } from './types.ts';
 
 export const firstBlockPolicy: CachePolicy<FirstBlockCacheConfig> = {
@@ -28,7 +27,7 @@ export const firstBlockPolicy: CachePolicy<FirstBlockCacheConfig> = {
         'cache_decide_step',
         { OP: 1 },
         { coefficients: rt.sums }, // unread by OP 1
-        { ...stepUniforms(rt, b.index, step), threshold: config.threshold, hasProbe: probe ? 1 : 0, hasResidual: b.stackResidual && rt.numLayers > 1 ? 1 : 0 },
+        { ...rt.stepUniforms(b.index, step), threshold: config.threshold, hasProbe: probe ? 1 : 0, hasResidual: b.stackResidual && rt.numLayers > 1 ? 1 : 0 },
       );
       // Compared against the residual of the last fully computed step, so slow drift still triggers.
       const storeProbe = () => {

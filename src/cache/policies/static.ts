@@ -21,17 +21,12 @@ export const staticPolicy: CachePolicy<StaticCacheConfig> = {
         'cache_decide_step',
         { OP: 0 },
         { coefficients: rt.sums }, // unread by OP 0
-        { ...stepUniforms(rt, b.index, step), interval: config.interval, warmupSteps: config.warmupSteps, tailSteps: config.tailSteps, hasProbe: 0, hasResidual: b.stackResidual ? 1 : 0 },
+        { ...rt.stepUniforms(b.index, step), interval: config.interval, warmupSteps: config.warmupSteps, tailSteps: config.tailSteps, hasProbe: 0, hasResidual: b.stackResidual ? 1 : 0 },
       );
       return rt.stackPaths(b, step, hidden, runBlock, 0, b.index);
     },
   }),
 };
-
-/** Uniforms of cache_decide_step.wgsl every policy sets the same way; the policy fills in the rest. */
-export function stepUniforms(rt: CacheRuntime, branch: number, step: number) {
-  return { step, steps: rt.steps, numLayers: rt.numLayers, branch, threshold: 0, interval: 1, warmupSteps: 0, tailSteps: 0, coefficientCount: 0 };
-}
 
 /** The static pattern on the host (the reference). */
 export class StaticSchedule {

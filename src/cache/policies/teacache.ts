@@ -6,13 +6,7 @@
 import type { Tensor } from '../../gpu/tensor.ts';
 import { polyval, type TeaCacheConfig } from '../policies.ts';
 import type { CacheRuntime } from '../runtime.ts';
-import { stepUniforms } from './static.ts';
 import type { CacheHook, CachePolicy, StepCall } from './types.ts';
-
-/** What TeaCache needs of the model: block 0's timestep-modulated input. */
-export interface ModulatedInputSource {
-  modulatedInput(index: number, hidden: Tensor, step: StepCall['stepState']): Tensor;
-}
 
 export const teacachePolicy: CachePolicy<TeaCacheConfig> = {
   name: 'teacache',
@@ -52,7 +46,7 @@ class TeaCacheHook implements CacheHook {
       { OP: 2 },
       { coefficients: this.coefficients },
       {
-        ...stepUniforms(rt, b.index, step),
+        ...rt.stepUniforms(b.index, step),
         threshold: config.threshold,
         warmupSteps: config.warmupSteps,
         tailSteps: config.tailSteps,

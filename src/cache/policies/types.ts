@@ -10,6 +10,11 @@ import type { BranchCache, CacheRuntime } from '../runtime.ts';
 
 export type RunBlock = (index: number, hidden: Tensor) => Tensor;
 
+/** What TeaCache needs of the model: block 0's timestep-modulated input. */
+export interface ModulatedInputSource {
+  modulatedInput(index: number, hidden: Tensor, step: StepState): Tensor;
+}
+
 /** What a policy's hook sees of one branch's forward pass at one step. */
 export interface StepCall {
   b: BranchCache;
