@@ -75,6 +75,7 @@ export class CacheManager {
     if (!rt || !hook) return defaultBlockStack(this.numLayers);
     return (hidden, runBlock, stepState) => {
       const b = rt.branch(branch, hidden);
+      this.model.prepareStep?.(stepState);
       const out = hook.recordStep({ b, step, hidden, runBlock, stepState });
       this.peakBytes = Math.max(this.peakBytes, rt.bytes());
       return out;

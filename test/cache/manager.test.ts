@@ -32,9 +32,15 @@ beforeAll(async () => {
  * at a different pace per block and branch, so blocks and branches cross δ at different steps. */
 const PACE = [1, 30, 3, 100, 8];
 const weight = (step: number, block: number, branch: number, scale: number) => scale * (1 + (PACE[block] * (1 + 2 * branch)) / (1 + step) ** 2);
+/** Per-step tensors the blocks make on first use and the branches share (as the model's modulation rows). */
+type MemoState = StepState & { memo: (Tensor | undefined)[] };
+const memo = (state: MemoState, i: number) => (state.memo[i] ??= linearCombination(ctx, [{ tensor: directions[i], coef: 0.01 * state.timestep }]));
 const model = (scale: number): CachedModel => ({
   config: { numLayers: LAYERS },
   modulatedInput: (_i, hidden) => linearCombination(ctx, [{ tensor: hidden, coef: 1.5 }]),
+  prepareStep: (state) => {
+    for (let i = 0; i < LAYERS; i++) memo(state as MemoState, i);
+  },
 });
 
 interface Run {
@@ -51,16 +57,19 @@ async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as reado
   const reads = ctx.readbacks;
   for (let step = 0; step < STEPS; step++) {
     const hidden = linearCombination(ctx, [{ tensor: directions[LAYERS], coef: scale * (1 + 0.02 * step) }]);
+    const state = { timestep: step, memo: [] } as unknown as MemoState;
     for (const [k, branch] of branches.entries()) {
       const runBlock = (i: number, h: Tensor) =>
         linearCombination(ctx, [
           { tensor: h, coef: 1 },
           { tensor: directions[i], coef: weight(step, i, k, scale) },
+          { tensor: memo(state, i), coef: 1 },
         ]);
-      const out = await manager.runner(branch, step)(hidden, runBlock, {} as StepState);
+      const out = await manager.runner(branch, step)(hidden, runBlock, state);
       pending.push({ k, t: out });
     }
     hidden.release();
+    state.memo.forEach((t) => t?.release());
   }
   const readsWhileRecording = ctx.readbacks - reads;
   for (const { k, t } of pending) {
@@ -154,6 +163,15 @@ describe('cache manager on dummy blocks', () => {
       expect(r.stats.branches.cond!.computed, spec).toEqual(hostPatterns(config, r.stats).cond);
       expect(r.stats.computedFraction, spec).toBeLessThan(1);
     }
+  });
+
+  it('per-step state the blocks share is made before the paths: a branch that computes where the other reused is exact', async () => {
+    const none = await run({ policy: 'none' });
+    const r = await run(parseCacheSpec('bwcache:threshold=0.3,maxReuse=3,mode=dynamic,branches=separate,storage=f32'));
+    const [cond, uncond] = [r.stats.branches.cond!, r.stats.branches.uncond!].map((b) => stepPattern(b.computed));
+    const uncondAlone = [...uncond].flatMap((c, s) => (c === 'C' && cond[s] === 'R' ? [s] : []));
+    expect(uncondAlone.length).toBeGreaterThan(0); // uncond computes at steps where cond (recorded first) reused
+    for (const s of uncondAlone) expect(Array.from(r.outputs[1][s]), `step ${s}`).toEqual(Array.from(none.outputs[1][s]));
   });
 
   it('reused outputs are the input plus the stored residual (stack), computed ones exact', async () => {

@@ -10,9 +10,12 @@ import type { BranchCache, CacheRuntime } from '../runtime.ts';
 
 export type RunBlock = (index: number, hidden: Tensor) => Tensor;
 
-/** What TeaCache needs of the model: block 0's timestep-modulated input. */
+/** What the caches need of a model: block 0's timestep-modulated input (TeaCache), and a way to make the
+ * per-step state blocks otherwise create on first use and share between branches (`prepareStep`), so
+ * none is first made inside a path the GPU may skip. */
 export interface ModulatedInputSource {
   modulatedInput(index: number, hidden: Tensor, step: StepState): Tensor;
+  prepareStep?(step: StepState): void;
 }
 
 /** What a policy's hook sees of one branch's forward pass at one step. */
