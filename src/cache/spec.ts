@@ -4,6 +4,7 @@
 // `static:interval=2:4:1` (see `expandCacheSpec`).
 
 import { POLICY_DEFAULTS, type BlockSelection, type CacheConfig, type PolicyName } from './policies.ts';
+import { validateCacheConfig } from './policies/index.ts';
 
 type FieldKind = 'number' | 'integer' | 'numbers' | 'blocks' | string[];
 
@@ -65,6 +66,8 @@ export function parseCacheSpec(spec: string): CacheConfig {
       config[key] = parseValue(name, key, kind, part.slice(eq + 1).trim());
     }
   }
+  // Rules between and within options (maxReuse ≥ 1, interval ≥ 1, …) fail here, before anything loads.
+  validateCacheConfig(config as unknown as CacheConfig);
   return config as unknown as CacheConfig;
 }
 

@@ -1,6 +1,7 @@
 // The GPU runtime: one device, a buffer pool, a pipeline cache keyed by shader and constants, one
-// pending command encoder (flushed only when a result is needed or the uniform arena is full), and
-// an optional per-kernel profiler on timestamp queries. Knows nothing of models.
+// pending command encoder (flushed only when a result is needed or the uniform arena is full), an
+// optional per-kernel profiler on timestamp queries, and conditional scopes (dispatches the GPU itself
+// turns on or off, see `conditional`). Knows nothing of models.
 
 // Kept in the emitted .d.ts, so TypeScript users of the package get WebGPU's types (GPUDevice, …) with it.
 /// <reference types="@webgpu/types" preserve="true" />
@@ -9,6 +10,10 @@ import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-la
 import { shaderSource } from './shaders.ts';
 import { BYTES_PER_ELEMENT, Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
 import { KernelProfiler } from './profiler.ts';
+import { bf16ToF32, f16ToF32 } from './half.ts';
+
+// The half-precision helpers moved to half.ts; re-exported for the modules that import them from here.
+export { bf16ToF32, f16ToF32, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
 
 export interface KernelRef {
   /** File name in shaders/ without `.wgsl`. */
@@ -45,6 +50,10 @@ interface Pipeline {
 }
 
 const UNIFORM_ARENA_BYTES = 1 << 18;
+
+/** Words of the conditional-dispatch table (and of the indirect arguments armed from it) per submission:
+ * 3 per conditional dispatch and 1 per segment, so about 5,000 conditional dispatches before a flush. */
+const CONDITIONAL_TABLE_WORDS = 1 << 14;
 
 /** Bind groups kept for reuse; past this many the cache starts over (a step's pattern repeats, so a few
  * thousand cover a generation). */
@@ -92,6 +101,23 @@ export class GpuContext {
   readonly flushes: Record<string, number> = {};
   /** Prefix for the labels of dispatches recorded inside `withLabel` (what the profiler groups by). */
   private labelScope: string | undefined;
+  /** Host read-backs (`readRaw`, hence `read`) so far: each one drains the queue. */
+  readbacks = 0;
+  /** Dispatches recorded inside conditional scopes so far (each one indirect). */
+  conditionalDispatches = 0;
+
+  // Conditional scopes. Inside one, each dispatch reads its workgroup counts from `conditionalArgs`; the
+  // counts are known on the host only as the scope records, so they go to a host table (uploaded with the
+  // next submission, like the uniforms), and a segment opens with an arm kernel that copies its part of the
+  // table into the arguments when the scope's flag is set, zeros otherwise. A flush closes the segment; the
+  // next conditional dispatch opens a new one in the new command buffer.
+  private readonly conditionalTable: GPUBuffer;
+  private readonly conditionalArgs: GPUBuffer;
+  private readonly tableStaging = new Uint32Array(CONDITIONAL_TABLE_WORDS);
+  private tableUsed = 0;
+  private scope: { flags: GPUBuffer; index: number } | undefined;
+  /** The open segment: its count word in the table and the dispatches recorded into it. */
+  private segment: { base: number; count: number } | undefined;
 
   constructor(
     readonly device: GPUDevice,
@@ -106,6 +132,16 @@ export class GpuContext {
       label: 'uniform arena',
       size: UNIFORM_ARENA_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.conditionalTable = device.createBuffer({
+      label: 'conditional dispatch table',
+      size: CONDITIONAL_TABLE_WORDS * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
+    this.conditionalArgs = device.createBuffer({
+      label: 'conditional dispatch arguments',
+      size: CONDITIONAL_TABLE_WORDS * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.INDIRECT,
     });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
@@ -254,6 +290,8 @@ export class GpuContext {
 
   async readRaw(t: Tensor): Promise<ArrayBuffer> {
     t.assertLive('read');
+    if (this.scope) throw new Error('read inside a conditional scope: its result would depend on a decision still on the GPU');
+    this.readbacks++;
     const bytes = t.byteLength;
     const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
@@ -279,6 +317,17 @@ export class GpuContext {
   copy(src: Tensor, dst: Tensor, bytes = Math.min(src.byteLength, dst.byteLength), srcOffset = 0, dstOffset = 0): void {
     src.assertLive('copy');
     dst.assertLive('copy');
+    if (this.scope) {
+      // copyBufferToBuffer cannot be made indirect: a copy kernel can.
+      if ((bytes | srcOffset | dstOffset) % 4 !== 0) throw new Error(`copy in a conditional scope: ${bytes} bytes at ${srcOffset} → ${dstOffset} are not whole words`);
+      if (src.buffer === dst.buffer) throw new Error('copy in a conditional scope: source and destination must be different tensors');
+      const count = bytes / 4;
+      this.dispatch(
+        { shader: 'copy' },
+        { bindings: { x: src, out: dst }, uniforms: { count, srcWord: srcOffset / 4, dstWord: dstOffset / 4 }, workgroups: Math.ceil(count / 256), label: 'copy' },
+      );
+      return;
+    }
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
     this.pendingDispatches++;
@@ -394,9 +443,74 @@ export class GpuContext {
     }
   }
 
-  /** Records one dispatch into the pending encoder. */
+  /**
+   * Records `fn`'s dispatches (and copies) so that they run only where `flags[index]` ≠ 0 when the GPU
+   * reaches them: each becomes an indirect dispatch whose workgroup counts are zeroed otherwise. The flag
+   * is written by earlier GPU work (a decision kernel), so the host never waits for it. Tensors allocated
+   * inside stay allocated whichever way the flag goes; `fn` must record synchronously and read nothing back.
+   * Host writes (`writeTensor`, `upload`) inside still happen unconditionally.
+   */
+  conditional<T>(flags: Tensor, index: number, fn: () => T): T {
+    if (this.scope) throw new Error('conditional scopes do not nest: combine the flags in the decision kernel');
+    flags.assertLive('conditional');
+    if (flags.dtype !== 'u32') throw new Error(`conditional: flags must be u32, got ${flags.dtype}`);
+    if (!Number.isInteger(index) || index < 0 || index >= flags.size) throw new Error(`conditional: flag ${index} outside 0..${flags.size - 1}`);
+    this.scope = { flags: flags.buffer, index };
+    try {
+      const result = fn();
+      if (result instanceof Promise) throw new Error('conditional: the scope must record synchronously');
+      return result;
+    } finally {
+      this.closeSegment();
+      this.scope = undefined;
+    }
+  }
+
+  /** Whether dispatches are being recorded inside a conditional scope. */
+  get inConditional(): boolean {
+    return this.scope !== undefined;
+  }
+
+  private closeSegment(): void {
+    if (!this.segment) return;
+    this.tableStaging[this.segment.base] = this.segment.count;
+    this.segment = undefined;
+  }
+
+  /** The indirect-argument byte offset of the next conditional dispatch (opening a segment if needed). */
+  private conditionalSlot(grid: [number, number, number], uniformBytes: number): number {
+    const scope = this.scope!;
+    // Reserve room first, so no flush (which closes the segment) falls between the arm and the dispatch.
+    if (this.tableUsed + 4 > CONDITIONAL_TABLE_WORDS) this.flush('conditional table full');
+    if (this.uniformUsed + uniformBytes + 2 * this.uniformAlign > UNIFORM_ARENA_BYTES) this.flush('uniform arena full');
+    if (!this.segment) {
+      const base = this.tableUsed++;
+      this.segment = { base, count: 0 };
+      this.tableStaging[base] = 0;
+      this.record(
+        { shader: 'conditional_arm' },
+        { bindings: { flags: scope.flags, table: this.conditionalTable, args: this.conditionalArgs }, uniforms: { flagIndex: scope.index, base }, workgroups: 1, label: 'arm' },
+        undefined,
+      );
+    }
+    const at = this.tableUsed;
+    this.tableStaging.set(grid, at);
+    this.tableUsed += 3;
+    this.segment.count++;
+    this.conditionalDispatches++;
+    return at * 4;
+  }
+
+  /** Records one dispatch into the pending encoder (indirect inside a conditional scope). */
   dispatch(kernel: KernelRef, args: DispatchArgs): void {
     if (this.lostReason) throw new Error(this.lostReason);
+    if (!this.scope) return this.record(kernel, args, undefined);
+    const label = args.label ?? kernel.shader;
+    const offset = this.conditionalSlot(this.grid(args.workgroups, label), this.pipeline(kernel).layout.uniformBytes);
+    this.record(kernel, args, offset);
+  }
+
+  private record(kernel: KernelRef, args: DispatchArgs, indirectOffset: number | undefined): void {
     const p = this.pipeline(kernel);
     const label = this.labelScope ? `${this.labelScope}/${args.label ?? kernel.shader}` : (args.label ?? kernel.shader);
     const entries: GPUBindGroupEntry[] = [];
@@ -443,7 +557,8 @@ export class GpuContext {
     }
     pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, bindGroup, dynamicOffsets);
-    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    if (indirectOffset === undefined) pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    else pass.dispatchWorkgroupsIndirect(this.conditionalArgs, indirectOffset);
     if (timer) pass.end();
     this.pendingDispatches++;
     if (this.options.flushEveryDispatch || timer?.full) this.flush(timer?.full ? 'profiler query set full' : 'debug');
@@ -478,6 +593,11 @@ export class GpuContext {
       this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformStaging, 0, this.uniformUsed);
       this.uniformUsed = 0;
     }
+    this.closeSegment();
+    if (this.tableUsed > 0) {
+      this.device.queue.writeBuffer(this.conditionalTable, 0, this.tableStaging, 0, this.tableUsed);
+      this.tableUsed = 0;
+    }
     const timers = [this.kernelProfiler, ...this.scopeTimers.values()].filter((t): t is KernelProfiler => t !== undefined);
     for (const t of timers) t.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
@@ -501,62 +621,8 @@ export class GpuContext {
   destroy(): void {
     this.trimPool();
     this.uniformArena.destroy();
+    this.conditionalTable.destroy();
+    this.conditionalArgs.destroy();
     this.device.destroy();
   }
-}
-
-export function f16ToF32(h: Uint16Array): Float32Array {
-  const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = halfToFloat(h[i]);
-  return out;
-}
-
-export function bf16ToF32(h: Uint16Array): Float32Array {
-  const words = new Uint32Array(h.length);
-  for (let i = 0; i < h.length; i++) words[i] = h[i] << 16;
-  return new Float32Array(words.buffer);
-}
-
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** Rounds a float to the nearest f16 (ties to even) and returns its bits. */
-export function floatToHalf(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
-
-/** Rounds a float to bf16 (ties to even) and returns its bits. */
-export function floatToBf16(v: number): number {
-  const f = new Float32Array([v]);
-  const x = new Uint32Array(f.buffer)[0];
-  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff;
-  const rounded = x + 0x7fff + ((x >>> 16) & 1);
-  return (rounded >>> 16) & 0xffff;
 }

@@ -171,6 +171,16 @@ export class WanTransformer {
     step.headModulation = undefined;
   }
 
+  /**
+   * Makes every block's modulation rows for this step now rather than on first use. A caller that records
+   * blocks whose dispatches may be skipped (the caches' conditional paths) calls this first, so the rows
+   * the other branch reads are never made inside a skipped path. (A prompt's cross-attention keys and
+   * values are made at the first step, which every cache computes in full.)
+   */
+  prepareStep(step: StepState): void {
+    for (let i = 0; i < this.config.numLayers; i++) this.modulation(i, step);
+  }
+
   /** The block's six modulation rows for this step: scale_shift_table + timestep_proj, [6, dim]; owned by `step`. */
   modulation(index: number, step: StepState): Tensor {
     let mod = step.modulations[index];

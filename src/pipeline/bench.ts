@@ -43,6 +43,8 @@ export interface PolicyResult {
   speedupRange: [number, number];
   /** Block computations done / those of the uncached run. */
   computedFraction: number;
+  /** Most host read-backs between the first and the last denoising step of one run (each drains the queue; 0 expected). */
+  hostReadbacks: number;
   /** Indicator kernels' share of the GPU time of a profiled run (null where not profiled). */
   indicatorShare: number | null;
   /** GPU time of the indicator kernels per generation (timestamp queries on those kernels only), ms. */
@@ -202,6 +204,7 @@ export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, se
       speedup: median(ratios),
       speedupRange: [Math.min(...ratios), Math.max(...ratios)],
       computedFraction: mean(runs.map((r) => r.stats.computedFraction)),
+      hostReadbacks: Math.max(...runs.map((r) => r.hostReadbacks)),
       indicatorShare: share.get(c) ?? null,
       indicatorMs: runs.every((r) => r.stats.indicatorMs !== null) ? mean(runs.map((r) => r.stats.indicatorMs!)) : null,
       indicatorTimeShare: runs.every((r) => r.stats.indicatorMs !== null) ? mean(runs.map((r) => r.stats.indicatorMs! / (r.seconds * 1000))) : null,

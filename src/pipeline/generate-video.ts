@@ -9,6 +9,7 @@ import type { PromptEmbedding } from '../model/text-encoder.ts';
 import type { Branch } from '../cache/manager.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
 import { parseCacheSpec } from '../cache/spec.ts';
+import { validateCacheConfig } from '../cache/policies/index.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
 import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
 
@@ -89,7 +90,9 @@ function cacheConfig(bundle: ModelBundle, cache: unknown): CacheConfig {
     }
     config = cache as CacheConfig;
   }
-  return withModelCalibration(config, bundle);
+  const calibrated = withModelCalibration(config, bundle);
+  validateCacheConfig(calibrated, { steps: 1, numLayers: bundle.model.config.numLayers }); // before any GPU work
+  return calibrated;
 }
 
 /**

@@ -67,6 +67,8 @@ export interface GenerateResult {
   peakGpuBytes: number;
   decodeSeconds: number;
   stats: CacheStats;
+  /** Host read-backs from the first to the last denoising step (each one stalls the GPU); 0 for every cache policy. */
+  hostReadbacks: number;
 }
 
 export class AbortError extends Error {
@@ -143,6 +145,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       ctx.writeTensor(owned.input, conditionValues(options.condition, shape), count * 4);
     }
 
+    const readbacksBefore = ctx.readbacks;
     for (let i = 0; i < steps; i++) {
       throwIfAborted();
       const t = scheduler.timesteps[i];
@@ -173,6 +176,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       }
     }
     await inFlight;
+    const hostReadbacks = ctx.readbacks - readbacksBefore;
     reportDone(steps);
     const samplingSeconds = (performance.now() - start) / 1000;
     throwIfAborted();
@@ -200,6 +204,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       decodeSeconds: (end - decodeStart) / 1000,
       peakGpuBytes: ctx.peakLiveBytes,
       stats: await cache.stats(),
+      hostReadbacks,
     };
   } finally {
     // An aborted or failed run may leave its last step on the GPU: let it finish before freeing its buffers.

@@ -1,16 +1,11 @@
 // Each policy's compute/reuse pattern on synthetic indicator sequences (no GPU).
 import { describe, expect, it } from 'vitest';
-import {
-  BwCacheSchedule,
-  FirstBlockSchedule,
-  JointBwCacheSchedule,
-  POLICY_DEFAULTS,
-  StaticSchedule,
-  TeaCacheSchedule,
-  polyval,
-  selectedBlocks,
-  type BwCacheConfig,
-} from '../../src/cache/policies.ts';
+import { POLICY_DEFAULTS, polyval, selectedBlocks, type BwCacheConfig, type CacheConfig } from '../../src/cache/policies.ts';
+import { validateCacheConfig } from '../../src/cache/policies/index.ts';
+import { BwCacheSchedule, JointBwCacheSchedule, followedBlocks } from '../../src/cache/policies/bwcache.ts';
+import { StaticSchedule } from '../../src/cache/policies/static.ts';
+import { FirstBlockSchedule } from '../../src/cache/policies/first-block.ts';
+import { TeaCacheSchedule } from '../../src/cache/policies/teacache.ts';
 import { formatCacheSpec, parseCacheSpec } from '../../src/cache/spec.ts';
 
 /** Runs a BWCache schedule: `indicator(step)` is what a computed step would measure. */
@@ -57,7 +52,7 @@ describe('BWCache schedule', () => {
   });
 
   it('per-block reuse skips only the blocks whose own indicator is below δ, at most R in a row', () => {
-    const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, reuse: 'block', maxReuse: 2, tailSteps: 1 }, 10, 4);
+    const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, reuse: 'block', blocks: 'all', maxReuse: 2, tailSteps: 1 }, 10, 4);
     schedule.observe(2, 0.1); // first trigger
     schedule.observeBlocks([true, false, true, undefined]);
     expect(schedule.blocksToReuse(3)).toEqual([true, false, true, false]);
@@ -66,6 +61,40 @@ describe('BWCache schedule', () => {
     schedule.observeBlocks([false, true, undefined, undefined]);
     expect(schedule.blocksToReuse(6)).toEqual([false, true, true, false]);
     expect(schedule.blocksToReuse(9)).toEqual([false, false, false, false]); // tail
+  });
+});
+
+describe('BWCache per-block reuse over a run', () => {
+  /** Step pattern and block 0's pattern when every measured block is below δ. */
+  function blockRun(config: Partial<BwCacheConfig>, steps: number, numLayers: number) {
+    const schedule = new BwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, reuse: 'block', ...config }, steps, numLayers);
+    const rows: boolean[][] = [];
+    for (let s = 0; s < steps; s++) {
+      const reuse = schedule.decide(s) === 'reuse' ? schedule.blocksToReuse(s) : new Array(numLayers).fill(false);
+      rows.push(reuse);
+      if (s > 0 && reuse.some((r) => !r)) {
+        schedule.observe(s, 0.01);
+        schedule.observeBlocks(reuse.map((r) => (r ? undefined : true)));
+      }
+    }
+    const steps_ = rows.map((r) => (r.every((x) => !x) ? 'C' : 'R')).join('');
+    const block = (i: number) => rows.map((r) => (r[i] ? 'R' : 'C')).join('');
+    return { steps: steps_, block };
+  }
+
+  it('a block reuse run ends on every computed step (review repro: R = 2, every block below δ)', () => {
+    const run = blockRun({ maxReuse: 2, tailSteps: 2, blocks: 'all' }, 12, 4);
+    expect(run.steps).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
+    // Before the fix block 0 went CCRRCCRCRCCC: its run count survived the computed steps.
+    for (let i = 0; i < 4; i++) expect(run.block(i)).toBe('CC' + 'RRC'.repeat(2) + 'RR' + 'CC');
+  });
+
+  it('blocks outside the indicator set follow the nearest indicator block before them', () => {
+    // every-other on 5 blocks measures 0, 2, 4; block 1 follows 0 and block 3 follows 2.
+    expect(followedBlocks([0, 2, 4], 5)).toEqual([0, 0, 2, 2, 4]);
+    expect(followedBlocks([2], 4)).toEqual([2, 2, 2, 2]);
+    const run = blockRun({ maxReuse: 2, tailSteps: 2, blocks: 'every-other' }, 12, 5);
+    for (let i = 0; i < 5; i++) expect(run.block(i)).toBe(run.steps);
   });
 });
 
@@ -98,7 +127,7 @@ describe('BWCache with joint CFG branches', () => {
   });
 
   it('jointly with per-block reuse, a block is skipped only where it is below δ in every branch', () => {
-    const schedule = new JointBwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, branches: 'joint', reuse: 'block', maxReuse: 5 }, 10, 3);
+    const schedule = new JointBwCacheSchedule({ ...POLICY_DEFAULTS.bwcache, branches: 'joint', reuse: 'block', blocks: 'all', maxReuse: 5 }, 10, 3);
     for (const [branch, below] of [['cond', [true, true, false]], ['uncond', [true, false, true]]] as const) {
       expect(schedule.decide(1), branch).toBe('compute');
       schedule.observe(1, 0.05);
@@ -157,5 +186,14 @@ describe('cache specs', () => {
     expect(() => parseCacheSpec('bwcache:speed=2')).toThrow(/no option "speed"/);
     expect(() => parseCacheSpec('bwcache:threshold=abc')).toThrow(/threshold must be a non-negative number/);
     expect(() => parseCacheSpec('bwcache:mode=sometimes')).toThrow(/periodic, dynamic/);
+  });
+
+  it('checks every option at parse time, before anything loads', () => {
+    expect(() => parseCacheSpec('bwcache:maxReuse=0')).toThrow(/maxReuse must be an integer ≥ 1/);
+    expect(() => parseCacheSpec('static:interval=0')).toThrow(/interval must be a positive integer/);
+    expect(() => validateCacheConfig({ ...POLICY_DEFAULTS.teacache, coefficients: [] })).toThrow(/coefficients must be one or more numbers/);
+    expect(() => validateCacheConfig({ ...POLICY_DEFAULTS.bwcache, blocks: [7] }, { steps: 4, numLayers: 4 })).toThrow(/0\.\.3/);
+    expect(() => validateCacheConfig({ ...POLICY_DEFAULTS.bwcache, storage: 'f8' as 'f16' })).toThrow(/storage must be f16 or f32/);
+    expect(() => validateCacheConfig({ policy: 'magic' } as unknown as CacheConfig)).toThrow(/unknown cache policy/);
   });
 });

@@ -1,6 +1,8 @@
 // Sweeps (one option over a range), spec lists, and the monotonicity a sweep's plot relies on.
 import { describe, expect, it } from 'vitest';
-import { BwCacheSchedule, POLICY_DEFAULTS, StaticSchedule, type BwCacheConfig } from '../../src/cache/policies.ts';
+import { POLICY_DEFAULTS, type BwCacheConfig } from '../../src/cache/policies.ts';
+import { BwCacheSchedule } from '../../src/cache/policies/bwcache.ts';
+import { StaticSchedule } from '../../src/cache/policies/static.ts';
 import { cacheLabel, expandCacheSpec, parseCacheSpec, splitCacheSpecs } from '../../src/cache/spec.ts';
 
 describe('spec lists', () => {

@@ -29,6 +29,7 @@ describe('cache benchmark', () => {
     expect(exact.psnr).toBe(Infinity); // δ = 0: identical frames
     expect(exact.computedFraction).toBe(1);
     expect(stat.computedFraction).toBeLessThan(1);
+    expect(report.policies.map((p) => p.hostReadbacks)).toEqual([0, 0, 0]); // decisions stay on the GPU
     expect(stat.psnr).toBeLessThan(Infinity);
     expect(stat.perSeed).toHaveLength(2);
     expect(report.curve.relL1).toHaveLength(6);

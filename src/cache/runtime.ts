@@ -1,0 +1,226 @@
+// What cache policies record with: per-branch features and residuals, the GPU buffers the decision
+// kernels read and write (flags, state, records, indicator sums, f16-overflow flags), and the two paths
+// of a step (compute the blocks / reuse a residual), each recorded under its GPU flag so that the one not
+// taken costs empty dispatches. Layouts are those of shaders/cache_decide_*.wgsl.
+
+import type { GpuContext } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { add } from '../gpu/kernels/add.ts';
+import { castToHalfChecked } from '../gpu/kernels/cast.ts';
+import { linearCombination } from '../gpu/kernels/linear-combination.ts';
+import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import type { ModulatedInputSource, RunBlock } from './policies/types.ts';
+
+export type Branch = 'cond' | 'uncond';
+export const BRANCHES: Branch[] = ['cond', 'uncond'];
+/** Profiler label group of the similarity-indicator kernels (reductions, stores' checks, decisions). */
+export const INDICATOR_LABEL = 'indicator';
+
+const NONE = 0xffffffff;
+/** Words of one decision slot's state: 8 scalars, then per block "below δ" and the reuse run length. */
+export const stateWords = (numLayers: number) => 8 + 2 * numLayers;
+/** Words of one decision slot's flags: stack compute, stack reuse, then per block compute and reuse. */
+export const flagWords = (numLayers: number) => 2 + 2 * numLayers;
+/** Words of one branch's record at one step: has-indicator, the indicator (f32 bits), computed per block. */
+export const recordWords = (numLayers: number) => 2 + numLayers;
+
+/** One CFG branch's stored tensors (never shared with the other branch). */
+export class BranchCache {
+  readonly prevFeatures: (Tensor | undefined)[];
+  readonly blockResiduals: (Tensor | undefined)[];
+  stackResidual: Tensor | undefined;
+  /** First Block Cache: block 0's residual at the last fully computed step; TeaCache: block 0's last modulated input. */
+  probe: Tensor | undefined;
+  shapeKey = '';
+
+  constructor(
+    readonly name: Branch,
+    /** Its slot in the runtime's buffers. */
+    readonly index: number,
+    numLayers: number,
+  ) {
+    this.prevFeatures = new Array(numLayers).fill(undefined);
+    this.blockResiduals = new Array(numLayers).fill(undefined);
+  }
+
+  /** Drops features and residuals (a shape change makes them meaningless). */
+  clearFeatures(): void {
+    for (const list of [this.prevFeatures, this.blockResiduals]) {
+      list.forEach((t, i) => {
+        t?.release();
+        list[i] = undefined;
+      });
+    }
+    this.stackResidual?.release();
+    this.stackResidual = undefined;
+    this.probe?.release();
+    this.probe = undefined;
+  }
+
+  tensors(): Tensor[] {
+    return [...this.prevFeatures, ...this.blockResiduals, this.stackResidual, this.probe].filter((t): t is Tensor => t !== undefined);
+  }
+}
+
+export class CacheRuntime {
+  /** Decision flags, [2 slots · flagWords]: what the conditional paths follow. */
+  readonly flags: Tensor;
+  /** Decision state, [2 slots · stateWords]. */
+  readonly state: Tensor;
+  /** Per branch and step: indicator and computed blocks, [2 · steps · recordWords] (read once, after sampling). */
+  readonly record: Tensor;
+  /** Relative-L1 sums, slot ((branch · steps + step) · numLayers + block) → (Σ|a − b|, Σ|b|). */
+  readonly sums: Tensor;
+  /** Per branch: raised when a stored f16 feature was not finite or past the f16 range. */
+  readonly overflow: Tensor;
+  readonly branches = new Map<Branch, BranchCache>();
+
+  constructor(
+    readonly ctx: GpuContext,
+    readonly steps: number,
+    readonly numLayers: number,
+    readonly storage: 'f16' | 'f32',
+    /** Blocks whose features are measured when computed. */
+    readonly indicatorBlocks: ReadonlySet<number>,
+    readonly model?: ModulatedInputSource,
+  ) {
+    const initial = new Uint32Array(2 * stateWords(numLayers));
+    initial[0] = initial[stateWords(numLayers)] = NONE; // no first trigger yet
+    this.state = ctx.upload(initial, [initial.length], 'u32', 'cache decision state');
+    this.flags = ctx.zeros([2 * flagWords(numLayers)], 'u32', 'cache decision flags');
+    this.record = ctx.zeros([2 * steps * recordWords(numLayers)], 'u32', 'cache records');
+    this.sums = ctx.zeros([2 * 2 * steps * numLayers], 'f32', 'cache indicator sums');
+    this.overflow = ctx.zeros([2], 'u32', 'cache f16 overflow');
+  }
+
+  /** The branch's cache, cleared when the hidden state's shape changed. */
+  branch(name: Branch, hidden: Tensor): BranchCache {
+    let b = this.branches.get(name);
+    if (!b) {
+      b = new BranchCache(name, BRANCHES.indexOf(name), this.numLayers);
+      this.branches.set(name, b);
+    }
+    const key = hidden.shape.join('x');
+    if (b.shapeKey && b.shapeKey !== key) b.clearFeatures();
+    b.shapeKey = key;
+    return b;
+  }
+
+  /** The buffers every decision kernel binds. */
+  get decisionBindings(): Record<string, Tensor> {
+    return { sums: this.sums, record: this.record, state: this.state, flags: this.flags, overflow: this.overflow };
+  }
+
+  /** Uniforms of cache_decide_step.wgsl that every policy sets the same way; the policy overrides the rest. */
+  stepUniforms(branch: number, step: number): Record<string, number> {
+    return { step, steps: this.steps, numLayers: this.numLayers, branch, threshold: 0, interval: 1, warmupSteps: 0, tailSteps: 0, coefficientCount: 0 };
+  }
+
+  /** Index of a flag in `flags` for decision slot `slot`. */
+  flagIndex(slot: number, which: 'stack-compute' | 'stack-reuse' | 'block-compute' | 'block-reuse', block = 0): number {
+    const base = slot * flagWords(this.numLayers);
+    if (which === 'stack-compute') return base;
+    if (which === 'stack-reuse') return base + 1;
+    return base + 2 + (which === 'block-reuse' ? this.numLayers : 0) + block;
+  }
+
+  /** Dispatches a decision kernel, labelled as indicator work. */
+  decide(shader: string, constants: Record<string, number> | undefined, bindings: Record<string, Tensor>, uniforms: Record<string, number>): void {
+    this.ctx.withLabel(INDICATOR_LABEL, () =>
+      this.ctx.dispatch({ shader, constants }, { bindings: { ...this.decisionBindings, ...bindings }, uniforms, workgroups: 1, label: 'decide' }),
+    );
+  }
+
+  /** Relative L1 of `current` against `previous` into the sums slot of (branch, step, block). */
+  measure(b: BranchCache, step: number, block: number, current: Tensor, previous: Tensor): void {
+    const slot = (b.index * this.steps + step) * this.numLayers + block;
+    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1(this.ctx, current, previous, this.sums, slot));
+  }
+
+  /** Copies `t` into cache storage (reusing `previous`); f16 stores raise the branch's overflow flag. */
+  store(b: BranchCache, t: Tensor, previous: Tensor | undefined): Tensor {
+    const target = previous ?? this.ctx.empty(t.shape, this.storage, 'cached features');
+    if (this.storage === 'f16') castToHalfChecked(this.ctx, t, target, this.overflow, b.index);
+    else this.ctx.copy(t, target);
+    return target;
+  }
+
+  /** Measures an indicator block's change against its previous computed step, then stores its features. */
+  private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
+    const previous = b.prevFeatures[i];
+    if (previous) this.measure(b, step, i, features, previous);
+    b.prevFeatures[i] = this.store(b, features, previous);
+  }
+
+  /**
+   * Blocks `first`.. as one unit: the compute path runs them (measuring the indicator blocks) and stores
+   * the stack residual; the reuse path adds the stored residual to `input` into the same output tensor.
+   * Until a residual is stored (the decision kernel then forces compute) only the compute path is recorded.
+   */
+  stackPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, first: number, slot: number): Tensor {
+    const compute = () => {
+      let h = input;
+      for (let i = first; i < this.numLayers; i++) {
+        const next = runBlock(i, h);
+        if (h !== input) h.release();
+        h = next;
+        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, h);
+      }
+      const residual = linearCombination(this.ctx, [
+        { tensor: h, coef: 1 },
+        { tensor: input, coef: -1 },
+      ]);
+      b.stackResidual = this.store(b, residual, b.stackResidual);
+      residual.release();
+      return h;
+    };
+    const cached = b.stackResidual;
+    if (!cached || first >= this.numLayers) return compute();
+    const out = this.ctx.conditional(this.flags, this.flagIndex(slot, 'stack-compute'), compute);
+    this.ctx.conditional(this.flags, this.flagIndex(slot, 'stack-reuse'), () => add(this.ctx, input, cached, out));
+    return out;
+  }
+
+  /** Each block on its own: computed (its residual stored, measured if an indicator block) or its stored residual added. */
+  blockPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, slot: number): Tensor {
+    let h = input;
+    for (let i = 0; i < this.numLayers; i++) {
+      const cached = b.blockResiduals[i];
+      const blockInput = h;
+      const compute = () => {
+        const next = runBlock(i, blockInput);
+        const residual = linearCombination(this.ctx, [
+          { tensor: next, coef: 1 },
+          { tensor: blockInput, coef: -1 },
+        ]);
+        b.blockResiduals[i] = this.store(b, residual, cached);
+        residual.release();
+        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, next);
+        return next;
+      };
+      let next: Tensor;
+      if (!cached) next = compute();
+      else {
+        next = this.ctx.conditional(this.flags, this.flagIndex(slot, 'block-compute', i), compute);
+        this.ctx.conditional(this.flags, this.flagIndex(slot, 'block-reuse', i), () => add(this.ctx, blockInput, cached, next));
+      }
+      if (h !== input) h.release();
+      h = next;
+    }
+    return h;
+  }
+
+  /** Bytes the cache holds now (stored tensors and the decision buffers). */
+  bytes(): number {
+    let bytes = 0;
+    for (const b of this.branches.values()) for (const t of b.tensors()) bytes += t.byteLength;
+    for (const t of [this.flags, this.state, this.record, this.sums, this.overflow]) bytes += t.byteLength;
+    return bytes;
+  }
+
+  dispose(): void {
+    for (const b of this.branches.values()) b.clearFeatures();
+    this.branches.clear();
+    for (const t of [this.flags, this.state, this.record, this.sums, this.overflow]) t.release();
+  }
+}
