@@ -9,6 +9,17 @@ import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-la
 import { shaderSource } from './shaders.ts';
 import { Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
 import { KernelProfiler } from './profiler.ts';
+import type { SubgroupMatrixConfig } from './features.ts';
+
+/** What the adapter says of itself; the last two come from Dawn (absent in some browsers). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  subgroupMaxSize?: number;
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+}
 
 export interface KernelRef {
   /** File name in shaders/ without `.wgsl`. */
@@ -95,7 +106,7 @@ export class GpuContext {
 
   constructor(
     readonly device: GPUDevice,
-    readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
+    readonly adapterInfo: AdapterInfo,
     options: ContextOptions = {},
   ) {
     this.options = options;
