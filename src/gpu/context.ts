@@ -7,6 +7,7 @@
 
 import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-layout.ts';
 import { shaderSource } from './shaders.ts';
+import { specialiseShader } from './shader-template.ts';
 import { Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
 import { KernelProfiler } from './profiler.ts';
 import type { SubgroupMatrixConfig } from './features.ts';
@@ -26,6 +27,8 @@ export interface KernelRef {
   shader: string;
   /** WGSL `override` constants: they specialise the pipeline, so they are part of its cache key. */
   constants?: Record<string, number>;
+  /** Template flags the WGSL's `#if` lines test (src/gpu/shader-template.ts); part of the cache key. */
+  flags?: readonly string[];
 }
 
 export interface DispatchArgs {
@@ -358,10 +361,11 @@ export class GpuContext {
 
   pipeline(kernel: KernelRef): Pipeline {
     const constants = kernel.constants ?? {};
-    const key = `${kernel.shader}|${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')}`;
+    const flags = [...(kernel.flags ?? [])].sort();
+    const key = `${kernel.shader}${flags.map((f) => `#${f}`).join('')}|${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const code = shaderSource(kernel.shader);
+    const code = specialiseShader(shaderSource(kernel.shader), flags, kernel.shader);
     const layout = parseShaderLayout(code, kernel.shader);
     for (const name of Object.keys(constants)) {
       if (!layout.overrides.includes(name)) throw new Error(`${kernel.shader}.wgsl declares no override "${name}"`);

@@ -17,7 +17,7 @@ export const ATTENTION_MAX_HEAD_DIM = 256;
  *   invocation owns 4 query rows of one head and streams 16 keys at a time straight from storage
  *   (shaders/attention_direct.wgsl);
  * - 'direct-subgroups': 'direct' with the 4 lanes of a quad sharing each K/V load by quadBroadcast
- *   (shaders/attention_direct_subgroups.wgsl; needs the 'subgroups' feature).
+ *   (shaders/attention_direct.wgsl with the template flag SUBGROUPS; needs the 'subgroups' feature).
  */
 export type AttentionPath = 'tiled' | 'direct' | 'direct-subgroups';
 
@@ -112,7 +112,7 @@ export function attention(
   if (queries === 0) return y;
   if (path !== 'tiled') {
     ctx.dispatch(
-      { shader: path === 'direct' ? 'attention_direct' : 'attention_direct_subgroups', constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+      { shader: 'attention_direct', flags: path === 'direct' ? [] : ['SUBGROUPS'], constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
       {
         bindings: { q, k, v, out: y },
         uniforms: { queries, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },
