@@ -6,8 +6,8 @@ import type { Tensor } from '../../gpu/tensor.ts';
 import { matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
 import { isSoftwareAdapter } from '../../gpu/kernels/software-adapter.ts';
 import { attention } from '../../gpu/kernels/attention.ts';
-import { randomData, timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
-import { loadTfjsPeer, type TfjsPeer } from '../../../bench/tfjs-peer.ts';
+import { randomData, timeInterleaved, type Contender, type TimingOptions } from '../bench/timing.ts';
+import { loadTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
 
 // Shapes of a DiT block at `tokens` tokens and model width `width`: the attention projections and the
 // 4× feed-forward, as Y[M, N] = X[M, K]·W[N, K]ᵀ.
