@@ -211,7 +211,8 @@ export class GpuContext {
     this.liveTensors++;
     this.liveBytes += bucketBytes(bytes);
     this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
-    if (this.options.poison) this.fill(t, 0x7fc00000);
+    // NaN in every element: both halves of a word for the 16-bit types.
+    if (this.options.poison) this.fill(t, dtype === 'f16' ? 0x7e007e00 : dtype === 'bf16' ? 0x7fc07fc0 : 0x7fc00000);
     return t;
   }
 
