@@ -47,8 +47,11 @@ export interface PathPreferences {
 /** Matrix sizes the subgroup-matrix kernels are written for (shaders/matmul_subgroup_matrix.wgsl). */
 const MATRIX_SIDES = [8, 16];
 
-/** Workgroup storage the subgroup-matrix matmul stages (two f16 64×32 tiles and a 64×64 f32 tile). */
-export const MATRIX_MATMUL_WORKGROUP_BYTES = 2 * 64 * 32 * 2 + 64 * 64 * 4;
+/** Workgroup storage the subgroup-matrix matmul stages at side 16: two f16 32×32 tiles and an f32 one. */
+export const MATRIX_MATMUL_WORKGROUP_BYTES = 2 * 32 * 32 * 2 + 32 * 32 * 4;
+
+/** Largest subgroup the subgroup-matrix kernels size a workgroup to (their WG = the adapter's largest). */
+const MAX_MATRIX_WORKGROUP = 128;
 
 /**
  * The subgroup-matrix configuration the kernels can use: f16 inputs with an f32 result (f16 results
@@ -66,8 +69,8 @@ export function usableMatrixConfig(configs: readonly SubgroupMatrixConfig[]): Su
  * The kernel paths for an adapter. CPU implementations take the barrier-free 'direct' and 'rows'
  * variants (a barrier there suspends every SIMD batch as a coroutine); GPUs the workgroup-tiled ones;
  * f16 activations where `shader-f16` is present; matrix units where `subgroups`, `shader-f16` and the
- * subgroup-matrix feature are all there with a usable configuration, the workgroup fits the adapter's
- * subgroups (128 invocations, a multiple of the largest subgroup) and its staging fits workgroup memory.
+ * subgroup-matrix feature are all there with a usable configuration, the adapter states its largest
+ * subgroup (the kernels' workgroup size; at most 128) and the staging fits workgroup memory.
  */
 export function chooseKernelPaths(caps: AdapterCapabilities, prefs: PathPreferences = {}): KernelPaths {
   const has = (f: string) => caps.features.has(f);
@@ -75,8 +78,7 @@ export function chooseKernelPaths(caps: AdapterCapabilities, prefs: PathPreferen
   const config = prefs.matrixUnits === false || !f16 || !has('subgroups') || !has(SUBGROUP_MATRIX_FEATURE) ? undefined : usableMatrixConfig(caps.subgroupMatrixConfigs);
   const workgroupFits =
     caps.subgroupMaxSize > 0 &&
-    128 % caps.subgroupMaxSize === 0 &&
-    caps.maxComputeInvocationsPerWorkgroup >= 128 &&
+    caps.subgroupMaxSize <= Math.min(MAX_MATRIX_WORKGROUP, caps.maxComputeInvocationsPerWorkgroup) &&
     caps.maxComputeWorkgroupStorageSize >= MATRIX_MATMUL_WORKGROUP_BYTES;
   const matrix = config !== undefined && workgroupFits && !caps.software;
   const paths: KernelPaths = {
