@@ -18,6 +18,7 @@ export interface AdapterInfo {
   architecture: string;
   device: string;
   description: string;
+  subgroupMinSize?: number;
   subgroupMaxSize?: number;
   subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
 }

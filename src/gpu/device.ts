@@ -56,7 +56,7 @@ export async function createContext(gpu: GPU | undefined, options: RequestOption
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webdit' });
   const info = adapter.info ?? { vendor: '', architecture: '', device: '', description: '' };
   // Dawn's extras: plain copies, so the context holds no live adapter object.
-  const dawnInfo = info as GPUAdapterInfo & { subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
+  const dawnInfo = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
   const subgroupMatrixConfigs = [...(dawnInfo.subgroupMatrixConfigs ?? [])].map((c) => ({
     componentType: c.componentType,
     resultComponentType: c.resultComponentType,
@@ -71,6 +71,7 @@ export async function createContext(gpu: GPU | undefined, options: RequestOption
       architecture: info.architecture,
       device: info.device,
       description: info.description,
+      subgroupMinSize: dawnInfo.subgroupMinSize,
       subgroupMaxSize: dawnInfo.subgroupMaxSize,
       subgroupMatrixConfigs,
     },

@@ -19,7 +19,8 @@ export interface AdapterCapabilities {
   /** Whether it is a CPU implementation (SwiftShader, llvmpipe, …): see software-adapter.ts. */
   software: boolean;
   subgroupMatrixConfigs: readonly SubgroupMatrixConfig[];
-  /** Largest subgroup the adapter may run (Dawn's `adapter.info.subgroupMaxSize`; 0 when unknown). */
+  /** Smallest and largest subgroup the adapter may run (Dawn's `adapter.info`; 0 when unknown). */
+  subgroupMinSize: number;
   subgroupMaxSize: number;
   maxComputeWorkgroupStorageSize: number;
   maxComputeInvocationsPerWorkgroup: number;
@@ -69,8 +70,9 @@ export function usableMatrixConfig(configs: readonly SubgroupMatrixConfig[]): Su
  * The kernel paths for an adapter. CPU implementations take the barrier-free 'direct' and 'rows'
  * variants (a barrier there suspends every SIMD batch as a coroutine); GPUs the workgroup-tiled ones;
  * f16 activations where `shader-f16` is present; matrix units where `subgroups`, `shader-f16` and the
- * subgroup-matrix feature are all there with a usable configuration, the adapter states its largest
- * subgroup (the kernels' workgroup size; at most 128) and the staging fits workgroup memory.
+ * subgroup-matrix feature are all there with a usable configuration, the adapter runs one subgroup
+ * size (min = max: a workgroup of that size is exactly one subgroup, which the attention kernel's
+ * accumulation through workgroup memory relies on; at most 128) and the staging fits workgroup memory.
  */
 export function chooseKernelPaths(caps: AdapterCapabilities, prefs: PathPreferences = {}): KernelPaths {
   const has = (f: string) => caps.features.has(f);
@@ -78,6 +80,7 @@ export function chooseKernelPaths(caps: AdapterCapabilities, prefs: PathPreferen
   const config = prefs.matrixUnits === false || !f16 || !has('subgroups') || !has(SUBGROUP_MATRIX_FEATURE) ? undefined : usableMatrixConfig(caps.subgroupMatrixConfigs);
   const workgroupFits =
     caps.subgroupMaxSize > 0 &&
+    caps.subgroupMinSize === caps.subgroupMaxSize &&
     caps.subgroupMaxSize <= Math.min(MAX_MATRIX_WORKGROUP, caps.maxComputeInvocationsPerWorkgroup) &&
     caps.maxComputeWorkgroupStorageSize >= MATRIX_MATMUL_WORKGROUP_BYTES;
   const matrix = config !== undefined && workgroupFits && !caps.software;
@@ -103,6 +106,7 @@ export function capabilitiesOf(ctx: GpuContext): AdapterCapabilities {
     features: ctx.features,
     software: isSoftwareAdapterInfo(info),
     subgroupMatrixConfigs: info.subgroupMatrixConfigs ?? [],
+    subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
     maxComputeWorkgroupStorageSize: ctx.limits.maxComputeWorkgroupStorageSize,
     maxComputeInvocationsPerWorkgroup: ctx.limits.maxComputeInvocationsPerWorkgroup,

@@ -1,4 +1,4 @@
-// The matrix-unit matmul. Runs where the adapter offers a usable subgroup-matrix configuration (a GPU
+// The matrix-unit kernels (matmul, attention). They run where the adapter offers a usable subgroup-matrix configuration (a GPU
 // with Dawn's allow_unsafe_apis, and vulkan_enable_f16_on_nvidia on NVIDIA); SwiftShader has none, so
 // there only the refusal and the template checks run and the float64 comparison is reported skipped.
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { shaderSource } from '../../src/gpu/shaders.ts';
 import { specialiseShader } from '../../src/gpu/shader-template.ts';
 import { parseShaderLayout } from '../../src/gpu/shader-layout.ts';
 import { matmulSubgroupMatrix, subgroupMatrixSupport } from '../../src/gpu/kernels/matmul-subgroup-matrix.ts';
+import { attentionSubgroupMatrix } from '../../src/gpu/kernels/attention-subgroup-matrix.ts';
 
 const ctx = await testContext();
 const support = subgroupMatrixSupport(ctx);
@@ -70,6 +71,51 @@ describe(`matmul on subgroup matrices (seed ${runSeed})`, () => {
       }
       expect(relativeError(await ctx.read(y), ref), `[${M}, ${K}]·[${N}, ${K}]ᵀ`).toBeLessThan(TOLERANCE);
       [x, w, bias, y].forEach((t) => t.release());
+    }
+  });
+});
+
+describe(`attention on subgroup matrices (seed ${runSeed})`, () => {
+  // f16 probabilities (each rounded, ≤ 2⁻¹¹) normalised by their rounded sum; f32 sums elsewhere.
+  const ATTENTION_TOLERANCE = 2e-3;
+
+  it('both sides specialise to the same bindings', () => {
+    const source = shaderSource('attention_subgroup_matrix');
+    const side8 = parseShaderLayout(specialiseShader(source, ['SIDE8'], 'a'), 'a');
+    expect(side8.bindings.map((b) => b.name)).toEqual(['q', 'k', 'v', 'out', 'params']);
+    expect(parseShaderLayout(specialiseShader(source, [], 'a'), 'a')).toEqual(side8);
+  });
+
+  it.skipIf(available)('refuses with the reason where the adapter has no usable configuration', () => {
+    const t = ctx.upload(new Uint16Array(2 * 32), [2, 32], 'f16');
+    expect(() => attentionSubgroupMatrix(ctx, t, t, t, 2)).toThrow(/matrix units unavailable: /);
+    t.release();
+  });
+
+  it.skipIf(!available)(`matches float64 on f16 inputs within ${ATTENTION_TOLERANCE} (${SKIP_REASON})`, async () => {
+    const rand = rng(runSeed + 7);
+    for (const [Lq, Lk, heads, d] of [[1, 1, 1, 16], [5, 29, 2, 32], [37, 70, 3, 64], [40, 300, 2, 128]]) {
+      const q = halfTensor(randomArray(Lq * heads * d, rand, 1), [Lq, heads * d]);
+      const k = halfTensor(randomArray(Lk * heads * d, rand, 1), [Lk, heads * d]);
+      const v = halfTensor(randomArray(Lk * heads * d, rand, 1), [Lk, heads * d]);
+      const y = attentionSubgroupMatrix(ctx, q.tensor, k.tensor, v.tensor, heads);
+      const w = heads * d;
+      const ref = new Array<number>(Lq * w).fill(0);
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < Lq; i++) {
+          const s = Array.from({ length: Lk }, (_, j) => {
+            let dot = 0;
+            for (let c = 0; c < d; c++) dot += q.exact[i * w + h * d + c] * k.exact[j * w + h * d + c];
+            return dot / Math.sqrt(d);
+          });
+          const m = Math.max(...s);
+          const p = s.map((x) => Math.exp(x - m));
+          const l = p.reduce((a, b) => a + b, 0);
+          for (let c = 0; c < d; c++) ref[i * w + h * d + c] = p.reduce((acc, pj, j) => acc + pj * v.exact[j * w + h * d + c], 0) / l;
+        }
+      }
+      expect(relativeError(await ctx.read(y), ref), `Lq ${Lq} Lk ${Lk} heads ${heads} d ${d}`).toBeLessThan(ATTENTION_TOLERANCE);
+      [q.tensor, k.tensor, v.tensor, y].forEach((t) => t.release());
     }
   });
 });
