@@ -4,8 +4,9 @@
 #      16,384 tokens, and matmul / attention TFLOP/s at Wan's shapes (bench/gpu_anchor.py);
 #   2. webdit, once per Dawn configuration: f32 (WEBDIT_DAWN_TOGGLES=off: no shader-f16, no matrix units)
 #      and with the toggles (f16 and subgroup matrices where the adapter offers them; `webdit info`
-#      records which kernel paths ran): seconds per step of the same model (bench/wan-shaped-model.ts)
-#      and `webdit bench-kernels --wan`;
+#      records which kernel paths ran): seconds per step of the same model (bench/wan-shaped-model.ts,
+#      timed by bench/gpu-anchor-step.ts: median step of STEPS after a 1-step warm-up) and
+#      `webdit bench-kernels --wan`;
 #   3. the merge: ratios to PyTorch and an 832×480×81, 50-step estimate with and without BWCache.
 #
 #   bash bench/gpu-anchor.sh                     # on the GPU machine, from the repository root
@@ -65,9 +66,8 @@ for config in f32 toggles; do
   WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" info > "$WORK/webdit/info-$config.json"
   for tokens in ${TOKENS//,/ }; do
     # shellcheck disable=SC2046
-    WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" bench --model "$WORK/model" --embeds "$WORK/model/embeds.safetensors" \
-      --negative-embeds "$WORK/model/embeds.safetensors" $(video_size "$tokens") --steps "$STEPS" --seeds 0 \
-      --policies none --no-profile --json --out "$WORK/webdit/step-$config-$tokens.json" > /dev/null
+    WEBDIT_DAWN_TOGGLES=$toggles npx tsx bench/gpu-anchor-step.ts --model "$WORK/model" $(video_size "$tokens") \
+      --steps "$STEPS" > "$WORK/webdit/step-$config-$tokens.json"
   done
   WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" bench-kernels "${KERNEL_ARGS[@]}" > "$WORK/webdit/kernels-$config.json"
 done

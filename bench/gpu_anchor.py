@@ -227,18 +227,13 @@ def run_merge(args):
         name = os.path.basename(info_path)[len('info-'):-len('.json')]
         entry = {'name': name, 'info': load_json(info_path), 'steps': [], 'kernels': None}
         for step_path in sorted(glob.glob(os.path.join(args.webdit_dir, f'step-{name}-*.json'))):
-            tokens = int(step_path.rsplit('-', 1)[1][:-len('.json')])
-            bench = load_json(step_path)
-            steps = bench['settings']['steps']
-            none = next(p for p in bench['policies'] if p['spec'] == 'none')
-            per_step = none['samplingSeconds'] / steps
-            row = {'tokens': tokens, 'steps': steps, 'secondsPerStep': per_step}
+            step = load_json(step_path)
+            tokens, per_step = step['tokens'], step['secondsPerStep']
+            row = {'tokens': tokens, 'steps': step['steps'], 'secondsPerStep': per_step, 'stepMs': step['stepMs'],
+                   'kernelPaths': step['kernelPaths']}
             if tokens in native_steps:
                 row['torchSecondsPerStep'] = native_steps[tokens]
                 row['speedOfTorch'] = native_steps[tokens] / per_step
-            bw = next((p for p in bench['policies'] if p['spec'].startswith('bwcache')), None)
-            if bw:
-                row['bwcacheSpeedup'] = bw['speedup']
             entry['steps'].append(row)
         kernels = os.path.join(args.webdit_dir, f'kernels-{name}.json')
         if os.path.exists(kernels):
@@ -257,7 +252,7 @@ def run_merge(args):
 ESTIMATE_METHOD = (
     'step time at 32,760 tokens (832×480×81 through the VAE and patch 1×2×2) = the largest measured size\'s seconds per '
     'FLOP × the FLOPs at 32,760 (linear layers and attention, which grows as L²); 50 steps; BWCache at an assumed 2.0× '
-    '(arXiv 2509.13789 reports about that for Wan2.1; random weights cannot measure it) unless a measured speed-up is given. '
+    '(arXiv 2509.13789 reports about that for Wan2.1; random weights cannot measure it). '
     'speedOfTorch = PyTorch seconds per step / webdit seconds per step (1 = as fast as native)')
 
 
@@ -279,7 +274,7 @@ def estimate_480p(steps, native_steps):
     # Time split between linear and attention in proportion to FLOPs at the measured size.
     per_flop = largest['secondsPerStep'] / (lin + att)
     seconds_per_step = per_flop * (lin_big + att_big)
-    speedup = largest.get('bwcacheSpeedup') or 2.0
+    speedup = 2.0
     estimate = {'tokens': VIDEO_480P_TOKENS, 'secondsPerStep': seconds_per_step, 'seconds50Steps': 50 * seconds_per_step,
                 'seconds50StepsBwcache': 50 * seconds_per_step / speedup, 'bwcacheSpeedupUsed': speedup}
     if largest['tokens'] in native_steps:
