@@ -99,17 +99,17 @@ export function isSoftwareAdapterInfo(info: { vendor: string; architecture: stri
   return /swiftshader|llvmpipe|lavapipe|software/i.test(`${info.vendor} ${info.architecture} ${info.description}`);
 }
 
-/** The capabilities of a live context. */
+/** The capabilities of a live context (a partial fake in tests: missing features and limits count as none). */
 export function capabilitiesOf(ctx: GpuContext): AdapterCapabilities {
   const info = ctx.adapterInfo;
   return {
-    features: ctx.features,
+    features: ctx.features ?? new Set(),
     software: isSoftwareAdapterInfo(info),
     subgroupMatrixConfigs: info.subgroupMatrixConfigs ?? [],
     subgroupMinSize: info.subgroupMinSize ?? 0,
     subgroupMaxSize: info.subgroupMaxSize ?? 0,
-    maxComputeWorkgroupStorageSize: ctx.limits.maxComputeWorkgroupStorageSize,
-    maxComputeInvocationsPerWorkgroup: ctx.limits.maxComputeInvocationsPerWorkgroup,
+    maxComputeWorkgroupStorageSize: ctx.limits?.maxComputeWorkgroupStorageSize ?? 0,
+    maxComputeInvocationsPerWorkgroup: ctx.limits?.maxComputeInvocationsPerWorkgroup ?? 0,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { kernelPaths } from '../features.ts';
 
 /**
  * The largest head size the kernels hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES;
@@ -38,8 +38,9 @@ const PATHS: readonly AttentionPath[] = ['tiled', 'direct', 'direct-subgroups'];
  * would spill, and the tiled kernel's shared tiles are what GPUs are built for.
  */
 export function preferredAttentionPath(ctx: GpuContext): AttentionPath {
-  if (!isSoftwareAdapter(ctx)) return 'tiled';
-  return ctx.features.has('subgroups') ? 'direct-subgroups' : 'direct';
+  // The matrix-unit path takes f16 q, k, v (attention-subgroup-matrix.ts); this kernel's GPU path is 'tiled'.
+  const path = kernelPaths(ctx).attention;
+  return path === 'subgroup-matrix' ? 'tiled' : path;
 }
 
 /** Query rows per workgroup of the direct paths: 4 invocations (attention_direct.wgsl THREADS) × 4 rows. */

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { kernelPaths } from '../features.ts';
 
 /**
  * How a row is reduced:
@@ -26,7 +26,7 @@ const NORM_PATHS: readonly NormPath[] = ['tree', 'rows'];
  * device idle and read rows uncoalesced, where the tree keeps every load coalesced.
  */
 export function preferredNormPath(ctx: GpuContext): NormPath {
-  return isSoftwareAdapter(ctx) ? 'rows' : 'tree';
+  return kernelPaths(ctx).norms;
 }
 
 /** Rows per workgroup of the 'rows' path (layer_norm_rows.wgsl, rms_norm_rows.wgsl: THREADS). */

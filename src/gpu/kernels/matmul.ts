@@ -1,7 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectShape } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { kernelPaths } from '../features.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -38,7 +38,8 @@ const PATH_CODE: Record<MatmulPath, number> = { staged: 0, direct: 1, vector: 2 
 /** The path for M rows of x: the vector path for a few rows on any adapter; else the tiles that suit it. */
 export function preferredMatmulPath(ctx: GpuContext, M = Infinity): MatmulPath {
   if (M <= VECTOR_ROWS) return 'vector';
-  return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
+  // The matrix-unit path takes f16 activations (matmul-subgroup-matrix.ts); this kernel's GPU path is 'staged'.
+  return kernelPaths(ctx).matmul === 'direct' ? 'direct' : 'staged';
 }
 
 const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
