@@ -13,6 +13,7 @@ import { parseShaderLayout } from '../../src/gpu/shader-layout.ts';
 import { add } from '../../src/gpu/kernels/add.ts';
 import { unary, type UnaryOp } from '../../src/gpu/kernels/unary.ts';
 import { rmsNorm } from '../../src/gpu/kernels/rms-norm.ts';
+import { layerNorm } from '../../src/gpu/kernels/layer-norm.ts';
 
 const ctx = await testContext();
 const hasF16 = ctx.features.has('shader-f16');
@@ -35,7 +36,7 @@ const UNARY_REFERENCE: Record<UnaryOp, (v: number) => number> = {
 
 describe(`f16 activations (seed ${runSeed})`, () => {
   it('each F16 variant is the f32 kernel with f16 storage: same bindings and uniforms, f16 enabled', () => {
-    for (const name of ['unary', 'add', 'rms_norm']) {
+    for (const name of ['unary', 'add', 'rms_norm', 'layer_norm']) {
       const f32 = specialiseShader(shaderSource(name), [], name);
       const f16 = specialiseShader(shaderSource(name), ['F16'], name);
       expect(f16).toMatch(/^enable f16;$/m);
@@ -51,6 +52,7 @@ describe(`f16 activations (seed ${runSeed})`, () => {
     expect(() => unary(ctx, 'silu', x)).toThrow(/f16 activations need the 'shader-f16' feature/);
     expect(() => add(ctx, x, x)).toThrow(/shader-f16/);
     expect(() => rmsNorm(ctx, x, w, 1e-6)).toThrow(/shader-f16/);
+    expect(() => layerNorm(ctx, x, { eps: 1e-6 })).toThrow(/shader-f16/);
     [x, w].forEach((t) => t.release());
   });
 
@@ -104,6 +106,27 @@ describe(`f16 activations (seed ${runSeed})`, () => {
       }
       expect(relativeError(await ctx.read(y), ref), `[${rows}, ${cols}]`).toBeLessThan(F16_TOLERANCE);
       [x, w, y].forEach((t) => t.release());
+    }
+  });
+
+  it.skipIf(!hasF16)(`layerNorm on f16 with weight, bias and adaLN modulation matches float64 within ${F16_TOLERANCE} (${NO_F16})`, async () => {
+    const rand = rng(runSeed + 3);
+    for (const [rows, cols] of [[1, 1], [3, 17], [5, 1536]]) {
+      const { tensor: x, exact } = halfTensor(randomArray(rows * cols, rand, 4), [rows, cols]);
+      const [wData, bData] = [randomArray(cols, rand, 1), randomArray(cols, rand, 0.1)];
+      const tableData = randomArray(2 * cols, rand, 0.5);
+      const [weight, bias, table] = [ctx.upload(wData, [cols]), ctx.upload(bData, [cols]), ctx.upload(tableData, [2, cols])];
+      const y = layerNorm(ctx, x, { eps: 1e-6, weight, bias, modulation: { table, shiftRow: 0, scaleRow: 1 } });
+      expect(y.dtype).toBe('f16');
+      const ref: number[] = [];
+      for (let r = 0; r < rows; r++) {
+        const row = exact.slice(r * cols, (r + 1) * cols);
+        const mean = row.reduce((s, v) => s + v, 0) / cols;
+        const inv = 1 / Math.sqrt(row.reduce((s, v) => s + (v - mean) ** 2, 0) / cols + 1e-6);
+        row.forEach((v, c) => ref.push(((v - mean) * inv * wData[c] + bData[c]) * (1 + tableData[cols + c]) + tableData[c]));
+      }
+      expect(relativeError(await ctx.read(y), ref), `[${rows}, ${cols}]`).toBeLessThan(F16_TOLERANCE);
+      [x, weight, bias, table, y].forEach((t) => t.release());
     }
   });
 });
