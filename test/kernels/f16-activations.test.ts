@@ -14,6 +14,7 @@ import { add } from '../../src/gpu/kernels/add.ts';
 import { unary, type UnaryOp } from '../../src/gpu/kernels/unary.ts';
 import { rmsNorm } from '../../src/gpu/kernels/rms-norm.ts';
 import { layerNorm } from '../../src/gpu/kernels/layer-norm.ts';
+import { matmul } from '../../src/gpu/kernels/matmul.ts';
 
 const ctx = await testContext();
 const hasF16 = ctx.features.has('shader-f16');
@@ -36,7 +37,7 @@ const UNARY_REFERENCE: Record<UnaryOp, (v: number) => number> = {
 
 describe(`f16 activations (seed ${runSeed})`, () => {
   it('each F16 variant is the f32 kernel with f16 storage: same bindings and uniforms, f16 enabled', () => {
-    for (const name of ['unary', 'add', 'rms_norm', 'layer_norm']) {
+    for (const name of ['unary', 'add', 'rms_norm', 'layer_norm', 'matmul']) {
       const f32 = specialiseShader(shaderSource(name), [], name);
       const f16 = specialiseShader(shaderSource(name), ['F16'], name);
       expect(f16).toMatch(/^enable f16;$/m);
@@ -53,6 +54,7 @@ describe(`f16 activations (seed ${runSeed})`, () => {
     expect(() => add(ctx, x, x)).toThrow(/shader-f16/);
     expect(() => rmsNorm(ctx, x, w, 1e-6)).toThrow(/shader-f16/);
     expect(() => layerNorm(ctx, x, { eps: 1e-6 })).toThrow(/shader-f16/);
+    expect(() => matmul(ctx, x.reshape([1, 4]), w.reshape([1, 4]))).toThrow(/shader-f16/);
     [x, w].forEach((t) => t.release());
   });
 
@@ -127,6 +129,34 @@ describe(`f16 activations (seed ${runSeed})`, () => {
       }
       expect(relativeError(await ctx.read(y), ref), `[${rows}, ${cols}]`).toBeLessThan(F16_TOLERANCE);
       [x, weight, bias, table, y].forEach((t) => t.release());
+    }
+  });
+
+  it.skipIf(!hasF16)(`matmul with f16 x matches float64 on the f16 values within 1e-5, every path and weight type (${NO_F16})`, async () => {
+    const rand = rng(runSeed + 4);
+    for (const path of ['staged', 'direct', 'vector'] as const) {
+      for (const [M, N, K] of [[3, 5, 7], [4, 67, 16], [33, 70, 40]]) {
+        if (path === 'vector' && M > 4) continue;
+        const { tensor: x, exact: xs } = halfTensor(randomArray(M * K, rand, 1), [M, K]);
+        const wData = randomArray(N * K, rand, 1 / Math.sqrt(K));
+        const bias = ctx.upload(randomArray(N, rand, 0.1), [N]);
+        const biasData = await ctx.read(bias);
+        for (const [type, w] of [['f32', ctx.upload(wData, [N, K])], ['f16', halfTensor(wData, [N, K]).tensor]] as const) {
+          const ws = type === 'f32' ? Array.from(wData) : Array.from(await ctx.read(w));
+          const y = matmul(ctx, x, w, { bias, path });
+          const ref: number[] = [];
+          for (let m = 0; m < M; m++) {
+            for (let n = 0; n < N; n++) {
+              let s = biasData[n];
+              for (let k = 0; k < K; k++) s += xs[m * K + k] * ws[n * K + k];
+              ref.push(s);
+            }
+          }
+          expect(relativeError(await ctx.read(y), ref), `${path} ${type} [${M}, ${K}]·[${N}, ${K}]ᵀ`).toBeLessThan(1e-5);
+          [w, y].forEach((t) => t.release());
+        }
+        [x, bias].forEach((t) => t.release());
+      }
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { expectDType, expectShape } from './check.ts';
+import { activationFlags, expectDType, expectShape } from './check.ts';
 import { kernelPaths } from '../features.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
@@ -67,12 +67,14 @@ function expectWholeChunks(op: string, name: string, t: Tensor): void {
 /**
  * Y = act(X·Wᵀ + b), optionally gated and added to a residual, as a PyTorch Linear layer:
  * x [..., K] f32 (leading dims flattened into M), w [N, K] f32/f16/bf16, output [..., N] f32.
- * out = residual + gate[gateRow, :] · act(x·wᵀ + bias).
+ * out = residual + gate[gateRow, :] · act(x·wᵀ + bias). x may be f16 where the device has `shader-f16`
+ * (template flag F16: half the activation traffic, each value widened to f32 as it is read, so the
+ * result is float64's on the f16 values up to the f32 sums: ≤ 1e-5 relative, as for f32).
  */
 export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   const { bias, residual, gate, activation = 'none' } = options;
-  expectDType(op, 'x', x, 'f32');
+  const template = activationFlags(ctx, op, { x });
   expectDType(op, 'w', w, 'f32', 'f16', 'bf16');
   if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
   if (w.shape.length !== 2) throw new Error(`${op}: w must be [N, K], got ${formatShape(w.shape)}`);
@@ -128,6 +130,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   ctx.dispatch(
     {
       shader: 'matmul',
+      flags: template,
       constants: {
         WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
         HAS_BIAS: bias ? 1 : 0,
