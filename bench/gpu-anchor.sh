@@ -49,6 +49,18 @@ else
 fi
 OUT=${OUT:-bench/results/gpu-anchor-$NAME.json}
 
+"$PYTHON" - "$WORK/webdit/meta.json" <<'PY'
+import json, subprocess, sys
+def run(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except Exception as e:
+        return f'unavailable: {e}'
+json.dump({'commit': run('git', 'rev-parse', 'HEAD'), 'node': run('node', '--version'),
+           'gpu': run('nvidia-smi', '--query-gpu=name,driver_version,memory.total', '--format=csv,noheader')},
+          open(sys.argv[1], 'w'), indent=2)
+PY
+
 echo "== PyTorch" >&2
 "$PYTHON" bench/gpu_anchor.py torch --tokens "$TOKENS" --out "$WORK/torch.json" "${TORCH_ARGS[@]}"
 
@@ -66,10 +78,14 @@ for config in f32 toggles; do
   WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" info > "$WORK/webdit/info-$config.json"
   for tokens in ${TOKENS//,/ }; do
     # shellcheck disable=SC2046
+    # A failed size (out of memory, a shader the driver refuses) is recorded and the run goes on.
     WEBDIT_DAWN_TOGGLES=$toggles npx tsx bench/gpu-anchor-step.ts --model "$WORK/model" $(video_size "$tokens") \
-      --steps "$STEPS" > "$WORK/webdit/step-$config-$tokens.json"
+      --steps "$STEPS" > "$WORK/webdit/step-$config-$tokens.json" 2> "$WORK/webdit/step-$config-$tokens.err" ||
+      "$PYTHON" -c 'import json, sys; print(json.dumps({"tokens": int(sys.argv[1]), "error": open(sys.argv[2]).read()[-2000:]}))' \
+        "$tokens" "$WORK/webdit/step-$config-$tokens.err" > "$WORK/webdit/step-$config-$tokens.json"
   done
-  WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" bench-kernels "${KERNEL_ARGS[@]}" > "$WORK/webdit/kernels-$config.json"
+  WEBDIT_DAWN_TOGGLES=$toggles "${WEBDIT[@]}" bench-kernels "${KERNEL_ARGS[@]}" > "$WORK/webdit/kernels-$config.json" ||
+    echo '{"error": "bench-kernels failed (see the log)"}' > "$WORK/webdit/kernels-$config.json"
 done
 
 echo "== merge → $OUT" >&2

@@ -228,6 +228,9 @@ def run_merge(args):
         entry = {'name': name, 'info': load_json(info_path), 'steps': [], 'kernels': None}
         for step_path in sorted(glob.glob(os.path.join(args.webdit_dir, f'step-{name}-*.json'))):
             step = load_json(step_path)
+            if 'error' in step:
+                entry['steps'].append(step)
+                continue
             tokens, per_step = step['tokens'], step['secondsPerStep']
             row = {'tokens': tokens, 'steps': step['steps'], 'secondsPerStep': per_step, 'stepMs': step['stepMs'],
                    'kernelPaths': step['kernelPaths']}
@@ -240,7 +243,9 @@ def run_merge(args):
             entry['kernels'] = load_json(kernels)
         entry['estimate480p81'] = estimate_480p(entry['steps'], native_steps)
         configurations.append(entry)
-    merged = {'torch': native, 'webdit': configurations, 'estimateMethod': ESTIMATE_METHOD}
+    meta = os.path.join(args.webdit_dir, 'meta.json')
+    merged = {'meta': load_json(meta) if os.path.exists(meta) else None, 'torch': native, 'webdit': configurations,
+              'estimateMethod': ESTIMATE_METHOD}
     if native['config'] != WAN_1_3B:
         merged['selfTest'] = 'PyTorch ran the tiny model, webdit the 1.3B layout: the ratios and estimates mean nothing'
     with open(args.out, 'w') as fh:
@@ -266,6 +271,7 @@ def forward_flops(tokens, cfg=WAN_1_3B):
 
 def estimate_480p(steps, native_steps):
     """Seconds for 50 steps at 832×480×81, scaling the largest measured size by FLOPs."""
+    steps = [s for s in steps if 'error' not in s]
     if not steps:
         return None
     largest = max(steps, key=lambda s: s['tokens'])
