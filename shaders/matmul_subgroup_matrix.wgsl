@@ -6,9 +6,9 @@
 // SIDE×SIDE. Per K-step of BLOCK, the workgroup stages an x tile [BLOCK rows][BLOCK k] and a w tile
 // [BLOCK columns][BLOCK k] in workgroup memory, zero past M, N and K, so edge tiles need no masks in
 // the matrix loads; the results go through workgroup memory to a bounds-checked store.
-// The workgroup is WG invocations, the adapter's largest subgroup (Dawn requires a multiple of it):
-// one subgroup, or, where the driver runs smaller ones, several doing the same work and writing the
-// same values. Every matrix call is in uniform control flow (the loop bounds are uniforms).
+// The workgroup is WG invocations, the adapter's one subgroup size (src/gpu/features.ts takes the
+// matrix paths only where the minimum and maximum sizes agree): one subgroup per workgroup.
+// Every matrix call is in uniform control flow (the loop bounds are uniforms).
 // SIDE comes from the adapter's configuration (src/gpu/features.ts: f16 → f32, square, 8 or 16):
 // template flag SIDE8 for 8, else 16. The load/store form (layout as a template argument, stride in
 // elements) is the one the pinned Dawn (webgpu 0.6.2) accepts.

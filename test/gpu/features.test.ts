@@ -13,6 +13,7 @@ function adapter(features: string[], overrides: Partial<AdapterCapabilities> = {
     features: new Set(features),
     software: false,
     subgroupMatrixConfigs: [],
+    subgroupMinSize: 32,
     subgroupMaxSize: 32,
     maxComputeWorkgroupStorageSize: 49152,
     maxComputeInvocationsPerWorkgroup: 1024,
@@ -57,11 +58,12 @@ describe('kernel paths chosen from the adapter', () => {
     expect(chooseKernelPaths(noSubgroups).matmul).toBe('staged');
   });
 
-  it('matrix units need the workgroup to fit: a known subgroup size up to 128, enough workgroup memory', () => {
+  it('matrix units need the workgroup to be one subgroup: one known size up to 128, enough workgroup memory', () => {
     expect(chooseKernelPaths({ ...H100_TOGGLED, subgroupMaxSize: 0 }).matmul).toBe('staged'); // unknown
     expect(chooseKernelPaths({ ...H100_TOGGLED, subgroupMaxSize: 256 }).matmul).toBe('staged');
     expect(chooseKernelPaths({ ...H100_TOGGLED, maxComputeWorkgroupStorageSize: 4096 }).matmul).toBe('staged');
-    expect(chooseKernelPaths({ ...H100_TOGGLED, subgroupMaxSize: 64 }).matmul).toBe('subgroup-matrix');
+    expect(chooseKernelPaths({ ...H100_TOGGLED, subgroupMinSize: 64, subgroupMaxSize: 64 }).matmul).toBe('subgroup-matrix');
+    expect(chooseKernelPaths({ ...H100_TOGGLED, subgroupMinSize: 32, subgroupMaxSize: 64 }).matmul).toBe('staged'); // AMD-style: varies
   });
 
   it('preferences turn f16 and the matrix units off', () => {
@@ -70,7 +72,7 @@ describe('kernel paths chosen from the adapter', () => {
   });
 
   it('SwiftShader (software, subgroups, no f16): the barrier-free kernels', () => {
-    const swiftshader = adapter(['subgroups', 'timestamp-query', 'subgroup-size-control'], { software: true, subgroupMaxSize: 4 });
+    const swiftshader = adapter(['subgroups', 'timestamp-query', 'subgroup-size-control'], { software: true, subgroupMinSize: 4, subgroupMaxSize: 4 });
     expect(chooseKernelPaths(swiftshader)).toEqual({ activations: 'f32', matmul: 'direct', attention: 'direct-subgroups', norms: 'rows' });
     expect(chooseKernelPaths({ ...swiftshader, features: new Set() }).attention).toBe('direct');
   });
