@@ -16,7 +16,7 @@ import type { Tensor } from '../src/gpu/tensor.ts';
 import { attention, preferredAttentionPath, type AttentionPath } from '../src/gpu/kernels/attention.ts';
 import { layerNorm, preferredNormPath, type NormPath } from '../src/gpu/kernels/layer-norm.ts';
 import { rmsNorm } from '../src/gpu/kernels/rms-norm.ts';
-import { randomData } from './timing.ts';
+import { randomData } from '../src/cli/bench/timing.ts';
 
 interface Contender {
   name: string;

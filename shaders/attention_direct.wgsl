@@ -1,3 +1,7 @@
+#if SUBGROUPS
+enable subgroups;
+#endif
+
 // Multi-head attention, out = softmax(Q·Kᵀ·scale)·V for each head, flash-style (the Lq×Lk score
 // matrix is never formed), without workgroup memory or barriers: the path for CPU implementations
 // such as SwiftShader, where a barrier suspends every 4-lane batch of a workgroup as a coroutine and
@@ -15,8 +19,12 @@
 // Every invocation of a workgroup reads the same keys (broadcast loads on a GPU, cache hits on a CPU).
 // Rows past Lq and keys past Lk are clamped to the last one for loading; those keys get probability
 // 0 and those rows are never stored.
-// attention_direct_subgroups.wgsl is this file with one difference: the 4 lanes of a quad each load
-// a quarter of a K/V block and share it by quadBroadcast (keep the two in step).
+// With the template flag SUBGROUPS (adapters with subgroups) the 4 lanes of a quad share the K/V
+// loads: for a block of 4 keys, lane i loads the chunk of key i and quadBroadcast hands it to the other
+// three, so each lane issues one vector load where it would issue four (on SwiftShader a quad is one
+// 4-lane batch, and a load with per-lane addresses costs a gather while a broadcast costs a shuffle).
+// Every lane of a workgroup reads the same keys, so which queries the lanes of a quad own does not
+// matter; no invocation returns early, so quads stay whole.
 
 // Whole 16-byte chunks: d % 4 == 0, so every head starts on a chunk and K/V are read as vectors.
 // Otherwise value by value (the tensors' buffers still hold whole chunks: the pool rounds them up).
@@ -66,11 +74,23 @@ fn keyAt(key: u32, headStart: u32) -> u32 {
   return min(key, params.keys - 1u) * params.heads * params.headDim + headStart;
 }
 
+#if SUBGROUPS
+// This invocation's lane within its quad (subgroup_invocation_id % 4).
+var<private> quadLane: u32;
+
+// Chunk `col` of K (or V) for keys first…first+3: column i is key first + i, loaded by lane i of
+// the quad and broadcast to the others.
+fn kvBlock(isValue: bool, first: u32, headStart: u32, col: u32) -> mat4x4<f32> {
+  let mine = kvChunk(isValue, keyAt(first + quadLane, headStart), col);
+  return mat4x4<f32>(quadBroadcast(mine, 0u), quadBroadcast(mine, 1u), quadBroadcast(mine, 2u), quadBroadcast(mine, 3u));
+}
+#else
 // Chunk `col` of K (or V) for keys first…first+3: column i is key first + i.
 fn kvBlock(isValue: bool, first: u32, headStart: u32, col: u32) -> mat4x4<f32> {
   return mat4x4<f32>(kvChunk(isValue, keyAt(first, headStart), col), kvChunk(isValue, keyAt(first + 1u, headStart), col),
                      kvChunk(isValue, keyAt(first + 2u, headStart), col), kvChunk(isValue, keyAt(first + 3u, headStart), col));
 }
+#endif
 
 // s[j] holds query j's scores for 4 keys; keys at or past Lk become LOWEST.
 fn masked(s: mat4x4<f32>, first: u32) -> mat4x4<f32> {
@@ -95,7 +115,16 @@ fn probabilities(s: mat4x4<f32>, m: vec4<f32>) -> mat4x4<f32> {
 }
 
 @compute @workgroup_size(THREADS)
+#if SUBGROUPS
+fn main(
+  @builtin(workgroup_id) group: vec3u,
+  @builtin(local_invocation_index) tid: u32,
+  @builtin(subgroup_invocation_id) lane: u32,
+) {
+  quadLane = lane % 4u;
+#else
 fn main(@builtin(workgroup_id) group: vec3u, @builtin(local_invocation_index) tid: u32) {
+#endif
   let d = params.headDim;
   let chunks = (d + 3u) / 4u;
   let first = (group.x * THREADS + tid) * 4u;   // this invocation's first query row

@@ -7,8 +7,16 @@
 // tree-reduced in workgroup memory: the mean, then the variance around it. Values are taken
 // relative to the row's first element (an exact f32 subtraction for nearby values), so a large
 // common offset cancels before it can swamp the f32 sums.
-// x: [rows, cols], out: [rows, cols], weight: [cols], bias: [cols], table: [R, cols]
-// (weight, bias and table are read only when their override is set; otherwise any buffer is bound)
+// x: [rows, cols] act, out: [rows, cols] act, weight: [cols], bias: [cols], table: [R, cols] f32
+// (weight, bias and table are read only when their override is set; otherwise any buffer is bound).
+// `act` is f32, or f16 with the template flag F16 (sums in f32, each output rounded once to f16).
+
+#if F16
+enable f16;
+alias act = f16;
+#else
+alias act = f32;
+#endif
 
 override HAS_WEIGHT: bool = false;
 override HAS_BIAS: bool = false;
@@ -17,11 +25,11 @@ override THREADS: u32 = 256u;
 
 struct Params { rows: u32, cols: u32, eps: f32, shiftRow: u32, scaleRow: u32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<act>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read> table: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<act>;
 @group(0) @binding(5) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, THREADS>;
@@ -52,23 +60,23 @@ fn main(
   }
   let cols = params.cols;
   let base = row * cols;
-  let pivot = x[base];
+  let pivot = f32(x[base]);
 
   var sum = 0.0;
   for (var c = lid; c < cols; c += THREADS) {
-    sum += x[base + c] - pivot;
+    sum += f32(x[base + c]) - pivot;
   }
   let mean = workgroup_sum(sum, lid) / f32(cols); // relative to pivot
 
   var squares = 0.0;
   for (var c = lid; c < cols; c += THREADS) {
-    let d = (x[base + c] - pivot) - mean;
+    let d = (f32(x[base + c]) - pivot) - mean;
     squares += d * d;
   }
   let inv_std = inverseSqrt(workgroup_sum(squares, lid) / f32(cols) + params.eps);
 
   for (var c = lid; c < cols; c += THREADS) {
-    var y = ((x[base + c] - pivot) - mean) * inv_std;
+    var y = ((f32(x[base + c]) - pivot) - mean) * inv_std;
     if (HAS_WEIGHT) {
       y *= weight[c];
     }
@@ -78,6 +86,6 @@ fn main(
     if (HAS_MODULATION) {
       y = y * (1.0 + table[params.scaleRow * cols + c]) + table[params.shiftRow * cols + c];
     }
-    out[base + c] = y;
+    out[base + c] = act(y);
   }
 }

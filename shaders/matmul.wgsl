@@ -12,13 +12,21 @@
 // read (src/gpu/quantized.ts): int8/int4 with f16 scales per group of 2^params.groupShift columns (a power
 // of two of at least 8, so the 8 codes decoded at once share one scale and a shift finds it), fp8 e4m3fn with one f32 scale applied to the sum.
 // Accumulation is f32.
-//   x:        [M, K]  f32, read as 16-byte chunks
+//   x:        [M, K]  act, read as 4-element chunks (16 bytes in f32, 8 in f16); `act` is f32, or f16
+//             with the template flag F16 (f16 activations, each widened to f32 as it is read)
 //   w:        [N, K]  f32 (4 per chunk), f16/bf16 (8 per chunk), int8/fp8 (16 per chunk) or int4 (32 per chunk), flat
 //   scales:   int8/int4: [N, groupsPerRow] f16 packed two per word; fp8: [1] f32; else a dummy
 //   bias:     [N]     f32 (HAS_BIAS; else a dummy)
 //   gate:     [R, N]  f32, row params.gateRow (HAS_GATE; else a dummy)
 //   residual: [M, N]  f32 (HAS_RESIDUAL; else a dummy)
 //   out:      [M, N]  f32
+
+#if F16
+enable f16;
+alias act = f16;
+#else
+alias act = f32;
+#endif
 
 // 0 f32, 1 f16, 2 bf16, 3 int8, 4 int4 (group scales), 5 fp8 e4m3fn (tensor scale).
 override WEIGHT_FORMAT: u32 = 0u;
@@ -39,7 +47,7 @@ override ALIGNED: bool = false;
 // groupShift (log2 of the group size) and groupsPerRow: the int8/int4 scale groups (unused by other formats).
 struct Params { M: u32, N: u32, K: u32, gateRow: u32, groupShift: u32, groupsPerRow: u32 }
 
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(0) var<storage, read> x: array<vec4<act>>;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> scales: array<u32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -69,7 +77,12 @@ fn unpack_pair(word: u32) -> vec2<f32> {
 
 // Element e of x (flat index), for ragged shapes.
 fn x_at(e: u32) -> f32 {
-  return x[e >> 2u][e & 3u];
+  return f32(x[e >> 2u][e & 3u]);
+}
+
+// Chunk i of x (4 elements), widened to f32.
+fn xChunk(i: u32) -> vec4<f32> {
+  return vec4<f32>(x[i]);
 }
 
 // Element e of w (flat index), for ragged shapes.
@@ -161,10 +174,10 @@ fn load_x8(row: u32, k0: u32, rows: u32) -> array<f32, 8> {
   if (ALIGNED) {
     if (k0 < K) {
       let c = (row * K + k0) >> 2u;
-      let lo = x[c];
+      let lo = xChunk(c);
       v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w;
       if (k0 + 4u < K) {
-        let hi = x[c + 1u];
+        let hi = xChunk(c + 1u);
         v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; v[7] = hi.w;
       }
     }
@@ -332,8 +345,8 @@ fn direct(group: vec3u, thread: u32) {
     for (var c = 0u; c < K / 4u; c++) {
       let b = mat4x4<f32>(bitcast<vec4<f32>>(w[w4.x + c]), bitcast<vec4<f32>>(w[w4.y + c]),
                           bitcast<vec4<f32>>(w[w4.z + c]), bitcast<vec4<f32>>(w[w4.w + c]));
-      accLo += transpose(mat4x4<f32>(x[x0 + c], x[x1 + c], x[x2 + c], x[x3 + c])) * b;
-      accHi += transpose(mat4x4<f32>(x[x4 + c], x[x5 + c], x[x6 + c], x[x7 + c])) * b;
+      accLo += transpose(mat4x4<f32>(xChunk(x0 + c), xChunk(x1 + c), xChunk(x2 + c), xChunk(x3 + c))) * b;
+      accHi += transpose(mat4x4<f32>(xChunk(x4 + c), xChunk(x5 + c), xChunk(x6 + c), xChunk(x7 + c))) * b;
     }
   } else if (ALIGNED && IS_QUANTIZED) {
     let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
@@ -344,10 +357,10 @@ fn direct(group: vec3u, thread: u32) {
       let bLo = mat4x4<f32>(q0[0], q1[0], q2[0], q3[0]);
       let bHi = mat4x4<f32>(q0[1], q1[1], q2[1], q3[1]);
       let k = 2u * c;
-      accLo += transpose(mat4x4<f32>(x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k])) * bLo
-             + transpose(mat4x4<f32>(x[x0 + k + 1u], x[x1 + k + 1u], x[x2 + k + 1u], x[x3 + k + 1u])) * bHi;
-      accHi += transpose(mat4x4<f32>(x[x4 + k], x[x5 + k], x[x6 + k], x[x7 + k])) * bLo
-             + transpose(mat4x4<f32>(x[x4 + k + 1u], x[x5 + k + 1u], x[x6 + k + 1u], x[x7 + k + 1u])) * bHi;
+      accLo += transpose(mat4x4<f32>(xChunk(x0 + k), xChunk(x1 + k), xChunk(x2 + k), xChunk(x3 + k))) * bLo
+             + transpose(mat4x4<f32>(xChunk(x0 + k + 1u), xChunk(x1 + k + 1u), xChunk(x2 + k + 1u), xChunk(x3 + k + 1u))) * bHi;
+      accHi += transpose(mat4x4<f32>(xChunk(x4 + k), xChunk(x5 + k), xChunk(x6 + k), xChunk(x7 + k))) * bLo
+             + transpose(mat4x4<f32>(xChunk(x4 + k + 1u), xChunk(x5 + k + 1u), xChunk(x6 + k + 1u), xChunk(x7 + k + 1u))) * bHi;
     }
   } else if (ALIGNED) {
     let x0 = xRow[0] / 4u; let x1 = xRow[1] / 4u; let x2 = xRow[2] / 4u; let x3 = xRow[3] / 4u;
@@ -361,10 +374,10 @@ fn direct(group: vec3u, thread: u32) {
       let bHi = mat4x4<f32>(vec4(unpack_pair(q0.z), unpack_pair(q0.w)), vec4(unpack_pair(q1.z), unpack_pair(q1.w)),
                             vec4(unpack_pair(q2.z), unpack_pair(q2.w)), vec4(unpack_pair(q3.z), unpack_pair(q3.w)));
       let k = 2u * c;
-      accLo += transpose(mat4x4<f32>(x[x0 + k], x[x1 + k], x[x2 + k], x[x3 + k])) * bLo
-             + transpose(mat4x4<f32>(x[x0 + k + 1u], x[x1 + k + 1u], x[x2 + k + 1u], x[x3 + k + 1u])) * bHi;
-      accHi += transpose(mat4x4<f32>(x[x4 + k], x[x5 + k], x[x6 + k], x[x7 + k])) * bLo
-             + transpose(mat4x4<f32>(x[x4 + k + 1u], x[x5 + k + 1u], x[x6 + k + 1u], x[x7 + k + 1u])) * bHi;
+      accLo += transpose(mat4x4<f32>(xChunk(x0 + k), xChunk(x1 + k), xChunk(x2 + k), xChunk(x3 + k))) * bLo
+             + transpose(mat4x4<f32>(xChunk(x0 + k + 1u), xChunk(x1 + k + 1u), xChunk(x2 + k + 1u), xChunk(x3 + k + 1u))) * bHi;
+      accHi += transpose(mat4x4<f32>(xChunk(x4 + k), xChunk(x5 + k), xChunk(x6 + k), xChunk(x7 + k))) * bLo
+             + transpose(mat4x4<f32>(xChunk(x4 + k + 1u), xChunk(x5 + k + 1u), xChunk(x6 + k + 1u), xChunk(x7 + k + 1u))) * bHi;
     }
   } else {
     for (var k = 0u; k < K; k++) {
@@ -405,7 +418,7 @@ fn vector(n: u32) {
     for (var c = 0u; c < chunks; c++) {
       let b = bitcast<vec4<f32>>(w[n * chunks + c]);
       for (var m = 0u; m < M; m++) {
-        acc[m] += dot(x[m * chunks + c], b);
+        acc[m] += dot(xChunk(m * chunks + c), b);
       }
     }
   } else if (ALIGNED && IS_QUANTIZED) {
@@ -413,7 +426,7 @@ fn vector(n: u32) {
       let q = quantized8(n, 8u * c);
       for (var m = 0u; m < M; m++) {
         let xc = m * (K / 4u) + 2u * c;
-        acc[m] += dot(x[xc], q[0]) + dot(x[xc + 1u], q[1]);
+        acc[m] += dot(xChunk(xc), q[0]) + dot(xChunk(xc + 1u), q[1]);
       }
     }
   } else if (ALIGNED) {
@@ -425,7 +438,7 @@ fn vector(n: u32) {
       let hi = vec4(unpack_pair(q.z), unpack_pair(q.w));
       for (var m = 0u; m < M; m++) {
         let xc = m * (K / 4u) + 2u * c;
-        acc[m] += dot(x[xc], lo) + dot(x[xc + 1u], hi);
+        acc[m] += dot(xChunk(xc), lo) + dot(xChunk(xc + 1u), hi);
       }
     }
   } else {

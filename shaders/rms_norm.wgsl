@@ -3,15 +3,23 @@
 //   y = x / sqrt(mean(x²) + eps) · weight
 // One workgroup per row, of THREADS threads (a power of two, 32 to 256, chosen from the row length);
 // the sum of squares is tree-reduced in workgroup memory.
-// x: [rows, cols], weight: [cols], out: [rows, cols]
+// x: [rows, cols] act, weight: [cols] f32, out: [rows, cols] act; `act` is f32, or f16 with the
+// template flag F16 (sums in f32, each output rounded once to f16).
+
+#if F16
+enable f16;
+alias act = f16;
+#else
+alias act = f32;
+#endif
 
 override THREADS: u32 = 256u;
 
 struct Params { rows: u32, cols: u32, eps: f32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<act>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<act>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 var<workgroup> partial: array<f32, THREADS>;
@@ -43,12 +51,12 @@ fn main(
 
   var squares = 0.0;
   for (var c = lid; c < cols; c += THREADS) {
-    let v = x[base + c];
+    let v = f32(x[base + c]);
     squares += v * v;
   }
   let inv_rms = inverseSqrt(workgroup_sum(squares, lid) / f32(cols) + params.eps);
 
   for (var c = lid; c < cols; c += THREADS) {
-    out[base + c] = x[base + c] * inv_rms * weight[c];
+    out[base + c] = act(f32(x[base + c]) * inv_rms * weight[c]);
   }
 }

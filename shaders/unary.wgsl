@@ -1,17 +1,25 @@
-// Elementwise activations, one per OP constant, on f32 tensors; `out` may alias nothing.
-// x: [count], out: [count]
+// Elementwise activations, one per OP constant; `out` may alias nothing. Computed in f32; with the
+// template flag F16 the tensors hold f16 (`act`), each result rounded once to f16.
+// x: [count] act, out: [count] act
 //   OP 0 SiLU        x·σ(x)
 //   OP 1 GELU (tanh) 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), computed as x / (1 + e^(−2u))
 //   OP 2 ReLU        max(x, 0)
 //   OP 3 tanh-clamp  3·tanh(x/3)   (TAEHV's input clamp)
 //   OP 4 clamp01     min(max(x, 0), 1)
 
+#if F16
+enable f16;
+alias act = f16;
+#else
+alias act = f32;
+#endif
+
 override OP: u32 = 0u;
 
 struct Params { count: u32 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<act>;
+@group(0) @binding(1) var<storage, read_write> out: array<act>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 // WGSL's tanh() overflows past |a| ≈ 88 on some drivers; this form never does.
@@ -35,6 +43,6 @@ fn apply(v: f32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let i = gid.x + gid.y * groups.x * 256u;
   if (i < params.count) {
-    out[i] = apply(x[i]);
+    out[i] = act(apply(f32(x[i])));
   }
 }

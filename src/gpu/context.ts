@@ -8,18 +8,33 @@
 
 import { parseShaderLayout, writeUniforms, type ShaderLayout } from './shader-layout.ts';
 import { shaderSource } from './shaders.ts';
+import { specialiseShader } from './shader-template.ts';
 import { BYTES_PER_ELEMENT, Tensor, elementCount, formatShape, storageBytes, type DType } from './tensor.ts';
 import { KernelProfiler } from './profiler.ts';
 import { bf16ToF32, f16ToF32 } from './half.ts';
+import type { SubgroupMatrixConfig } from './features.ts';
 
 // The half-precision helpers moved to half.ts; re-exported for the modules that import them from here.
 export { bf16ToF32, f16ToF32, floatToBf16, floatToHalf, halfToFloat } from './half.ts';
+
+/** What the adapter says of itself; the last two come from Dawn (absent in some browsers). */
+export interface AdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+  subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+}
 
 export interface KernelRef {
   /** File name in shaders/ without `.wgsl`. */
   shader: string;
   /** WGSL `override` constants: they specialise the pipeline, so they are part of its cache key. */
   constants?: Record<string, number>;
+  /** Template flags the WGSL's `#if` lines test (src/gpu/shader-template.ts); part of the cache key. */
+  flags?: readonly string[];
 }
 
 export interface DispatchArgs {
@@ -121,7 +136,7 @@ export class GpuContext {
 
   constructor(
     readonly device: GPUDevice,
-    readonly adapterInfo: { vendor: string; architecture: string; device: string; description: string },
+    readonly adapterInfo: AdapterInfo,
     options: ContextOptions = {},
   ) {
     this.options = options;
@@ -233,7 +248,8 @@ export class GpuContext {
     this.liveTensors++;
     this.liveBytes += bucketBytes(bytes);
     this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
-    if (this.options.poison) this.fill(t, 0x7fc00000);
+    // NaN in every element: both halves of a word for the 16-bit types.
+    if (this.options.poison) this.fill(t, dtype === 'f16' ? 0x7e007e00 : dtype === 'bf16' ? 0x7fc07fc0 : 0x7fc00000);
     return t;
   }
 
@@ -402,10 +418,11 @@ export class GpuContext {
 
   pipeline(kernel: KernelRef): Pipeline {
     const constants = kernel.constants ?? {};
-    const key = `${kernel.shader}|${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')}`;
+    const flags = [...(kernel.flags ?? [])].sort();
+    const key = `${kernel.shader}${flags.map((f) => `#${f}`).join('')}|${Object.keys(constants).sort().map((k) => `${k}=${constants[k]}`).join(',')}`;
     let p = this.pipelines.get(key);
     if (p) return p;
-    const code = shaderSource(kernel.shader);
+    const code = specialiseShader(shaderSource(kernel.shader), flags, kernel.shader);
     const layout = parseShaderLayout(code, kernel.shader);
     for (const name of Object.keys(constants)) {
       if (!layout.overrides.includes(name)) throw new Error(`${kernel.shader}.wgsl declares no override "${name}"`);

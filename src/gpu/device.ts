@@ -2,9 +2,10 @@
 // supplies (src/gpu/node.ts). Asks for the adapter's own limits and the optional features it has.
 
 import { GpuContext, type ContextOptions } from './context.ts';
+import type { SubgroupMatrixConfig } from './features.ts';
 
 /** Optional features webdit uses when the adapter has them. */
-export const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+export const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'] as const;
 
 /** Limits raised to what the adapter supports (the defaults are far below a real GPU's). */
 const RAISED_LIMITS = [
@@ -54,9 +55,26 @@ export async function createContext(gpu: GPU | undefined, options: RequestOption
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webdit' });
   const info = adapter.info ?? { vendor: '', architecture: '', device: '', description: '' };
+  // Dawn's extras: plain copies, so the context holds no live adapter object.
+  const dawnInfo = info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> };
+  const subgroupMatrixConfigs = [...(dawnInfo.subgroupMatrixConfigs ?? [])].map((c) => ({
+    componentType: c.componentType,
+    resultComponentType: c.resultComponentType,
+    M: c.M,
+    N: c.N,
+    K: c.K,
+  }));
   return new GpuContext(
     device,
-    { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description },
+    {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+      subgroupMinSize: dawnInfo.subgroupMinSize,
+      subgroupMaxSize: dawnInfo.subgroupMaxSize,
+      subgroupMatrixConfigs,
+    },
     options,
   );
 }

@@ -67,7 +67,38 @@ function throttleDawnPolling(): void {
   globalThis.setImmediate = Object.assign(wrapped, setImmediateOriginal) as typeof setImmediate;
 }
 
-export async function nodeGpu(): Promise<GPU> {
+/**
+ * Dawn toggles webdit turns on in Node: `shader-f16` on NVIDIA's Vulkan driver is refused without
+ * vulkan_enable_f16_on_nvidia, and the subgroup-matrix feature is offered only with allow_unsafe_apis
+ * (its Vulkan path needs the Vulkan memory model). Browsers take these as command-line flags a page
+ * cannot set, so every kernel keeps a path without them.
+ */
+export const DAWN_TOGGLES = ['vulkan_enable_f16_on_nvidia', 'allow_unsafe_apis', 'use_vulkan_memory_model'] as const;
+
+/**
+ * The flags for Dawn's `create()`: one comma-joined `enable-dawn-features=` entry (two entries with the
+ * same key replace each other). `WEBDIT_DAWN_TOGGLES=off` (or 0, none) asks for none; a comma list
+ * replaces the defaults.
+ */
+export function dawnFlags(env: Record<string, string | undefined> = process.env, enabled = true): string[] {
+  const setting = env.WEBDIT_DAWN_TOGGLES?.trim();
+  if (!enabled || (setting !== undefined && /^(off|0|none|false)$/i.test(setting))) return [];
+  const toggles = setting ? setting.split(',').map((t) => t.trim()).filter(Boolean) : [...DAWN_TOGGLES];
+  for (const t of toggles) {
+    if (!/^[a-z0-9_]+$/.test(t)) throw new Error(`WEBDIT_DAWN_TOGGLES: "${t}" is not a Dawn toggle name (lowercase words joined by _)`);
+  }
+  return toggles.length ? [`enable-dawn-features=${toggles.join(',')}`] : [];
+}
+
+/** The flags Dawn was created with (what `webdit info` reports). */
+export let dawnFlagsInUse: readonly string[] = [];
+
+export interface NodeGpuOptions {
+  /** false creates Dawn without webdit's toggles (only the first call in a process decides). */
+  dawnToggles?: boolean;
+}
+
+export async function nodeGpu(options: NodeGpuOptions = {}): Promise<GPU> {
   if (dawn) return dawn;
   throttleDawnPolling();
   // Without a GPU device, fall back to SwiftShader (Debian's Chromium ships it) when present.
@@ -76,7 +107,8 @@ export async function nodeGpu(): Promise<GPU> {
   }
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals);
-  dawn = webgpu.create([]) as unknown as GPU;
+  dawnFlagsInUse = dawnFlags(process.env, options.dawnToggles ?? true);
+  dawn = webgpu.create([...dawnFlagsInUse]) as unknown as GPU;
   return dawn;
 }
 
@@ -87,6 +119,6 @@ setShaderLoader((name) => {
   return readFileSync(path, 'utf8');
 });
 
-export async function createNodeContext(options: RequestOptions = {}): Promise<GpuContext> {
-  return createContext(await nodeGpu(), options);
+export async function createNodeContext(options: RequestOptions & NodeGpuOptions = {}): Promise<GpuContext> {
+  return createContext(await nodeGpu(options), options);
 }

@@ -5,23 +5,28 @@ import { floatToHalf, type GpuContext } from '../../gpu/context.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
 import { matmul, preferredMatmulPath, type MatmulPath } from '../../gpu/kernels/matmul.ts';
 import { isSoftwareAdapter } from '../../gpu/kernels/software-adapter.ts';
-import { attention } from '../../gpu/kernels/attention.ts';
-import { randomData, timeInterleaved, type Contender, type TimingOptions } from '../../../bench/timing.ts';
-import { loadTfjsPeer, type TfjsPeer } from '../../../bench/tfjs-peer.ts';
+import { attention, preferredAttentionPath } from '../../gpu/kernels/attention.ts';
+import { kernelPaths } from '../../gpu/features.ts';
+import { matmulSubgroupMatrix, subgroupMatrixSupport } from '../../gpu/kernels/matmul-subgroup-matrix.ts';
+import { attentionSubgroupMatrix } from '../../gpu/kernels/attention-subgroup-matrix.ts';
+import { randomData, timeInterleaved, type Contender, type TimingOptions } from '../bench/timing.ts';
+import { loadTfjsPeer, type TfjsPeer } from '../bench/tfjs-peer.ts';
 
 // Shapes of a DiT block at `tokens` tokens and model width `width`: the attention projections and the
 // 4× feed-forward, as Y[M, N] = X[M, K]·W[N, K]ᵀ.
-function ditMatmuls(tokens: number, width: number): { op: string; M: number; N: number; K: number }[] {
+function ditMatmuls(tokens: number, width: number, ffn = 4 * width): { op: string; M: number; N: number; K: number }[] {
   return [
     { op: 'qkv/out projection', M: tokens, N: width, K: width },
-    { op: 'ffn up', M: tokens, N: 4 * width, K: width },
-    { op: 'ffn down', M: tokens, N: width, K: 4 * width },
+    { op: 'ffn up', M: tokens, N: ffn, K: width },
+    { op: 'ffn down', M: tokens, N: width, K: ffn },
   ];
 }
 
 interface Mode {
   tokens: number[];
   widths: number[];
+  /** FFN width; 4·width when absent. */
+  ffn?: number;
   attention: { tokens: number; heads: number; headDim: number }[];
   timing: TimingOptions;
 }
@@ -44,6 +49,15 @@ const FULL: Mode = {
     [2, 12].flatMap((heads) => [64, 128].map((headDim) => ({ tokens, heads, headDim }))),
   ),
   timing: { warmups: 3, trials: 7, targetTrialMs: 200, maxReps: 500 },
+};
+
+/** Wan2.1-1.3B's shapes (width 1,536, FFN 8,960, 12 heads of 128) at 2,304 and 16,384 tokens. */
+const WAN: Mode = {
+  tokens: [2304, 16384],
+  widths: [1536],
+  ffn: 8960,
+  attention: [2304, 16384].map((tokens) => ({ tokens, heads: 12, headDim: 128 })),
+  timing: { warmups: 2, trials: 3, targetTrialMs: 200, maxReps: 100 },
 };
 
 /** Our matmul as a contender: `reps` dispatches into one preallocated output, then ctx.sync(). */
@@ -70,7 +84,7 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
   const rows: object[] = [];
   for (const tokens of mode.tokens) {
     for (const width of mode.widths) {
-      for (const { op, M, N, K } of ditMatmuls(tokens, width)) {
+      for (const { op, M, N, K } of ditMatmuls(tokens, width, mode.ffn)) {
         const flops = 2 * M * N * K;
         const xData = randomData(M * K, M + K);
         const wData = randomData(N * K, N * K + 1);
@@ -79,7 +93,12 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
         const w16 = ctx.upload(Uint16Array.from(wData, floatToHalf), [N, K], 'f16');
         const out = ctx.empty([M, N]);
         const peerRuns = peer ? [peer.matmul(xData, wData, M, N, K, 'transposeB'), peer.matmul(xData, wData, M, N, K, 'pretransposed')] : [];
-        const contenders = [ourMatmul(ctx, x, w32, out, path), ourMatmul(ctx, x, w16, out, path), ...peerRuns];
+        // The matrix units, where the adapter has them: f16 activations and weights, f32 sums (last contender).
+        const matrix = 'reason' in subgroupMatrixSupport(ctx) ? undefined : ctx.upload(Uint16Array.from(xData, floatToHalf), [M, K], 'f16');
+        const matrixRun: Contender[] = matrix
+          ? [{ run: (reps) => { for (let i = 0; i < reps; i++) matmulSubgroupMatrix(ctx, matrix, w16, { out }); }, wait: () => ctx.sync() }]
+          : [];
+        const contenders = [ourMatmul(ctx, x, w32, out, path), ourMatmul(ctx, x, w16, out, path), ...peerRuns, ...matrixRun];
         log(`matmul ${op} [${M}, ${K}]·[${N}, ${K}]ᵀ …`);
         const { msPerRun, reps } = await timeInterleaved(contenders, mode.timing);
         const gflopsOf = (ms: number | undefined): number | null => (ms === undefined ? null : round(flops / ms / 1e6));
@@ -105,6 +124,11 @@ async function benchMatmuls(ctx: GpuContext, peer: TfjsPeer | undefined, mode: M
             tfjsReps: peer ? reps[2] : null,
           });
         }
+        if (matrix) {
+          const ms = msPerRun[contenders.length - 1];
+          rows.push({ op, tokens, width, M, N, K, weights: 'f16', activations: 'f16', path: 'subgroup-matrix', ms: round(ms), gflops: gflopsOf(ms), reps: reps[contenders.length - 1] });
+          matrix.release();
+        }
         peerRuns.forEach((r) => r.dispose());
         [x, w32, w16, out].forEach((t) => t.release());
       }
@@ -127,10 +151,25 @@ async function benchAttention(ctx: GpuContext, mode: Mode): Promise<object> {
       },
       wait: () => ctx.sync(),
     };
+    // The matrix units, where the adapter has them and the head fits: f16 q, k, v (last contender).
+    const support = subgroupMatrixSupport(ctx);
+    const halves =
+      'reason' in support || headDim % support.config.M !== 0
+        ? undefined
+        : [1, 2, 3].map((seed) => ctx.upload(Uint16Array.from(randomData(tokens * width, seed), floatToHalf), [tokens, width], 'f16'));
+    const contenders: Contender[] = [ours];
+    if (halves) {
+      const [q16, k16, v16] = halves;
+      contenders.push({ run: (reps) => { for (let i = 0; i < reps; i++) attentionSubgroupMatrix(ctx, q16, k16, v16, heads, out); }, wait: () => ctx.sync() });
+    }
     log(`attention ${tokens} tokens × ${heads} heads × ${headDim} …`);
-    const { msPerRun, reps } = await timeInterleaved([ours], mode.timing);
+    const { msPerRun, reps } = await timeInterleaved(contenders, mode.timing);
     const flops = 4 * tokens * tokens * headDim * heads;
-    rows.push({ tokens, heads, headDim, ms: round(msPerRun[0]), gflops: round(flops / msPerRun[0] / 1e6), reps: reps[0] });
+    rows.push({ tokens, heads, headDim, path: preferredAttentionPath(ctx), ms: round(msPerRun[0]), gflops: round(flops / msPerRun[0] / 1e6), reps: reps[0] });
+    if (halves) {
+      rows.push({ tokens, heads, headDim, path: 'subgroup-matrix', inputs: 'f16', ms: round(msPerRun[1]), gflops: round(flops / msPerRun[1] / 1e6), reps: reps[1] });
+      halves.forEach((t) => t.release());
+    }
     [q, k, v, out].forEach((t) => t.release());
   }
   return { status: 'ok', flops: '4·Lq·Lk·D·H', results: rows };
@@ -150,9 +189,10 @@ const benchKernels: Command = {
   summary:
     'Time the matmul kernel on a DiT block’s shapes against TensorFlow.js’s WebGPU backend (same process, same adapter), and the attention kernel; prints JSON.',
   usage:
-    'webdit bench-kernels [--quick | --full] [--tokens 256,1024] [--widths 96,384] [--path staged|direct] [--no-peer] [--no-attention]\n' +
+    'webdit bench-kernels [--quick | --full | --wan] [--tokens 256,1024] [--widths 96,384] [--path staged|direct] [--no-peer] [--no-attention]\n' +
     '  --quick    tokens 256, widths 96 and 384 (the default on a software adapter such as SwiftShader)\n' +
     '  --full     tokens 256/1024/2048 × widths 96/384/1536 (the default on a real GPU)\n' +
+    '  --wan      Wan2.1-1.3B: tokens 2,304 and 16,384, width 1,536, FFN 8,960, attention 12 heads of 128\n' +
     '  --tokens, --widths  override the matmul shapes (comma-separated)\n' +
     '  --path     force the matmul path (default: the adapter\'s, see preferredMatmulPath)\n' +
     '  --no-peer  skip TensorFlow.js\n' +
@@ -160,6 +200,7 @@ const benchKernels: Command = {
   async run(options) {
     const quick = options.flag('quick');
     const full = options.flag('full');
+    const wan = options.flag('wan');
     const noPeer = options.flag('no-peer');
     const noAttention = options.flag('no-attention');
     const forcedPath = options.string('path');
@@ -169,10 +210,10 @@ const benchKernels: Command = {
     const tokens = integerList(options.string('tokens'), '--tokens');
     const widths = integerList(options.string('widths'), '--widths');
     options.finish();
-    if (quick && full) throw new UsageError('bench-kernels: --quick and --full exclude each other');
+    if ([quick, full, wan].filter(Boolean).length > 1) throw new UsageError('bench-kernels: --quick, --full and --wan exclude each other');
     const ctx = await createNodeContext();
     try {
-      const preset = quick || (!full && isSoftwareAdapter(ctx)) ? QUICK : FULL;
+      const preset = wan ? WAN : quick || (!full && isSoftwareAdapter(ctx)) ? QUICK : FULL;
       const mode = { ...preset, tokens: tokens ?? preset.tokens, widths: widths ?? preset.widths };
       const peer = noPeer ? undefined : await loadPeer();
       const path = (forcedPath as MatmulPath | undefined) ?? preferredMatmulPath(ctx);
@@ -182,7 +223,8 @@ const benchKernels: Command = {
         JSON.stringify(
           {
             adapter: ctx.adapterInfo,
-            mode: preset === QUICK ? 'quick' : 'full',
+            mode: preset === WAN ? 'wan' : preset === QUICK ? 'quick' : 'full',
+            kernelPaths: kernelPaths(ctx),
             matmulPath: path,
             peer: peer
               ? `@tensorflow/tfjs-backend-webgpu ${peer.version}, f32: tf.matMul(x, w, false, true) (tfjs*, ratio = its time / ours); ` +

@@ -1,9 +1,10 @@
 import type { Command } from '../main.ts';
-import { createNodeContext } from '../../gpu/node.ts';
+import { createNodeContext, dawnFlagsInUse } from '../../gpu/node.ts';
+import { capabilitiesOf, kernelPaths, SUBGROUP_MATRIX_FEATURE } from '../../gpu/features.ts';
 
 const info: Command = {
-  summary: 'Print the WebGPU adapter webdit would use, with its limits and features, as JSON.',
-  usage: 'webdit info',
+  summary: 'Print the WebGPU adapter webdit would use, with its limits, features and kernel paths, as JSON.',
+  usage: 'webdit info   (WEBDIT_DAWN_TOGGLES=off: without the Dawn toggles that unlock f16 and matrix units)',
   async run(options) {
     options.finish();
     const ctx = await createNodeContext();
@@ -11,8 +12,21 @@ const info: Command = {
     console.log(
       JSON.stringify(
         {
-          adapter: ctx.adapterInfo,
+          adapter: {
+            vendor: ctx.adapterInfo.vendor,
+            architecture: ctx.adapterInfo.architecture,
+            device: ctx.adapterInfo.device,
+            description: ctx.adapterInfo.description,
+          },
+          dawnFlags: dawnFlagsInUse,
           features: [...ctx.features].sort(),
+          f16: ctx.features.has('shader-f16'),
+          subgroupMatrix: {
+            feature: ctx.features.has(SUBGROUP_MATRIX_FEATURE),
+            subgroupMaxSize: capabilitiesOf(ctx).subgroupMaxSize,
+            configs: ctx.adapterInfo.subgroupMatrixConfigs ?? [],
+          },
+          kernelPaths: kernelPaths(ctx),
           limits: {
             maxBufferSize: l.maxBufferSize,
             maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

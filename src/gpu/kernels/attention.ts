@@ -1,7 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { kernelPaths } from '../features.ts';
 
 /**
  * The largest head size the kernels hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES;
@@ -17,7 +17,7 @@ export const ATTENTION_MAX_HEAD_DIM = 256;
  *   invocation owns 4 query rows of one head and streams 16 keys at a time straight from storage
  *   (shaders/attention_direct.wgsl);
  * - 'direct-subgroups': 'direct' with the 4 lanes of a quad sharing each K/V load by quadBroadcast
- *   (shaders/attention_direct_subgroups.wgsl; needs the 'subgroups' feature).
+ *   (shaders/attention_direct.wgsl with the template flag SUBGROUPS; needs the 'subgroups' feature).
  */
 export type AttentionPath = 'tiled' | 'direct' | 'direct-subgroups';
 
@@ -38,8 +38,9 @@ const PATHS: readonly AttentionPath[] = ['tiled', 'direct', 'direct-subgroups'];
  * would spill, and the tiled kernel's shared tiles are what GPUs are built for.
  */
 export function preferredAttentionPath(ctx: GpuContext): AttentionPath {
-  if (!isSoftwareAdapter(ctx)) return 'tiled';
-  return ctx.features.has('subgroups') ? 'direct-subgroups' : 'direct';
+  // The matrix-unit path takes f16 q, k, v (attention-subgroup-matrix.ts); this kernel's GPU path is 'tiled'.
+  const path = kernelPaths(ctx).attention;
+  return path === 'subgroup-matrix' ? 'tiled' : path;
 }
 
 /** Query rows per workgroup of the direct paths: 4 invocations (attention_direct.wgsl THREADS) × 4 rows. */
@@ -112,7 +113,7 @@ export function attention(
   if (queries === 0) return y;
   if (path !== 'tiled') {
     ctx.dispatch(
-      { shader: path === 'direct' ? 'attention_direct' : 'attention_direct_subgroups', constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+      { shader: 'attention_direct', flags: path === 'direct' ? [] : ['SUBGROUPS'], constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
       {
         bindings: { q, k, v, out: y },
         uniforms: { queries, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },

@@ -1,5 +1,6 @@
 // Argument checks shared by the kernel wrappers: every mismatch throws before anything is dispatched.
 
+import type { GpuContext } from '../context.ts';
 import { formatShape, type DType, type Tensor } from '../tensor.ts';
 
 export function expectDType(op: string, name: string, t: Tensor, ...allowed: DType[]): void {
@@ -34,4 +35,20 @@ export function rowsCols(t: Tensor): { rows: number; cols: number } {
 export const WORKGROUP_256 = 256;
 export function groupsFor(count: number, perGroup = WORKGROUP_256): number {
   return Math.ceil(count / perGroup);
+}
+
+/**
+ * The template flags for a kernel's activation type: f32 (none), or f16 (`F16`: the shader's `act`
+ * type becomes f16, read and written as WGSL f16, arithmetic still in f32) where the device has
+ * `shader-f16`. Every activation tensor named must have the first one's dtype.
+ */
+export function activationFlags(ctx: GpuContext, op: string, tensors: Record<string, Tensor>): string[] {
+  const entries = Object.entries(tensors);
+  const dtype = entries[0][1].dtype;
+  for (const [name, t] of entries) expectDType(op, name, t, dtype === 'f16' ? 'f16' : 'f32');
+  if (dtype !== 'f16') return [];
+  if (!ctx.features.has('shader-f16')) {
+    throw new Error(`${op}: f16 activations need the 'shader-f16' feature, which this device lacks (use f32 tensors)`);
+  }
+  return ['F16'];
 }

@@ -1,7 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { activationFlags, expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
+import { kernelPaths } from '../features.ts';
 
 /**
  * How a row is reduced:
@@ -26,7 +26,7 @@ const NORM_PATHS: readonly NormPath[] = ['tree', 'rows'];
  * device idle and read rows uncoalesced, where the tree keeps every load coalesced.
  */
 export function preferredNormPath(ctx: GpuContext): NormPath {
-  return isSoftwareAdapter(ctx) ? 'rows' : 'tree';
+  return kernelPaths(ctx).norms;
 }
 
 /** Rows per workgroup of the 'rows' path (layer_norm_rows.wgsl, rms_norm_rows.wgsl: THREADS). */
@@ -72,12 +72,14 @@ export interface LayerNormOptions {
 
 /**
  * LayerNorm over the last dimension C of x [..., C] (biased variance, eps inside the square root),
- * optionally affine and optionally adaLN-modulated. Returns `out` (x's shape; must not alias x).
+ * optionally affine and optionally adaLN-modulated. Returns `out` (x's shape and dtype; must not alias
+ * x). x and out are f32, or both f16 where the device has `shader-f16` (the 'tree' path; sums in f32, each
+ * output rounded once: relative error ≤ 2⁻¹¹ + 1e-6 per element against float64 on the f16 inputs).
  */
 export function layerNorm(ctx: GpuContext, x: Tensor, options: LayerNormOptions): Tensor {
   const op = 'layerNorm';
   const { eps, weight, bias, modulation } = options;
-  expectDType(op, 'x', x, 'f32');
+  const template = activationFlags(ctx, op, options.out ? { x, out: options.out } : { x });
   if (x.shape.length < 1) throw new Error(`${op}: x must have at least one dimension, got ${formatShape(x.shape)}`);
   const { rows, cols } = rowsCols(x);
   if (!Number.isFinite(eps) || eps < 0) throw new Error(`${op}: eps must be a finite number ≥ 0, got ${eps}`);
@@ -91,19 +93,19 @@ export function layerNorm(ctx: GpuContext, x: Tensor, options: LayerNormOptions)
   }
   if (modulation) checkModulation(op, modulation, cols);
   if (options.out) {
-    expectDType(op, 'out', options.out, 'f32');
     expectSameShape(op, 'x', x, 'out', options.out);
     if (options.out.buffer === x.buffer) throw new Error(`${op}: out must not alias x`);
   }
-  const path = choosePath(ctx, op, options.path, { x, weight, bias, 'modulation table': modulation?.table });
-  const out = options.out ?? ctx.empty(x.shape, 'f32', op);
+  if (template.length && options.path === 'rows') throw new Error(`${op}: the rows path takes f32 only; f16 runs on the tree path`);
+  const path = template.length ? 'tree' : choosePath(ctx, op, options.path, { x, weight, bias, 'modulation table': modulation?.table });
+  const out = options.out ?? ctx.empty(x.shape, x.dtype, op);
   if (x.size === 0) return out;
   const rowsPath = path === 'rows';
   const flags = { HAS_WEIGHT: weight ? 1 : 0, HAS_BIAS: bias ? 1 : 0, HAS_MODULATION: modulation ? 1 : 0 };
   ctx.dispatch(
     rowsPath
       ? { shader: 'layer_norm_rows', constants: { ...flags, ALIGNED: cols % 4 === 0 ? 1 : 0 } }
-      : { shader: 'layer_norm', constants: { ...flags, THREADS: rowThreads(cols) } },
+      : { shader: 'layer_norm', flags: template, constants: { ...flags, THREADS: rowThreads(cols) } },
     {
       // Bindings a variant does not read are filled with x (read-only, so binding it twice is valid).
       bindings: { x, weight: weight ?? x, bias: bias ?? x, table: modulation?.table ?? x, out },

@@ -1,8 +1,8 @@
 import type { GpuContext } from '../context.ts';
 import { QuantizedWeight } from '../quantized.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
-import { expectDType, expectShape } from './check.ts';
-import { isSoftwareAdapter } from './software-adapter.ts';
+import { activationFlags, expectDType, expectShape } from './check.ts';
+import { kernelPaths } from '../features.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -39,7 +39,8 @@ const PATH_CODE: Record<MatmulPath, number> = { staged: 0, direct: 1, vector: 2 
 /** The path for M rows of x: the vector path for a few rows on any adapter; else the tiles that suit it. */
 export function preferredMatmulPath(ctx: GpuContext, M = Infinity): MatmulPath {
   if (M <= VECTOR_ROWS) return 'vector';
-  return isSoftwareAdapter(ctx) ? 'direct' : 'staged';
+  // The matrix-unit path takes f16 activations (matmul-subgroup-matrix.ts); this kernel's GPU path is 'staged'.
+  return kernelPaths(ctx).matmul === 'direct' ? 'direct' : 'staged';
 }
 
 const WEIGHT_FORMAT = { f32: 0, f16: 1, bf16: 2, i8: 3, i4: 4, f8e4m3: 5 } as const;
@@ -71,14 +72,16 @@ export type LinearWeight = Tensor | QuantizedWeight;
  * Y = act(X·Wᵀ + b), optionally gated and added to a residual, as a PyTorch Linear layer:
  * x [..., K] f32 (leading dims flattened into M), w [N, K] f32/f16/bf16 or quantized (decoded in the
  * kernel, never widened in memory), output [..., N] f32.
- * out = residual + gate[gateRow, :] · act(x·wᵀ + bias).
+ * out = residual + gate[gateRow, :] · act(x·wᵀ + bias). x may be f16 where the device has `shader-f16`
+ * (template flag F16: half the activation traffic, each value widened to f32 as it is read, so the
+ * result is float64's on the f16 values up to the f32 sums: ≤ 1e-5 relative, as for f32).
  */
 export function matmul(ctx: GpuContext, x: Tensor, weight: LinearWeight, options: MatmulOptions = {}): Tensor {
   const op = 'matmul';
   const { bias, residual, gate, activation = 'none' } = options;
   const quantized = weight instanceof QuantizedWeight ? weight : undefined;
   const w = quantized ? quantized.codes : (weight as Tensor);
-  expectDType(op, 'x', x, 'f32');
+  const template = activationFlags(ctx, op, { x });
   if (quantized) {
     expectDType(op, 'w', w, 'i8', 'i4', 'f8e4m3');
     expectDType(op, 'scales', quantized.scales, quantized.format === 'fp8' ? 'f32' : 'f16');
@@ -140,6 +143,7 @@ export function matmul(ctx: GpuContext, x: Tensor, weight: LinearWeight, options
   ctx.dispatch(
     {
       shader: 'matmul',
+      flags: template,
       constants: {
         WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
         HAS_BIAS: bias ? 1 : 0,

@@ -1,4 +1,5 @@
 import type { GpuContext } from '../context.ts';
+import { isSoftwareAdapterInfo } from '../features.ts';
 
 /**
  * Whether the adapter is a CPU implementation of WebGPU (SwiftShader, llvmpipe, lavapipe, …), judged
@@ -10,6 +11,5 @@ import type { GpuContext } from '../context.ts';
  * Wan-sized (bench/attention-norms.ts), so a per-shape timing would pick the same.
  */
 export function isSoftwareAdapter(ctx: GpuContext): boolean {
-  const { vendor, architecture, description } = ctx.adapterInfo;
-  return /swiftshader|llvmpipe|lavapipe|software/i.test(`${vendor} ${architecture} ${description}`);
+  return isSoftwareAdapterInfo(ctx.adapterInfo);
 }
