@@ -2,6 +2,7 @@ import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
 import { isSoftwareAdapter } from './software-adapter.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /**
  * The largest head size the kernels hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES;
@@ -110,28 +111,34 @@ export function attention(
   const path = options.path ?? (chunked ? preferredAttentionPath(ctx) : 'tiled');
   const y = out ?? ctx.empty(q.shape, 'f32', op);
   if (queries === 0) return y;
-  if (path !== 'tiled') {
+  // Along query blocks when q or the output is over the binding limit: each query row is computed alone.
+  const rowBytes = 4 * width;
+  const segments = rowSegments(ctx, op, queries, [{ tensor: q, rowBytes }, { tensor: y, rowBytes }], [k, v]);
+  for (const segment of segments) {
+    const bindings = { q: rowRange(q, rowBytes, segment, queries), k, v, out: rowRange(y, rowBytes, segment, queries) };
+    if (path !== 'tiled') {
+      ctx.dispatch(
+        { shader: path === 'direct' ? 'attention_direct' : 'attention_direct_subgroups', constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+        {
+          bindings,
+          uniforms: { queries: segment.count, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },
+          workgroups: [Math.ceil(segment.count / DIRECT_ROWS_PER_GROUP), heads, 1],
+          label: op,
+        },
+      );
+      continue;
+    }
+    const lanes = lanesFor(headDim);
+    const rowsPerGroup = THREADS_PER_GROUP / lanes;
     ctx.dispatch(
-      { shader: path === 'direct' ? 'attention_direct' : 'attention_direct_subgroups', constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+      { shader: 'attention', constants: { HEAD_DIM: headDim, LANES: lanes } },
       {
-        bindings: { q, k, v, out: y },
-        uniforms: { queries, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },
-        workgroups: [Math.ceil(queries / DIRECT_ROWS_PER_GROUP), heads, 1],
+        bindings,
+        uniforms: { queries: segment.count, keys, heads, scale: 1 / Math.sqrt(headDim) },
+        workgroups: [Math.ceil(segment.count / rowsPerGroup), heads, 1],
         label: op,
       },
     );
-    return y;
   }
-  const lanes = lanesFor(headDim);
-  const rowsPerGroup = THREADS_PER_GROUP / lanes;
-  ctx.dispatch(
-    { shader: 'attention', constants: { HEAD_DIM: headDim, LANES: lanes } },
-    {
-      bindings: { q, k, v, out: y },
-      uniforms: { queries, keys, heads, scale: 1 / Math.sqrt(headDim) },
-      workgroups: [Math.ceil(queries / rowsPerGroup), heads, 1],
-      label: op,
-    },
-  );
   return y;
 }

@@ -2,6 +2,8 @@ import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectShape } from './check.ts';
 import { isSoftwareAdapter } from './software-adapter.ts';
+import { rowRange, rowSegments } from './segments.ts';
+import { matmulByColumns, matmulColumnsPerSegment } from './matmul-columns.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -118,38 +120,50 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   }
   if (M === 0 || N === 0) return out;
 
+  // A weight (bias, gate) over the binding limit: along output columns, each segment as a matmul of its own.
+  const columns = matmulColumnsPerSegment(ctx, w, bias, gate);
+  if (columns !== undefined) {
+    matmulByColumns(ctx, matmul, { x, w, bias, gate, gateRow, residual, activation, path, out, columns });
+    return out;
+  }
+
   const isHalf = w.dtype !== 'f32';
   const aligned = K % 4 === 0 && (!isHalf || K % 8 === 0);
   const placeholder = dummy(ctx);
   const [tileRows, tileCols] = TILES[path];
-  const mTiles = Math.ceil(M / tileRows);
   const nTiles = Math.ceil(N / tileCols);
-  ctx.dispatch(
-    {
-      shader: 'matmul',
-      constants: {
-        WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
-        HAS_BIAS: bias ? 1 : 0,
-        ACTIVATION: ACTIVATION[activation],
-        HAS_GATE: gate ? 1 : 0,
-        HAS_RESIDUAL: residual ? 1 : 0,
-        ALIGNED: aligned ? 1 : 0,
-        PATH: PATH_CODE[path],
+  // Along tokens when x, the residual or the output is over the binding limit (rows are independent).
+  const splits = [{ tensor: x, rowBytes: 4 * K }, { tensor: out, rowBytes: 4 * N }];
+  if (residual) splits.push({ tensor: residual, rowBytes: 4 * N });
+  const segments = rowSegments(ctx, op, M, splits, [w, bias, gate]);
+  for (const segment of segments) {
+    ctx.dispatch(
+      {
+        shader: 'matmul',
+        constants: {
+          WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
+          HAS_BIAS: bias ? 1 : 0,
+          ACTIVATION: ACTIVATION[activation],
+          HAS_GATE: gate ? 1 : 0,
+          HAS_RESIDUAL: residual ? 1 : 0,
+          ALIGNED: aligned ? 1 : 0,
+          PATH: PATH_CODE[path],
+        },
       },
-    },
-    {
-      bindings: {
-        x,
-        w,
-        bias: bias ?? placeholder,
-        gate: gate ?? placeholder,
-        residual: residual ?? placeholder,
-        out,
+      {
+        bindings: {
+          x: rowRange(x, 4 * K, segment, M),
+          w,
+          bias: bias ?? placeholder,
+          gate: gate ?? placeholder,
+          residual: residual ? rowRange(residual, 4 * N, segment, M) : placeholder,
+          out: rowRange(out, 4 * N, segment, M),
+        },
+        uniforms: { M: segment.count, N, K, gateRow },
+        workgroups: [nTiles, Math.ceil(segment.count / tileRows), 1],
+        label: op,
       },
-      uniforms: { M, N, K, gateRow },
-      workgroups: [nTiles, mTiles, 1],
-      label: op,
-    },
-  );
+    );
+  }
   return out;
 }

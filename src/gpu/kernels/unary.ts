@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 export type UnaryOp = 'silu' | 'gelu_tanh' | 'relu' | 'tanh_clamp3' | 'clamp01';
 
@@ -12,9 +13,14 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: Tensor, out?: Tensor): Te
   const y = out ?? ctx.empty(x.shape, 'f32', op);
   expectDType(op, 'out', y, 'f32');
   expectSameShape(op, 'x', x, 'out', y);
-  ctx.dispatch(
-    { shader: 'unary', constants: { OP: OP_CODE[op] } },
-    { bindings: { x, out: y }, uniforms: { count: x.size }, workgroups: groupsFor(x.size), label: op },
-  );
+  // Elementwise: split into runs of elements when a tensor is over the binding limit.
+  const n = x.size;
+  if (n === 0) return y;
+  for (const s of rowSegments(ctx, op, n, [x, y].map((tensor) => ({ tensor, rowBytes: 4 })))) {
+    ctx.dispatch(
+      { shader: 'unary', constants: { OP: OP_CODE[op] } },
+      { bindings: { x: rowRange(x, 4, s, n), out: rowRange(y, 4, s, n) }, uniforms: { count: s.count }, workgroups: groupsFor(s.count), label: op },
+    );
+  }
   return y;
 }

@@ -1,0 +1,100 @@
+// A matmul whose weight (or bias, or gate) is over the binding limit, run along output columns: each
+// segment of weight rows is copied into a tensor of its own and multiplied by the same kernel, then its
+// output columns are copied into place. Each output element is still one kernel's dot product over the
+// same K in the same order, so the result is identical bit for bit to a single dispatch.
+// Copies are plain buffer copies (4-byte aligned), so no range of the weight needs aligning; the
+// residual and output columns are strided and are gathered and scattered row by row (one copy each):
+// slow for many tokens, but only weights over the device's limit (over 128 MiB) take this path.
+
+import type { GpuContext } from '../context.ts';
+import { BYTES_PER_ELEMENT, type Tensor } from '../tensor.ts';
+import type { MatmulActivation, MatmulPath } from './matmul.ts';
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Bytes a whole-tensor binding spans (the context binds a tensor's own bytes, rounded up to 16). */
+function boundBytes(t: Tensor | undefined): number {
+  return t ? Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) : 0;
+}
+
+/**
+ * Output columns per segment when w, bias or gate is over the binding limit; undefined when they fit.
+ * Even, so a segment of 16-bit weights starts on a 4-byte boundary.
+ */
+export function matmulColumnsPerSegment(ctx: GpuContext, w: Tensor, bias?: Tensor, gate?: Tensor): number | undefined {
+  const limit = ctx.bindingLimit;
+  if (Math.max(boundBytes(w), boundBytes(bias), boundBytes(gate)) <= limit) return undefined;
+  const [N, K] = w.shape;
+  const rowBytes = Math.max(4, K * BYTES_PER_ELEMENT[w.dtype]);
+  // Rows of x ([.., K] f32) split along tokens only in groups of `xStep` rows (aligned offsets): each
+  // segment's output rows must fit such a group too.
+  const align = ctx.bindingOffsetAlignment;
+  const xStep = align / gcd(4 * K, align);
+  const fit = Math.min(Math.floor((limit - 16) / rowBytes), Math.floor((limit - 16) / (4 * xStep)));
+  // A multiple of 64 where possible: 256-byte output rows then split along tokens at any row.
+  const columns = fit >= 64 ? Math.floor(fit / 64) * 64 : Math.floor(fit / 2) * 2;
+  if (columns < 2) {
+    throw new Error(`matmul: two weight rows of ${K} ${w.dtype} values (${2 * rowBytes} bytes) exceed the binding limit ${limit}; w [${N}, ${K}] cannot be split into segments`);
+  }
+  return columns;
+}
+
+export interface ColumnSegmentArgs {
+  x: Tensor;
+  w: Tensor;
+  bias?: Tensor;
+  gate?: Tensor;
+  gateRow: number;
+  residual?: Tensor;
+  activation: MatmulActivation;
+  path: MatmulPath;
+  out: Tensor;
+  columns: number;
+}
+
+type MatmulFn = (ctx: GpuContext, x: Tensor, w: Tensor, options: {
+  bias?: Tensor; activation?: MatmulActivation; residual?: Tensor; gate?: Tensor; gateRow?: number; out?: Tensor; path?: MatmulPath;
+}) => Tensor;
+
+/** Runs `matmul` segment by segment of output columns into `out` ([M, N]). */
+export function matmulByColumns(ctx: GpuContext, matmul: MatmulFn, a: ColumnSegmentArgs): void {
+  const { x, w, bias, gate, residual, out, columns } = a;
+  const [N, K] = w.shape;
+  const M = out.size / N;
+  const wordAligned = (bytes: number) => Math.ceil(bytes / 4) * 4;
+  const weightRowBytes = K * BYTES_PER_ELEMENT[w.dtype];
+  for (let n0 = 0; n0 < N; n0 += columns) {
+    const n = Math.min(columns, N - n0);
+    const temps: Tensor[] = [];
+    const temp = (shape: number[], dtype: Tensor['dtype'], label: string) => {
+      const t = ctx.empty(shape, dtype, label);
+      temps.push(t);
+      return t;
+    };
+    const wPart = temp([n, K], w.dtype, 'matmul weight segment');
+    ctx.copy(w, wPart, wordAligned(n * weightRowBytes), n0 * weightRowBytes, 0);
+    let biasPart: Tensor | undefined;
+    if (bias) {
+      biasPart = temp([n], 'f32', 'matmul bias segment');
+      ctx.copy(bias, biasPart, 4 * n, 4 * n0, 0);
+    }
+    let gatePart: Tensor | undefined;
+    if (gate) {
+      gatePart = temp([1, n], 'f32', 'matmul gate segment');
+      ctx.copy(gate, gatePart, 4 * n, 4 * (a.gateRow * N + n0), 0);
+    }
+    let residualPart: Tensor | undefined;
+    if (residual) {
+      residualPart = temp([...x.shape.slice(0, -1), n], 'f32', 'matmul residual segment');
+      for (let m = 0; m < M; m++) ctx.copy(residual, residualPart, 4 * n, 4 * (m * N + n0), 4 * m * n);
+    }
+    const outPart = matmul(ctx, x, wPart, { bias: biasPart, activation: a.activation, gate: gatePart, residual: residualPart, path: a.path });
+    temps.push(outPart);
+    for (let m = 0; m < M; m++) ctx.copy(outPart, out, 4 * n, 4 * m * n, 4 * (m * N + n0));
+    // Released buffers go back to the pool; commands already recorded still read their contents.
+    for (const t of temps) t.release();
+  }
+}
