@@ -106,6 +106,20 @@ describe(`segmented kernels equal unsegmented ones bit for bit (seed ${runSeed})
     });
   }
 
+  for (const path of ['tiled', 'direct', 'direct-subgroups'] as AttentionPath[]) {
+    it(`attention along head groups when k and v are over the cap (${path}): q [36, 3·12], k and v [30, 36], 4 KiB cap`, async (t) => {
+      const ctx = await testContext();
+      if (path === 'direct-subgroups' && !ctx.features.has('subgroups')) t.skip();
+      await expectSameUnderCap(4096, (c, upload) => {
+        const [q, k, v] = [upload([36, 36]), upload([30, 36]), upload([30, 36])];
+        expect(k.byteLength).toBeGreaterThan(4096); // unsplit, binding k would fail
+        const y = attention(c, q, k, v, 3, undefined, { path });
+        [q, k, v].forEach((x) => x.release());
+        return y;
+      });
+    });
+  }
+
   for (const path of ['rows', 'tree'] as const) {
     it(`layerNorm (${path}) with weight, bias and modulation, and rmsNorm, x [150, 43], 11 KiB cap`, async () => {
       await expectSameUnderCap(11264, (ctx, upload) => {
@@ -153,14 +167,14 @@ describe('the binding limit', () => {
     expect(ctx.bindingLimit).toBe(ctx.limits.maxStorageBufferBindingSize);
   });
 
-  it('refuses clearly what cannot be split: attention keys over the cap, a weight row over it', async () => {
+  it('refuses clearly what cannot be split: one head of keys over the cap, two weight rows over it', async () => {
     const ctx = await testContext();
     const upload = uploader(ctx, 1);
     const [q, k, v] = [upload([8, 64]), upload([40, 64]), upload([40, 64])];
     const [x, w] = [upload([4, 600]), upload([5, 600])];
     ctx.setBindingLimit(4096);
     try {
-      expect(() => attention(ctx, q, k, v, 2)).toThrow(/attention: .*bound whole and exceeds the binding limit 4096/);
+      expect(() => attention(ctx, q, k, v, 2)).toThrow(/attention: one head of 40 keys × 32 \(5120 bytes\) exceeds the binding limit 4096/);
       expect(() => matmul(ctx, x, w)).toThrow(/two weight rows of 600 f32 values \(4800 bytes\) exceed the binding limit 4096/);
     } finally {
       ctx.setBindingLimit(undefined);

@@ -2,7 +2,8 @@ import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
 import { isSoftwareAdapter } from './software-adapter.ts';
-import { rowRange, rowSegments } from './segments.ts';
+import { rowRange, rowSegments, wholeBytes } from './segments.ts';
+import { copyColumns } from './copy-columns.ts';
 
 /**
  * The largest head size the kernels hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES;
@@ -111,6 +112,10 @@ export function attention(
   const path = options.path ?? (chunked ? preferredAttentionPath(ctx) : 'tiled');
   const y = out ?? ctx.empty(q.shape, 'f32', op);
   if (queries === 0) return y;
+  if (wholeBytes(k) > ctx.bindingLimit || wholeBytes(v) > ctx.bindingLimit) {
+    attentionByHeadGroups(ctx, q, k, v, heads, y, path);
+    return y;
+  }
   // Along query blocks when q or the output is over the binding limit: each query row is computed alone.
   const rowBytes = 4 * width;
   const segments = rowSegments(ctx, op, queries, [{ tensor: q, rowBytes }, { tensor: y, rowBytes }], [k, v]);
@@ -141,4 +146,34 @@ export function attention(
     );
   }
   return y;
+}
+
+/**
+ * Attention when k or v is over the binding limit: by groups of heads, each group's columns of q, k and v
+ * gathered into tensors of their own (copy_columns.wgsl), attended with the same kernel and path, and
+ * scattered into `out`. Heads never interact, so the result is bit for bit that of one dispatch.
+ */
+function attentionByHeadGroups(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, heads: number, out: Tensor, path: AttentionPath): void {
+  const [queries, width] = q.shape;
+  const keys = k.shape[0];
+  const headDim = width / heads;
+  const perGroup = Math.min(heads, Math.floor((ctx.bindingLimit - 16) / (4 * keys * headDim)));
+  if (perGroup < 1) {
+    throw new Error(`attention: one head of ${keys} keys × ${headDim} (${4 * keys * headDim} bytes) exceeds the binding limit ${ctx.bindingLimit}; k and v cannot be split into segments`);
+  }
+  for (let h0 = 0; h0 < heads; h0 += perGroup) {
+    const n = Math.min(perGroup, heads - h0);
+    const columns = { start: h0 * headDim, count: n * headDim };
+    const local = { start: 0, count: n * headDim };
+    const gather = (t: Tensor, rows: number, name: string) => {
+      const part = ctx.empty([rows, n * headDim], 'f32', `attention ${name} heads`);
+      copyColumns(ctx, t, columns, part, local);
+      return part;
+    };
+    const [qPart, kPart, vPart] = [gather(q, queries, 'q'), gather(k, keys, 'k'), gather(v, keys, 'v')];
+    const outPart = attention(ctx, qPart, kPart, vPart, n, undefined, { path });
+    copyColumns(ctx, outPart, local, out, columns);
+    // Back to the pool; commands already recorded still read their contents.
+    for (const t of [qPart, kPart, vPart, outPart]) t.release();
+  }
 }

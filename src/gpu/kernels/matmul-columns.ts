@@ -2,22 +2,22 @@
 // segment of weight rows is copied into a tensor of its own and multiplied by the same kernel, then its
 // output columns are copied into place. Each output element is still one kernel's dot product over the
 // same K in the same order, so the result is identical bit for bit to a single dispatch.
-// Copies are plain buffer copies (4-byte aligned), so no range of the weight needs aligning; the
-// residual and output columns are strided and are gathered and scattered row by row (one copy each):
-// slow for many tokens, but only weights over the device's limit (over 128 MiB) take this path.
+// The weight rows are copied as one plain buffer copy (4-byte aligned, so no range needs aligning); the
+// residual and output columns are strided, gathered and scattered by copy_columns.wgsl.
 
 import type { GpuContext } from '../context.ts';
 import { BYTES_PER_ELEMENT, type Tensor } from '../tensor.ts';
 import type { MatmulActivation, MatmulPath } from './matmul.ts';
+import { wholeBytes } from './segments.ts';
+import { copyColumns } from './copy-columns.ts';
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
 }
 
-/** Bytes a whole-tensor binding spans (the context binds a tensor's own bytes, rounded up to 16). */
 function boundBytes(t: Tensor | undefined): number {
-  return t ? Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) : 0;
+  return t ? wholeBytes(t) : 0;
 }
 
 /**
@@ -63,7 +63,6 @@ type MatmulFn = (ctx: GpuContext, x: Tensor, w: Tensor, options: {
 export function matmulByColumns(ctx: GpuContext, matmul: MatmulFn, a: ColumnSegmentArgs): void {
   const { x, w, bias, gate, residual, out, columns } = a;
   const [N, K] = w.shape;
-  const M = out.size / N;
   const wordAligned = (bytes: number) => Math.ceil(bytes / 4) * 4;
   const weightRowBytes = K * BYTES_PER_ELEMENT[w.dtype];
   for (let n0 = 0; n0 < N; n0 += columns) {
@@ -89,11 +88,11 @@ export function matmulByColumns(ctx: GpuContext, matmul: MatmulFn, a: ColumnSegm
     let residualPart: Tensor | undefined;
     if (residual) {
       residualPart = temp([...x.shape.slice(0, -1), n], 'f32', 'matmul residual segment');
-      for (let m = 0; m < M; m++) ctx.copy(residual, residualPart, 4 * n, 4 * (m * N + n0), 4 * m * n);
+      copyColumns(ctx, residual, { start: n0, count: n }, residualPart, { start: 0, count: n });
     }
     const outPart = matmul(ctx, x, wPart, { bias: biasPart, activation: a.activation, gate: gatePart, residual: residualPart, path: a.path });
     temps.push(outPart);
-    for (let m = 0; m < M; m++) ctx.copy(outPart, out, 4 * n, 4 * m * n, 4 * (m * N + n0));
+    copyColumns(ctx, outPart, { start: 0, count: n }, out, { start: n0, count: n });
     // Released buffers go back to the pool; commands already recorded still read their contents.
     for (const t of temps) t.release();
   }

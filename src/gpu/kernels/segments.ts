@@ -24,7 +24,7 @@ function gcd(a: number, b: number): number {
 }
 
 /** Bytes a whole-tensor binding spans (the context binds a tensor's own bytes, rounded up to 16). */
-function wholeBytes(t: Tensor): number {
+export function wholeBytes(t: Tensor): number {
   return Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16);
 }
 
