@@ -24,20 +24,27 @@ function boundBytes(t: Tensor | undefined): number {
  * Output columns per segment when w, bias or gate is over the binding limit; undefined when they fit.
  * Even, so a segment of 16-bit weights starts on a 4-byte boundary.
  */
-export function matmulColumnsPerSegment(ctx: GpuContext, w: Tensor, bias?: Tensor, gate?: Tensor): number | undefined {
+export function matmulColumnsPerSegment(ctx: GpuContext, M: number, w: Tensor, bias?: Tensor, gate?: Tensor): number | undefined {
   const limit = ctx.bindingLimit;
   if (Math.max(boundBytes(w), boundBytes(bias), boundBytes(gate)) <= limit) return undefined;
   const [N, K] = w.shape;
   const rowBytes = Math.max(4, K * BYTES_PER_ELEMENT[w.dtype]);
-  // Rows of x ([.., K] f32) split along tokens only in groups of `xStep` rows (aligned offsets): each
-  // segment's output rows must fit such a group too.
+  // The output segment [M, columns] may itself need splitting along tokens, in groups of rows that keep every
+  // row range aligned: pick the most columns (a multiple of 64 where possible) whose group fits.
   const align = ctx.bindingOffsetAlignment;
-  const xStep = align / gcd(4 * K, align);
-  const fit = Math.min(Math.floor((limit - 16) / rowBytes), Math.floor((limit - 16) / (4 * xStep)));
-  // A multiple of 64 where possible: 256-byte output rows then split along tokens at any row.
-  const columns = fit >= 64 ? Math.floor(fit / 64) * 64 : Math.floor(fit / 2) * 2;
+  const stepFor = (bytes: number) => align / gcd(bytes, align);
+  const fits = (c: number) => {
+    if (M * Math.max(4 * K, 4 * c) <= limit - 16) return true; // no split along tokens
+    const a = stepFor(4 * K);
+    const b = stepFor(4 * c);
+    return ((a * b) / gcd(a, b)) * Math.max(4 * K, 4 * c) <= limit - 16;
+  };
+  const widest = Math.floor((limit - 16) / rowBytes);
+  let columns = 0;
+  if (widest >= 64 && fits(Math.floor(widest / 64) * 64)) columns = Math.floor(widest / 64) * 64;
+  else for (let c = Math.floor(widest / 2) * 2; c >= 2 && columns === 0; c -= 2) if (fits(c)) columns = c;
   if (columns < 2) {
-    throw new Error(`matmul: two weight rows of ${K} ${w.dtype} values (${2 * rowBytes} bytes) exceed the binding limit ${limit}; w [${N}, ${K}] cannot be split into segments`);
+    throw new Error(`matmul: w [${N}, ${K}] ${w.dtype} cannot be split into segments of output columns under the binding limit ${limit}`);
   }
   return columns;
 }

@@ -121,7 +121,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
   if (M === 0 || N === 0) return out;
 
   // A weight (bias, gate) over the binding limit: along output columns, each segment as a matmul of its own.
-  const columns = matmulColumnsPerSegment(ctx, w, bias, gate);
+  const columns = matmulColumnsPerSegment(ctx, M, w, bias, gate);
   if (columns !== undefined) {
     matmulByColumns(ctx, matmul, { x, w, bias, gate, gateRow, residual, activation, path, out, columns });
     return out;
