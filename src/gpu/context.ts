@@ -41,6 +41,8 @@ export interface ContextOptions {
   profile?: boolean;
   /** Submit after every dispatch (debugging: localises an error to one kernel). */
   flushEveryDispatch?: boolean;
+  /** An artificial binding cap in bytes (see `setBindingLimit`): tests the segmented paths of a whole run. */
+  bindingLimit?: number;
 }
 
 interface Pipeline {
@@ -128,6 +130,7 @@ export class GpuContext {
       this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
     });
     if (options.profile) this.setProfiling(true);
+    if (options.bindingLimit !== undefined) this.setBindingLimit(options.bindingLimit);
   }
 
   /**

@@ -167,6 +167,17 @@ describe('the binding limit', () => {
     expect(ctx.bindingLimit).toBe(ctx.limits.maxStorageBufferBindingSize);
   });
 
+  it('can be capped when the context is made (createNodeContext({ bindingLimit }))', async () => {
+    const { createNodeContext } = await import('../../src/gpu/node.ts');
+    const capped = await createNodeContext({ bindingLimit: 8192 });
+    try {
+      expect(capped.bindingLimit).toBe(8192);
+      expect(capped.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    } finally {
+      capped.destroy();
+    }
+  });
+
   it('refuses clearly what cannot be split: one head of keys over the cap, a weight whose rows do not fit', async () => {
     const ctx = await testContext();
     const upload = uploader(ctx, 1);
