@@ -13,6 +13,8 @@ import { rope } from '../../src/gpu/kernels/rope.ts';
 import { add } from '../../src/gpu/kernels/add.ts';
 import { multiply } from '../../src/gpu/kernels/multiply.ts';
 import { unary } from '../../src/gpu/kernels/unary.ts';
+import { cast } from '../../src/gpu/kernels/cast.ts';
+import { linearCombination } from '../../src/gpu/kernels/linear-combination.ts';
 
 const seeds = rng(runSeed);
 
@@ -150,6 +152,19 @@ describe(`segmented kernels equal unsegmented ones bit for bit (seed ${runSeed})
       const product = multiply(ctx, sum, c);
       const y = unary(ctx, 'gelu_tanh', product);
       [a, b, c, sum, product].forEach((t) => t.release());
+      return y;
+    });
+  });
+});
+
+describe(`segmented elementwise kernels (seed ${runSeed})`, () => {
+  it('cast f32→f16→f32 and a 3-term linearCombination along elements: 1001 values, 1 KiB cap', async () => {
+    await expectSameUnderCap(1024, (ctx, upload) => {
+      const [a, b, c] = [upload([1001]), upload([1001]), upload([1001])];
+      const half = cast(ctx, a, 'f16');
+      const wide = cast(ctx, half, 'f32');
+      const y = linearCombination(ctx, [{ tensor: wide, coef: 0.7 }, { tensor: b, coef: -1.3 }, { tensor: c, coef: 1 / 3 }]);
+      [a, b, c, half, wide].forEach((t) => t.release());
       return y;
     });
   });
