@@ -148,7 +148,7 @@ export class TaehvDecoder implements VideoDecoder {
 
   /** The default latent frames per chunk for latents of h × w pixels. */
   chunkFramesFor(ctx: GpuContext, h: number, w: number): number {
-    const budget = Math.min(DEFAULT_CHUNK_BUDGET_BYTES, ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+    const budget = Math.min(DEFAULT_CHUNK_BUDGET_BYTES, ctx.bindingLimit, ctx.limits.maxBufferSize);
     return Math.max(1, Math.floor(budget / (LARGEST_BYTES_PER_LATENT_PIXEL * h * w)));
   }
 
@@ -168,7 +168,7 @@ export class TaehvDecoder implements VideoDecoder {
     const frameCount = TEMPORAL_SCALE * T - FRAMES_TO_TRIM;
     const frameBytes = IMAGE_CHANNELS * H * W * 4;
     const perLatentFrame = LARGEST_BYTES_PER_LATENT_PIXEL * h * w;
-    const limit = Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
+    const limit = Math.min(ctx.bindingLimit, ctx.limits.maxBufferSize);
     if (perLatentFrame > limit) {
       const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
       throw new Error(`${op}: ${w}×${h} latents need ${mib(perLatentFrame)} buffers per latent frame; this GPU binds at most ${mib(limit)}`);

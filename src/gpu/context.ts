@@ -37,8 +37,16 @@ export interface KernelRef {
   flags?: readonly string[];
 }
 
+/** Part of a tensor's buffer bound on its own (WebGPU binds a range: offset + size within one buffer). */
+export interface TensorRange {
+  tensor: Tensor;
+  /** Bytes from the buffer's start; a multiple of minStorageBufferOffsetAlignment. */
+  offset: number;
+  size: number;
+}
+
 export interface DispatchArgs {
-  bindings: Record<string, Tensor | GPUBuffer>;
+  bindings: Record<string, Tensor | GPUBuffer | TensorRange>;
   uniforms?: Record<string, number>;
   /** Total workgroups: a count (folded into x·y past the per-dimension limit) or an explicit grid. */
   workgroups: number | [number, number, number];
@@ -53,6 +61,8 @@ export interface ContextOptions {
   profile?: boolean;
   /** Submit after every dispatch (debugging: localises an error to one kernel). */
   flushEveryDispatch?: boolean;
+  /** An artificial binding cap in bytes (see `setBindingLimit`): tests the segmented paths of a whole run. */
+  bindingLimit?: number;
 }
 
 interface Pipeline {
@@ -133,6 +143,10 @@ export class GpuContext {
   private scope: { flags: GPUBuffer; index: number } | undefined;
   /** The open segment: its count word in the table and the dispatches recorded into it. */
   private segment: { base: number; count: number } | undefined;
+  /** A cap below the device's binding limit (tests: makes small tensors take the segmented paths). */
+  private bindingCap: number | undefined;
+  /** Bindings of part of a buffer (a segment of a tensor over the binding limit), by shader; tests count them. */
+  readonly rangeBindings: Record<string, number> = {};
 
   constructor(
     readonly device: GPUDevice,
@@ -167,6 +181,28 @@ export class GpuContext {
       this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
     });
     if (options.profile) this.setProfiling(true);
+    if (options.bindingLimit !== undefined) this.setBindingLimit(options.bindingLimit);
+  }
+
+  /**
+   * The most bytes one storage binding may span: the device's maxStorageBufferBindingSize, or a lower
+   * artificial cap set for testing. Kernel wrappers split bigger tensors into segments under it.
+   */
+  get bindingLimit(): number {
+    return this.bindingCap ?? this.limits.maxStorageBufferBindingSize;
+  }
+
+  /** Caps every binding at `bytes` (a multiple of 256, at most the device's limit); undefined lifts the cap. */
+  setBindingLimit(bytes: number | undefined): void {
+    if (bytes !== undefined && (!Number.isInteger(bytes) || bytes < 256 || bytes % 256 !== 0 || bytes > this.limits.maxStorageBufferBindingSize)) {
+      throw new Error(`binding limit must be a multiple of 256 from 256 to ${this.limits.maxStorageBufferBindingSize}, got ${bytes}`);
+    }
+    this.bindingCap = bytes;
+  }
+
+  /** Byte alignment of a bound range's offset. */
+  get bindingOffsetAlignment(): number {
+    return this.limits.minStorageBufferOffsetAlignment;
   }
 
   /** The per-kernel profiler while profiling is on. */
@@ -352,10 +388,23 @@ export class GpuContext {
   /** Fills a tensor's words with one 32-bit pattern (0 for zeros; 0x7fc00000 for f32 NaN). */
   fill(t: Tensor, word: number): void {
     const words = t.byteLength / 4;
-    this.dispatch(
-      { shader: 'fill' },
-      { bindings: { out: t.buffer }, uniforms: { count: words, word }, workgroups: Math.ceil(words / 256), label: 'fill' },
-    );
+    if (t.buffer.size <= this.bindingLimit) {
+      this.dispatch(
+        { shader: 'fill' },
+        { bindings: { out: t.buffer }, uniforms: { count: words, word }, workgroups: Math.ceil(words / 256), label: 'fill' },
+      );
+      return;
+    }
+    // Over the binding limit: in aligned runs of words.
+    const align = this.bindingOffsetAlignment;
+    const perSegment = Math.floor(this.bindingLimit / align) * (align / 4);
+    for (let start = 0; start < words; start += perSegment) {
+      const count = Math.min(perSegment, words - start);
+      this.dispatch(
+        { shader: 'fill' },
+        { bindings: { out: { tensor: t, offset: 4 * start, size: 4 * count } }, uniforms: { count, word }, workgroups: Math.ceil(count / 256), label: 'fill' },
+      );
+    }
   }
 
   zeros(shape: readonly number[], dtype: DType = 'f32', label = ''): Tensor {
@@ -536,13 +585,11 @@ export class GpuContext {
       if (b.access === 'uniform') continue;
       const v = args.bindings[b.name];
       if (!v) throw new Error(`${label}: binding "${b.name}" not given`);
-      if (v instanceof Tensor) v.assertLive(`${label} (${b.name})`);
-      const buffer = v instanceof Tensor ? v.buffer : v;
-      if (buffer.size > this.limits.maxStorageBufferBindingSize) {
-        throw new Error(`${label}: binding "${b.name}" is ${buffer.size} bytes, over this GPU's binding limit ${this.limits.maxStorageBufferBindingSize}`);
-      }
-      entries.push({ binding: b.binding, resource: { buffer } });
-      key += `,${this.bufferId(buffer)}`;
+      const { buffer, offset, size } = this.bindingRange(v, `${label} (${b.name})`);
+      if (!(v instanceof Tensor) && 'tensor' in v) this.rangeBindings[kernel.shader] = (this.rangeBindings[kernel.shader] ?? 0) + 1;
+      if (size === buffer.size) entries.push({ binding: b.binding, resource: { buffer } });
+      else entries.push({ binding: b.binding, resource: { buffer, offset, size } });
+      key += `,${this.bufferId(buffer)}:${offset}:${size}`;
     }
     for (const name of Object.keys(args.bindings)) {
       if (!p.layout.bindings.some((b) => b.name === name)) throw new Error(`${label}: ${kernel.shader}.wgsl has no binding "${name}"`);
@@ -579,6 +626,32 @@ export class GpuContext {
     if (timer) pass.end();
     this.pendingDispatches++;
     if (this.options.flushEveryDispatch || timer?.full) this.flush(timer?.full ? 'profiler query set full' : 'debug');
+  }
+
+  /**
+   * The range a binding spans: a whole buffer when it fits the binding limit; a tensor in a bigger pool
+   * bucket, only its own bytes (rounded up to 16: kernels read 16-byte chunks); a TensorRange as given.
+   */
+  private bindingRange(v: Tensor | GPUBuffer | TensorRange, what: string): { buffer: GPUBuffer; offset: number; size: number } {
+    const limit = this.bindingLimit;
+    let range: { buffer: GPUBuffer; offset: number; size: number };
+    if (v instanceof Tensor) {
+      v.assertLive(what);
+      const own = Math.min(v.buffer.size, Math.ceil(v.byteLength / 16) * 16);
+      range = { buffer: v.buffer, offset: 0, size: v.buffer.size <= limit ? v.buffer.size : own };
+    } else if ('tensor' in v) {
+      v.tensor.assertLive(what);
+      range = { buffer: v.tensor.buffer, offset: v.offset, size: v.size };
+      if (v.offset % this.bindingOffsetAlignment !== 0 || v.size <= 0 || v.offset + v.size > v.tensor.buffer.size) {
+        throw new Error(`${what}: range ${v.offset}+${v.size} is misaligned or outside its ${v.tensor.buffer.size}-byte buffer`);
+      }
+    } else {
+      range = { buffer: v, offset: 0, size: v.size };
+    }
+    if (range.size > limit) {
+      throw new Error(`${what}: binding of ${range.size} bytes is over the binding limit ${limit} (this kernel cannot split it into segments)`);
+    }
+    return range;
   }
 
   private grid(workgroups: DispatchArgs['workgroups'], label: string): [number, number, number] {

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { activationFlags, expectDType, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /**
  * out = a + b, elementwise, same shapes, summed in f32 (b f32, or f16 read in place); `out` defaults to
@@ -19,9 +20,21 @@ export function add(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor
   }
   const y = out ?? ctx.empty(a.shape, a.dtype, op);
   if (a.size === 0) return y;
-  ctx.dispatch(
-    { shader: 'add', flags: activationFlags(ctx, op, { a, out: y }), constants: { B_F16: b.dtype === 'f16' ? 1 : 0 } },
-    { bindings: { a, b, out: y }, uniforms: { count: a.size }, workgroups: groupsFor(a.size), label: op },
-  );
+  // Elementwise: split into runs of elements when a tensor is over the binding limit.
+  const flags = activationFlags(ctx, op, { a, out: y });
+  const aBytes = a.dtype === 'f16' ? 2 : 4;
+  const bBytes = b.dtype === 'f16' ? 2 : 4;
+  const n = a.size;
+  for (const s of rowSegments(ctx, op, n, [{ tensor: a, rowBytes: aBytes }, { tensor: b, rowBytes: bBytes }, { tensor: y, rowBytes: aBytes }])) {
+    ctx.dispatch(
+      { shader: 'add', flags, constants: { B_F16: b.dtype === 'f16' ? 1 : 0 } },
+      {
+        bindings: { a: rowRange(a, aBytes, s, n), b: rowRange(b, bBytes, s, n), out: rowRange(y, aBytes, s, n) },
+        uniforms: { count: s.count },
+        workgroups: groupsFor(s.count),
+        label: op,
+      },
+    );
+  }
   return y;
 }

@@ -2,6 +2,8 @@ import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
 import { kernelPaths } from '../features.ts';
+import { rowRange, rowSegments, wholeBytes } from './segments.ts';
+import { copyColumns } from './copy-columns.ts';
 
 /**
  * The largest head size the kernels hold (shaders/attention.wgsl: 4·MAX_SLOTS·LANES;
@@ -111,28 +113,68 @@ export function attention(
   const path = options.path ?? (chunked ? preferredAttentionPath(ctx) : 'tiled');
   const y = out ?? ctx.empty(q.shape, 'f32', op);
   if (queries === 0) return y;
-  if (path !== 'tiled') {
+  if (wholeBytes(k) > ctx.bindingLimit || wholeBytes(v) > ctx.bindingLimit) {
+    attentionByHeadGroups(ctx, q, k, v, heads, y, path);
+    return y;
+  }
+  // Along query blocks when q or the output is over the binding limit: each query row is computed alone.
+  const rowBytes = 4 * width;
+  const segments = rowSegments(ctx, op, queries, [{ tensor: q, rowBytes }, { tensor: y, rowBytes }], [k, v]);
+  for (const segment of segments) {
+    const bindings = { q: rowRange(q, rowBytes, segment, queries), k, v, out: rowRange(y, rowBytes, segment, queries) };
+    if (path !== 'tiled') {
+      ctx.dispatch(
+        { shader: 'attention_direct', flags: path === 'direct' ? [] : ['SUBGROUPS'], constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+        {
+          bindings,
+          uniforms: { queries: segment.count, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },
+          workgroups: [Math.ceil(segment.count / DIRECT_ROWS_PER_GROUP), heads, 1],
+          label: op,
+        },
+      );
+      continue;
+    }
+    const lanes = lanesFor(headDim);
+    const rowsPerGroup = THREADS_PER_GROUP / lanes;
     ctx.dispatch(
-      { shader: 'attention_direct', flags: path === 'direct' ? [] : ['SUBGROUPS'], constants: { ALIGNED: headDim % 4 === 0 ? 1 : 0 } },
+      { shader: 'attention', constants: { HEAD_DIM: headDim, LANES: lanes } },
       {
-        bindings: { q, k, v, out: y },
-        uniforms: { queries, keys, heads, headDim, scale: 1 / Math.sqrt(headDim) },
-        workgroups: [Math.ceil(queries / DIRECT_ROWS_PER_GROUP), heads, 1],
+        bindings,
+        uniforms: { queries: segment.count, keys, heads, scale: 1 / Math.sqrt(headDim) },
+        workgroups: [Math.ceil(segment.count / rowsPerGroup), heads, 1],
         label: op,
       },
     );
-    return y;
   }
-  const lanes = lanesFor(headDim);
-  const rowsPerGroup = THREADS_PER_GROUP / lanes;
-  ctx.dispatch(
-    { shader: 'attention', constants: { HEAD_DIM: headDim, LANES: lanes } },
-    {
-      bindings: { q, k, v, out: y },
-      uniforms: { queries, keys, heads, scale: 1 / Math.sqrt(headDim) },
-      workgroups: [Math.ceil(queries / rowsPerGroup), heads, 1],
-      label: op,
-    },
-  );
   return y;
+}
+
+/**
+ * Attention when k or v is over the binding limit: by groups of heads, each group's columns of q, k and v
+ * gathered into tensors of their own (copy_columns.wgsl), attended with the same kernel and path, and
+ * scattered into `out`. Heads never interact, so the result is bit for bit that of one dispatch.
+ */
+function attentionByHeadGroups(ctx: GpuContext, q: Tensor, k: Tensor, v: Tensor, heads: number, out: Tensor, path: AttentionPath): void {
+  const [queries, width] = q.shape;
+  const keys = k.shape[0];
+  const headDim = width / heads;
+  const perGroup = Math.min(heads, Math.floor((ctx.bindingLimit - 16) / (4 * keys * headDim)));
+  if (perGroup < 1) {
+    throw new Error(`attention: one head of ${keys} keys × ${headDim} (${4 * keys * headDim} bytes) exceeds the binding limit ${ctx.bindingLimit}; k and v cannot be split into segments`);
+  }
+  for (let h0 = 0; h0 < heads; h0 += perGroup) {
+    const n = Math.min(perGroup, heads - h0);
+    const columns = { start: h0 * headDim, count: n * headDim };
+    const local = { start: 0, count: n * headDim };
+    const gather = (t: Tensor, rows: number, name: string) => {
+      const part = ctx.empty([rows, n * headDim], 'f32', `attention ${name} heads`);
+      copyColumns(ctx, t, columns, part, local);
+      return part;
+    };
+    const [qPart, kPart, vPart] = [gather(q, queries, 'q'), gather(k, keys, 'k'), gather(v, keys, 'v')];
+    const outPart = attention(ctx, qPart, kPart, vPart, n, undefined, { path });
+    copyColumns(ctx, outPart, local, out, columns);
+    // Back to the pool; commands already recorded still read their contents.
+    for (const t of [qPart, kPart, vPart, outPart]) t.release();
+  }
 }

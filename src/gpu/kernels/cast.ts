@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /** Converts between f32 and f16 (packed); returns x itself when it already has the dtype. */
 export function cast(ctx: GpuContext, x: Tensor, dtype: 'f32' | 'f16', out?: Tensor): Tensor {
@@ -11,11 +12,21 @@ export function cast(ctx: GpuContext, x: Tensor, dtype: 'f32' | 'f16', out?: Ten
   expectDType('cast', 'out', y, dtype);
   expectSameShape('cast', 'x', x, 'out', y);
   const toHalf = dtype === 'f16';
-  const invocations = toHalf ? Math.ceil(x.size / 2) : x.size;
-  ctx.dispatch(
-    { shader: 'cast', constants: { OP: toHalf ? 0 : 1 } },
-    { bindings: { x, out: y }, uniforms: { count: x.size }, workgroups: groupsFor(invocations), label: `cast ${x.dtype}→${dtype}` },
-  );
+  // Runs of elements when a tensor is over the binding limit (even-length runs: f16 packs two to a word).
+  const n = x.size;
+  const [xBytes, yBytes] = [x, y].map((t) => (t.dtype === 'f16' ? 2 : 4));
+  for (const s of rowSegments(ctx, 'cast', n, [{ tensor: x, rowBytes: xBytes }, { tensor: y, rowBytes: yBytes }])) {
+    const invocations = toHalf ? Math.ceil(s.count / 2) : s.count;
+    ctx.dispatch(
+      { shader: 'cast', constants: { OP: toHalf ? 0 : 1 } },
+      {
+        bindings: { x: rowRange(x, xBytes, s, n), out: rowRange(y, yBytes, s, n) },
+        uniforms: { count: s.count },
+        workgroups: groupsFor(invocations),
+        label: `cast ${x.dtype}→${dtype}`,
+      },
+    );
+  }
   return y;
 }
 

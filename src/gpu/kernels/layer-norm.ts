@@ -2,6 +2,7 @@ import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { activationFlags, expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
 import { kernelPaths } from '../features.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /**
  * How a row is reduced:
@@ -102,24 +103,29 @@ export function layerNorm(ctx: GpuContext, x: Tensor, options: LayerNormOptions)
   if (x.size === 0) return out;
   const rowsPath = path === 'rows';
   const flags = { HAS_WEIGHT: weight ? 1 : 0, HAS_BIAS: bias ? 1 : 0, HAS_MODULATION: modulation ? 1 : 0 };
-  ctx.dispatch(
-    rowsPath
-      ? { shader: 'layer_norm_rows', constants: { ...flags, ALIGNED: cols % 4 === 0 ? 1 : 0 } }
-      : { shader: 'layer_norm', flags: template, constants: { ...flags, THREADS: rowThreads(cols) } },
-    {
-      // Bindings a variant does not read are filled with x (read-only, so binding it twice is valid).
-      bindings: { x, weight: weight ?? x, bias: bias ?? x, table: modulation?.table ?? x, out },
-      uniforms: {
-        rows,
-        cols,
-        eps,
-        shiftRow: modulation?.shiftRow ?? 0,
-        scaleRow: modulation?.scaleRow ?? 0,
+  const rowBytes = (x.dtype === 'f16' ? 2 : 4) * cols;
+  const segments = rowSegments(ctx, op, rows, [{ tensor: x, rowBytes }, { tensor: out, rowBytes }], [weight, bias, modulation?.table]);
+  for (const segment of segments) {
+    const xPart = rowRange(x, rowBytes, segment, rows);
+    ctx.dispatch(
+      rowsPath
+        ? { shader: 'layer_norm_rows', constants: { ...flags, ALIGNED: cols % 4 === 0 ? 1 : 0 } }
+        : { shader: 'layer_norm', flags: template, constants: { ...flags, THREADS: rowThreads(cols) } },
+      {
+        // Bindings a variant does not read are filled with x (read-only, so binding it twice is valid).
+        bindings: { x: xPart, weight: weight ?? xPart, bias: bias ?? xPart, table: modulation?.table ?? xPart, out: rowRange(out, rowBytes, segment, rows) },
+        uniforms: {
+          rows: segment.count,
+          cols,
+          eps,
+          shiftRow: modulation?.shiftRow ?? 0,
+          scaleRow: modulation?.scaleRow ?? 0,
+        },
+        workgroups: rowsPath ? Math.ceil(segment.count / ROWS_PER_GROUP) : segment.count,
+        label: op,
       },
-      workgroups: rowsPath ? Math.ceil(rows / ROWS_PER_GROUP) : rows,
-      label: op,
-    },
-  );
+    );
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
+import type { TensorRange } from '../context.ts';
 
 export interface LinearTerm {
   tensor: Tensor;
@@ -53,19 +55,23 @@ export function linearCombination(ctx: GpuContext, terms: readonly LinearTerm[],
   const y = out ?? ctx.empty(first.shape, 'f32', op);
   if (first.size === 0) return y;
 
-  const bindings: Record<string, Tensor> = { out: y };
-  const uniforms: Record<string, number> = { count: first.size, zero: 0 };
+  const uniforms: Record<string, number> = { zero: 0 };
   for (let i = 0; i < MAX_TERMS; i++) {
-    const term = terms[i];
-    bindings[`t${i}`] = term?.tensor ?? first; // unused slots: bound, never read
-    const [c1, c2, c3] = coefficientParts(term?.coef ?? 0);
+    const [c1, c2, c3] = coefficientParts(terms[i]?.coef ?? 0);
     uniforms[`c1_${i}`] = c1;
     uniforms[`c2_${i}`] = c2;
     uniforms[`c3_${i}`] = c3;
   }
-  ctx.dispatch(
-    { shader: 'linear_combination', constants: { TERMS: terms.length } },
-    { bindings, uniforms, workgroups: groupsFor(first.size), label: op },
-  );
+  // Runs of elements when a tensor is over the binding limit (each element is computed alone).
+  const n = first.size;
+  const splits = [y, ...terms.map((t) => t.tensor)].map((tensor) => ({ tensor, rowBytes: 4 }));
+  for (const s of rowSegments(ctx, op, n, splits)) {
+    const bindings: Record<string, Tensor | TensorRange> = { out: rowRange(y, 4, s, n) };
+    for (let i = 0; i < MAX_TERMS; i++) bindings[`t${i}`] = rowRange(terms[i]?.tensor ?? first, 4, s, n); // unused slots: bound, never read
+    ctx.dispatch(
+      { shader: 'linear_combination', constants: { TERMS: terms.length } },
+      { bindings, uniforms: { ...uniforms, count: s.count }, workgroups: groupsFor(s.count), label: op },
+    );
+  }
   return y;
 }

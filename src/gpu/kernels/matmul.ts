@@ -3,6 +3,8 @@ import { QuantizedWeight } from '../quantized.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { activationFlags, expectDType, expectShape } from './check.ts';
 import { kernelPaths } from '../features.ts';
+import { rowRange, rowSegments } from './segments.ts';
+import { matmulByColumns, matmulColumnsPerSegment } from './matmul-columns.ts';
 
 export type MatmulActivation = 'none' | 'gelu_tanh' | 'silu';
 
@@ -133,41 +135,55 @@ export function matmul(ctx: GpuContext, x: Tensor, weight: LinearWeight, options
   }
   if (M === 0 || N === 0) return out;
 
+  // A weight (bias, gate) over the binding limit: along output columns, each segment as a matmul of its own.
+  const columns = matmulColumnsPerSegment(ctx, M, w, bias, gate);
+  if (columns !== undefined) {
+    if (quantized || template.length) throw new Error(`${op}: a ${quantized ? `${quantized.format} weight` : 'matmul with f16 activations'} over the binding limit (${ctx.bindingLimit} bytes) is not split yet`);
+    matmulByColumns(ctx, matmul, { x, w, bias, gate, gateRow, residual, activation, path, out, columns });
+    return out;
+  }
+
   // Every format but f32 is read 8 weights at a time.
   const aligned = K % 4 === 0 && (w.dtype === 'f32' || K % 8 === 0);
   const groupSize = quantized?.groupSize ?? 0;
   const placeholder = dummy(ctx);
   const [tileRows, tileCols] = TILES[path];
-  const mTiles = Math.ceil(M / tileRows);
   const nTiles = Math.ceil(N / tileCols);
-  ctx.dispatch(
-    {
-      shader: 'matmul',
-      flags: template,
-      constants: {
-        WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
-        HAS_BIAS: bias ? 1 : 0,
-        ACTIVATION: ACTIVATION[activation],
-        HAS_GATE: gate ? 1 : 0,
-        HAS_RESIDUAL: residual ? 1 : 0,
-        ALIGNED: aligned ? 1 : 0,
-        PATH: PATH_CODE[path],
+  // Along tokens when x, the residual or the output is over the binding limit (rows are independent).
+  const xRowBytes = (x.dtype === 'f16' ? 2 : 4) * K;
+  const splits = [{ tensor: x, rowBytes: xRowBytes }, { tensor: out, rowBytes: 4 * N }];
+  if (residual) splits.push({ tensor: residual, rowBytes: 4 * N });
+  const segments = rowSegments(ctx, op, M, splits, [w, quantized?.scales, bias, gate]);
+  for (const segment of segments) {
+    ctx.dispatch(
+      {
+        shader: 'matmul',
+        flags: template,
+        constants: {
+          WEIGHT_FORMAT: WEIGHT_FORMAT[w.dtype as keyof typeof WEIGHT_FORMAT],
+          HAS_BIAS: bias ? 1 : 0,
+          ACTIVATION: ACTIVATION[activation],
+          HAS_GATE: gate ? 1 : 0,
+          HAS_RESIDUAL: residual ? 1 : 0,
+          ALIGNED: aligned ? 1 : 0,
+          PATH: PATH_CODE[path],
+        },
       },
-    },
-    {
-      bindings: {
-        x,
-        w,
-        scales: quantized?.scales ?? placeholder,
-        bias: bias ?? placeholder,
-        gate: gate ?? placeholder,
-        residual: residual ?? placeholder,
-        out,
+      {
+        bindings: {
+          x: rowRange(x, xRowBytes, segment, M),
+          w,
+          scales: quantized?.scales ?? placeholder,
+          bias: bias ?? placeholder,
+          gate: gate ?? placeholder,
+          residual: residual ? rowRange(residual, 4 * N, segment, M) : placeholder,
+          out: rowRange(out, 4 * N, segment, M),
+        },
+        uniforms: { M: segment.count, N, K, gateRow, groupShift: groupSize > 0 ? Math.log2(groupSize) : 0, groupsPerRow: groupSize > 0 ? Math.ceil(K / groupSize) : 0 },
+        workgroups: [nTiles, Math.ceil(segment.count / tileRows), 1],
+        label: op,
       },
-      uniforms: { M, N, K, gateRow, groupShift: groupSize > 0 ? Math.log2(groupSize) : 0, groupsPerRow: groupSize > 0 ? Math.ceil(K / groupSize) : 0 },
-      workgroups: [nTiles, mTiles, 1],
-      label: op,
-    },
-  );
+    );
+  }
   return out;
 }

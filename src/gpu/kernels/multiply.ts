@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /** out = a · b, elementwise, same shapes, f32; `out` defaults to a new tensor and must alias neither input. */
 export function multiply(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): Tensor {
@@ -15,9 +16,18 @@ export function multiply(ctx: GpuContext, a: Tensor, b: Tensor, out?: Tensor): T
   }
   const y = out ?? ctx.empty(a.shape, 'f32', op);
   if (a.size === 0) return y;
-  ctx.dispatch(
-    { shader: 'multiply' },
-    { bindings: { a, b, out: y }, uniforms: { count: a.size }, workgroups: groupsFor(a.size), label: op },
-  );
+  // Elementwise: split into runs of elements when a tensor is over the binding limit.
+  const n = a.size;
+  for (const s of rowSegments(ctx, op, n, [a, b, y].map((tensor) => ({ tensor, rowBytes: 4 })))) {
+    ctx.dispatch(
+      { shader: 'multiply' },
+      {
+        bindings: { a: rowRange(a, 4, s, n), b: rowRange(b, 4, s, n), out: rowRange(y, 4, s, n) },
+        uniforms: { count: s.count },
+        workgroups: groupsFor(s.count),
+        label: op,
+      },
+    );
+  }
   return y;
 }

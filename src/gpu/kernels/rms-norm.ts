@@ -2,6 +2,7 @@ import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { activationFlags, expectDType, expectSameShape, expectShape, rowsCols } from './check.ts';
 import { ROWS_PER_GROUP, choosePath, rowThreads, type NormPath } from './layer-norm.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 export interface RmsNormOptions {
   /** Defaults to the adapter's best (see `preferredNormPath` in layer-norm.ts). */
@@ -30,15 +31,18 @@ export function rmsNorm(ctx: GpuContext, x: Tensor, weight: Tensor, eps: number,
   const path = flags.length ? 'tree' : choosePath(ctx, op, options.path, { x, weight });
   const y = out ?? ctx.empty(x.shape, x.dtype, op);
   if (x.size === 0) return y;
-  const bindings = { x, weight, out: y };
-  const uniforms = { rows, cols, eps };
-  if (path === 'rows') {
-    ctx.dispatch(
-      { shader: 'rms_norm_rows', constants: { ALIGNED: cols % 4 === 0 ? 1 : 0 } },
-      { bindings, uniforms, workgroups: Math.ceil(rows / ROWS_PER_GROUP), label: op },
-    );
-  } else {
-    ctx.dispatch({ shader: 'rms_norm', flags, constants: { THREADS: rowThreads(cols) } }, { bindings, uniforms, workgroups: rows, label: op });
+  const rowBytes = (x.dtype === 'f16' ? 2 : 4) * cols;
+  for (const segment of rowSegments(ctx, op, rows, [{ tensor: x, rowBytes }, { tensor: y, rowBytes }], [weight])) {
+    const bindings = { x: rowRange(x, rowBytes, segment, rows), weight, out: rowRange(y, rowBytes, segment, rows) };
+    const uniforms = { rows: segment.count, cols, eps };
+    if (path === 'rows') {
+      ctx.dispatch(
+        { shader: 'rms_norm_rows', constants: { ALIGNED: cols % 4 === 0 ? 1 : 0 } },
+        { bindings, uniforms, workgroups: Math.ceil(segment.count / ROWS_PER_GROUP), label: op },
+      );
+    } else {
+      ctx.dispatch({ shader: 'rms_norm', flags, constants: { THREADS: rowThreads(cols) } }, { bindings, uniforms, workgroups: segment.count, label: op });
+    }
   }
   return y;
 }

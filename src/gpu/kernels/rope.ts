@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /**
  * Wan's 3-D RoPE on interleaved pairs: for token l and each head, (x[2j], x[2j+1]) is rotated by the
@@ -27,16 +28,27 @@ export function rope(ctx: GpuContext, x: Tensor, cos: Tensor, sin: Tensor, heads
     if (out.buffer === x.buffer) throw new Error(`${op}: out must be another tensor than x (WebGPU cannot bind one buffer as both input and output)`);
   }
   const y = out ?? ctx.empty(x.shape, 'f32', op);
-  const pairs = x.size / 2;
-  if (pairs === 0) return y;
-  ctx.dispatch(
-    { shader: 'rope' },
-    {
-      bindings: { x, cos, sin, out: y },
-      uniforms: { pairs, pairsPerHead: halfDim, pairsPerToken: heads * halfDim },
-      workgroups: groupsFor(pairs),
-      label: op,
-    },
-  );
+  if (x.size === 0) return y;
+  // Along tokens when a tensor is over the binding limit: x, out and the tables are split alike.
+  const rowBytes = 4 * width;
+  const tableBytes = 4 * halfDim;
+  const splits = [{ tensor: x, rowBytes }, { tensor: y, rowBytes }, { tensor: cos, rowBytes: tableBytes }, { tensor: sin, rowBytes: tableBytes }];
+  for (const segment of rowSegments(ctx, op, tokens, splits)) {
+    const pairs = (segment.count * width) / 2;
+    ctx.dispatch(
+      { shader: 'rope' },
+      {
+        bindings: {
+          x: rowRange(x, rowBytes, segment, tokens),
+          cos: rowRange(cos, tableBytes, segment, tokens),
+          sin: rowRange(sin, tableBytes, segment, tokens),
+          out: rowRange(y, rowBytes, segment, tokens),
+        },
+        uniforms: { pairs, pairsPerHead: halfDim, pairsPerToken: heads * halfDim },
+        workgroups: groupsFor(pairs),
+        label: op,
+      },
+    );
+  }
   return y;
 }

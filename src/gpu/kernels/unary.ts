@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import type { Tensor } from '../tensor.ts';
 import { activationFlags, expectSameShape, groupsFor } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 export type UnaryOp = 'silu' | 'gelu_tanh' | 'relu' | 'tanh_clamp3' | 'clamp01';
 
@@ -15,9 +16,16 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: Tensor, out?: Tensor): Te
   activationFlags(ctx, op, out ? { x, out } : { x });
   const y = out ?? ctx.empty(x.shape, x.dtype, op);
   expectSameShape(op, 'x', x, 'out', y);
-  ctx.dispatch(
-    { shader: 'unary', flags: activationFlags(ctx, op, { x, out: y }), constants: { OP: OP_CODE[op] } },
-    { bindings: { x, out: y }, uniforms: { count: x.size }, workgroups: groupsFor(x.size), label: op },
-  );
+  // Elementwise: split into runs of elements when a tensor is over the binding limit.
+  const flags = activationFlags(ctx, op, { x, out: y });
+  const bytes = x.dtype === 'f16' ? 2 : 4;
+  const n = x.size;
+  if (n === 0) return y;
+  for (const s of rowSegments(ctx, op, n, [x, y].map((tensor) => ({ tensor, rowBytes: bytes })))) {
+    ctx.dispatch(
+      { shader: 'unary', flags, constants: { OP: OP_CODE[op] } },
+      { bindings: { x: rowRange(x, bytes, s, n), out: rowRange(y, bytes, s, n) }, uniforms: { count: s.count }, workgroups: groupsFor(s.count), label: op },
+    );
+  }
   return y;
 }
