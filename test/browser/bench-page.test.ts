@@ -90,7 +90,8 @@ describe('benchmark page: sweeps, the front, any width, machines side by side', 
       return path;
     });
     await page.setInputFiles('#compare-files', files);
-    await page.waitForSelector('#compare-policies');
+    // The table shows this run already; wait for the two loaded reports' columns.
+    await page.waitForFunction(() => document.querySelectorAll('#compare-policies thead th').length === 4, null, { timeout: 30_000 });
     const heads = await page.locator('#compare-policies thead th').allTextContents();
     expect(heads).toHaveLength(4);
     expect(heads[2]).toMatch(/^GPU A/);

@@ -34,8 +34,8 @@ describe('under an artificial binding cap, outputs equal the uncapped run bit fo
   // Caps below most activations and weights. The goldens' odd widths (48, 96) align a row range only
   // every few rows, which bounds how low a cap can go (real widths are multiples of 64: any row aligns).
   const cases = [
-    { name: 'tiny', cap: 8192, split: ['matmul', 'attention_direct_subgroups', 'layer_norm_rows', 'rms_norm_rows', 'rope', 'copy_columns'] },
-    { name: 'tiny_bf16', cap: 8192, split: ['matmul', 'attention_direct_subgroups', 'layer_norm_rows', 'rms_norm_rows', 'rope', 'copy_columns'] },
+    { name: 'tiny', cap: 8192, split: ['matmul', 'attention_direct', 'layer_norm_rows', 'rms_norm_rows', 'rope', 'copy_columns'] },
+    { name: 'tiny_bf16', cap: 8192, split: ['matmul', 'attention_direct', 'layer_norm_rows', 'rms_norm_rows', 'rope', 'copy_columns'] },
     { name: 'head128', cap: 32768, split: ['matmul', 'copy_columns'] },
   ];
   for (const { name, cap, split: splitShaders } of cases) {
@@ -49,7 +49,6 @@ describe('under an artificial binding cap, outputs equal the uncapped run bit fo
       const { result: split, ranges } = await capped(ctx, cap, () => runTransformerOnInputs(ctx, model, inputs, { intermediates: true }));
       console.log(`${name} under ${cap} B: sub-range bindings ${JSON.stringify(ranges)}`);
       for (const shader of splitShaders) {
-        if (shader === 'attention_direct_subgroups' && !ctx.features.has('subgroups')) continue;
         expect(ranges[shader], `${shader} was split`).toBeGreaterThan(0);
       }
       expect(bits(split.output.data)).toEqual(bits(whole.output.data));
