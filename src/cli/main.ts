@@ -47,7 +47,11 @@ export async function main(argv: string[]): Promise<number> {
     await command.run(new Options(parsed, name));
     return 0;
   } catch (e) {
-    const err = e as Error;
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (err.name === 'AbortError') {
+      console.error(`webdit ${name}: interrupted; nothing was written`);
+      return 130;
+    }
     if (err instanceof UsageError) {
       console.error(`${err.message}\nusage: ${command.usage}`);
       return 2;

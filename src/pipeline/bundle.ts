@@ -15,6 +15,7 @@ import type { VideoDecoder } from '../decoder/decoder.ts';
 import { IdentityDecoder } from '../decoder/identity.ts';
 import { TaehvDecoder } from '../decoder/taehv.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
+import { checkModelFolder } from './preflight.ts';
 import { checkConditionChannels, parseCondition, type ModelCondition } from '../model/condition.ts';
 
 export interface BundleDefaults {
@@ -89,6 +90,7 @@ function numberField(index: Record<string, unknown>, name: string, fallback: num
 }
 
 export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
+  await checkModelFolder(folder);
   const index = (await readJson(folder, 'model_index.json')) ?? {};
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
   if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);

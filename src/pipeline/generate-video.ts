@@ -10,6 +10,7 @@ import type { Branch } from '../cache/manager.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
 import { parseCacheSpec } from '../cache/spec.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
+import { checkFootprint, checkSamplingOptions, checkVideoSize, runFootprint, type DeviceLimits } from './preflight.ts';
 import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
 
 export interface GenerateRequest {
@@ -97,7 +98,7 @@ function cacheConfig(bundle: ModelBundle, cache: unknown): CacheConfig {
  * anything the run would refuse (sizes, steps, seed, embeddings, cache spec, latents, unknown fields),
  * without touching the GPU.
  */
-export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): GenerateOptions & { settings: GenerateSettings } {
+export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, limits?: DeviceLimits): GenerateOptions & { settings: GenerateSettings } {
   if (typeof request !== 'object' || request === null) throw new Error('generate: the request must be an object with at least a prompt');
   const unknown = Object.keys(request).filter((k) => !REQUEST_FIELDS.has(k));
   if (unknown.length) throw new Error(`generate: unknown request field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${[...REQUEST_FIELDS].join(', ')})`);
@@ -112,10 +113,23 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): G
     seed: optionalNumber(request, 'seed', 0),
     cache: cacheConfig(bundle, request.cache),
   };
-  if (!Number.isInteger(settings.steps) || settings.steps < 1) throw new Error(`generate: steps must be a positive integer, got ${settings.steps}`);
-  if (!Number.isInteger(settings.seed) || settings.seed < 0) throw new Error(`generate: seed must be a non-negative integer, got ${settings.seed}`);
+  const where = (e: unknown) => new Error(`generate: ${(e as Error).message}`);
+  const { model, decoder } = bundle;
+  try {
+    checkSamplingOptions(settings);
+    const [, ph, pw] = model.config.patchSize;
+    checkVideoSize(settings, { temporal: decoder.temporalScale, multiple: decoder.spatialScale * Math.max(ph, pw) });
+  } catch (e) {
+    throw where(e);
+  }
   const shape = latentShape(bundle.model, bundle.decoder, settings);
   const count = shape.reduce((a, b) => a * b, 1);
+  const footprint = runFootprint(model.config, settings, { temporal: decoder.temporalScale, spatial: decoder.spatialScale }, bundle.textLen);
+  try {
+    checkFootprint(footprint, limits, `${settings.frames} frames of ${settings.width}×${settings.height}`);
+  } catch (e) {
+    throw where(e);
+  }
   if (request.latents !== undefined) {
     if (!(request.latents instanceof Float32Array)) throw new Error('generate: latents must be a Float32Array');
     if (request.latents.length !== count) throw new Error(`generate: latents have ${request.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
@@ -146,7 +160,7 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): G
 
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
 export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
-  const { settings, ...options } = resolveRequest(bundle, request);
+  const { settings, ...options } = resolveRequest(bundle, request, ctx.limits);
   const result = await generate(ctx, options);
   return { ...result, settings };
 }
