@@ -13,10 +13,10 @@ function statOrUndefined(path: string) {
   }
 }
 
-/** The output file's extension is one of `extensions`, its folder exists and is writable, and it is not a folder. */
-export function checkOutputPath(command: string, path: string, extensions: string[]): void {
+/** The output file's extension is one of `extensions` (when given), its folder exists and is writable, and it is not a folder. */
+export function checkOutputPath(command: string, path: string, extensions?: string[]): void {
   const ext = extname(path).toLowerCase();
-  if (!extensions.includes(ext)) throw new UsageError(`${command}: --out must end in ${extensions.join(', ')}, got "${path}"`);
+  if (extensions && !extensions.includes(ext)) throw new UsageError(`${command}: --out must end in ${extensions.join(', ')}, got "${path}"`);
   const folder = dirname(resolve(path));
   const folderStat = statOrUndefined(folder);
   if (!folderStat) throw new UsageError(`${command}: cannot write ${path}: the folder ${folder} does not exist (create it first)`);
