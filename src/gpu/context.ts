@@ -57,6 +57,11 @@ function bucketBytes(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** An allocation the GPU (or the context's cap) could not make. */
+export class GpuOutOfMemoryError extends Error {
+  override name = 'GpuOutOfMemoryError';
+}
+
 export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
@@ -86,6 +91,8 @@ export class GpuContext {
   liveBytes = 0;
   /** Bytes held by the pool's free buffers. */
   pooledBytes = 0;
+  /** Most bytes of buffers (live and pooled) this context creates; a test lowers it to force an out-of-memory. */
+  memoryCapBytes = Infinity;
   /** Most bytes of tensors alive at once since the last `resetPeakBytes()`. */
   peakLiveBytes = 0;
   /** Submissions so far, by reason: shows how well dispatches are batched. */
@@ -109,8 +116,7 @@ export class GpuContext {
     });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
-      const kind = err instanceof GPUOutOfMemoryError ? 'GPU out of memory' : 'GPU error';
-      this.firstError ??= new Error(`${kind}: ${err.message}`);
+      this.firstError ??= err instanceof GPUOutOfMemoryError ? new GpuOutOfMemoryError(`GPU out of memory: ${err.message}`) : new Error(`GPU error: ${err.message}`);
     });
     void device.lost.then((info) => {
       this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
@@ -336,6 +342,13 @@ export class GpuContext {
     if (reused) {
       this.pooledBytes -= size;
       return reused;
+    }
+    if (this.liveBytes + this.pooledBytes + size > this.memoryCapBytes) {
+      this.flush('memory cap'); // recorded work may still use pooled buffers: submit it before they are destroyed
+      this.trimPool();
+      if (this.liveBytes + size > this.memoryCapBytes) {
+        throw new GpuOutOfMemoryError(`out of GPU memory: a ${size}-byte buffer on top of ${this.liveBytes} bytes in use exceeds the ${this.memoryCapBytes}-byte cap`);
+      }
     }
     return this.device.createBuffer({
       size,

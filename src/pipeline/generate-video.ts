@@ -3,7 +3,7 @@
 // negative prompt, TeaCache calibration) is filled in here, so no caller assembles the engine's
 // options by hand; the request is checked whole before any GPU work.
 
-import type { GpuContext } from '../gpu/context.ts';
+import { GpuOutOfMemoryError, type GpuContext } from '../gpu/context.ts';
 import type { BlockStackRunner } from '../model/transformer.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
 import type { Branch } from '../cache/manager.ts';
@@ -161,6 +161,40 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, li
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
 export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
   const { settings, ...options } = resolveRequest(bundle, request, ctx.limits);
-  const result = await generate(ctx, options);
-  return { ...result, settings };
+  if (ctx.isLost) throw new GpuLostError('generate: the GPU device was lost before this run: generate again (a new device and the model are set up anew)');
+  if (bundle.model.ctx !== ctx) throw new Error(`generate: ${bundle.name} was loaded on another GPU device: load it again on this one`);
+  try {
+    const result = await generate(ctx, options);
+    return { ...result, settings };
+  } catch (e) {
+    if (e instanceof GpuOutOfMemoryError && !ctx.isLost) {
+      // Free the pool too, once the GPU is done with what was recorded, so a smaller run can follow.
+      await ctx.sync().catch(() => undefined);
+      ctx.trimPool();
+    }
+    throw explainGpuFailure(ctx, e, settings);
+  }
+}
+
+/** The device went away (driver reset, `device.destroy()`): nothing of the run or the model survives on it. */
+export class GpuLostError extends Error {
+  override name = 'GpuLostError';
+}
+
+/**
+ * A failed run's error, said plainly: device loss (generate again: a new device is made) and
+ * out-of-memory (the run's buffers are freed, and the pool's too, so a smaller run can follow).
+ */
+function explainGpuFailure(ctx: GpuContext, e: unknown, settings: GenerateSettings): unknown {
+  if (!(e instanceof Error) || e.name === 'AbortError') return e;
+  if (ctx.isLost) {
+    return new GpuLostError(`generate: the GPU device was lost during the run (${e.message}); nothing was kept: generate again (a new device and the model are set up anew)`, { cause: e });
+  }
+  if (e instanceof GpuOutOfMemoryError) {
+    return new GpuOutOfMemoryError(
+      `generate: ${e.message} (${settings.frames} frames of ${settings.width}×${settings.height}); the run's buffers were freed: use fewer frames, a smaller size or close other GPU work, then generate again`,
+      { cause: e },
+    );
+  }
+  return e;
 }
