@@ -93,6 +93,8 @@ export class GpuContext {
   pooledBytes = 0;
   /** Most bytes of buffers (live and pooled) this context creates; a test lowers it to force an out-of-memory. */
   memoryCapBytes = Infinity;
+  /** Live tensors made inside each running `releasingOnFailure` (what a failed run must free). */
+  private readonly runScopes: Set<Tensor>[] = [];
   /** Most bytes of tensors alive at once since the last `resetPeakBytes()`. */
   peakLiveBytes = 0;
   /** Submissions so far, by reason: shows how well dispatches are batched. */
@@ -200,6 +202,7 @@ export class GpuContext {
     }
     const buffer = this.acquireBuffer(bytes);
     const t = new Tensor(this, buffer, shape, dtype, label);
+    for (const scope of this.runScopes) scope.add(t);
     this.liveTensors++;
     this.liveBytes += bucketBytes(bytes);
     this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
@@ -301,6 +304,7 @@ export class GpuContext {
 
   /** @internal Called by Tensor.release(). */
   releaseBuffer(t: Tensor): void {
+    for (const scope of this.runScopes) scope.delete(t);
     const bytes = t.buffer.size;
     this.liveTensors--;
     this.liveBytes -= bytes;
@@ -308,6 +312,29 @@ export class GpuContext {
     if (list) list.push(t.buffer);
     else this.pool.set(bytes, [t.buffer]);
     this.pooledBytes += bytes;
+  }
+
+  /**
+   * Runs `fn`; when it fails, releases every tensor made meanwhile and still live (the intermediates a
+   * failure left behind). Tensors meant to outlive a run (weights, cached tables) are marked with `keep`.
+   */
+  async releasingOnFailure<T>(fn: () => Promise<T>): Promise<T> {
+    const made = new Set<Tensor>();
+    this.runScopes.push(made);
+    try {
+      return await fn();
+    } catch (e) {
+      for (const t of [...made]) t.release();
+      throw e;
+    } finally {
+      this.runScopes.splice(this.runScopes.indexOf(made), 1);
+    }
+  }
+
+  /** Marks a tensor as outliving the run that made it (see `releasingOnFailure`). */
+  keep<T extends Tensor>(t: T): T {
+    for (const scope of this.runScopes) scope.delete(t);
+    return t;
   }
 
   resetPeakBytes(): void {

@@ -164,7 +164,8 @@ export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, reques
   if (ctx.isLost) throw new GpuLostError('generate: the GPU device was lost before this run: generate again (a new device and the model are set up anew)');
   if (bundle.model.ctx !== ctx) throw new Error(`generate: ${bundle.name} was loaded on another GPU device: load it again on this one`);
   try {
-    const result = await generate(ctx, options);
+    // A failure mid-forward leaves intermediates the model had no chance to release: free them too.
+    const result = await ctx.releasingOnFailure(() => generate(ctx, options));
     return { ...result, settings };
   } catch (e) {
     if (e instanceof GpuOutOfMemoryError && !ctx.isLost) {

@@ -7,7 +7,7 @@ import { POLICY_DEFAULTS, type CacheConfig, type PolicyName } from '../cache/pol
 import { psnr } from '../frames/metrics.ts';
 import { AbortError, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
 import { generateVideo } from '../pipeline/generate-video.ts';
-import { runExclusive, sharedContext } from './engine.ts';
+import { liveBundle, runExclusive } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
@@ -304,8 +304,11 @@ async function onGenerate(event: Event): Promise<void> {
   $.runLabel.textContent = 'Preparing…';
   $.runEta.textContent = '';
   try {
-    const ctx = await sharedContext();
-    const { bundle } = m;
+    // After a lost device the context is new: the model is loaded again on it first.
+    const { ctx, bundle } = await liveBundle(m.key, m.bundle, (status) => {
+      $.runLabel.textContent = `The GPU was reset: loading the model again (${Math.round((100 * status.loadedBytes) / Math.max(1, status.totalBytes))}%)…`;
+    });
+    m.bundle = bundle;
     const result = await runExclusive(
       () =>
         generateVideo(ctx, bundle, {

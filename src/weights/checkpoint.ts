@@ -137,7 +137,7 @@ async function streamTensor(
   const signal = options.signal;
   signal?.throwIfAborted();
   const widen = info.dtype !== 'F32' && (options.widenToF32?.(info.name, info) ?? false);
-  const tensor = ctx.empty(info.shape, widen ? 'f32' : GPU_DTYPE[info.dtype], info.name);
+  const tensor = ctx.keep(ctx.empty(info.shape, widen ? 'f32' : GPU_DTYPE[info.dtype], info.name)); // a weight outlives any run
   const total = tensorByteLength(info);
   // A 16-bit element becomes 4 bytes when widened: GPU offsets advance twice as fast.
   const gpuBytesPerStored = widen ? 2 : 1;

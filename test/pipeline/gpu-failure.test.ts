@@ -71,6 +71,14 @@ describe('a GPU failure during generation', () => {
     expect(ctx.liveBytes).toBe(liveBytes);
     expect(ctx.pooledBytes).toBe(0);
     expect(ctx.isLost).toBe(false);
+    // Caps that run out at other points (inside a block's forward, in the decoder): never a leak.
+    for (const extra of [40_000, 80_000, 160_000, 320_000]) {
+      ctx.memoryCapBytes = liveBytes + extra;
+      const outcome = await generateVideo(ctx, bundle, { prompt: 'a', steps: 2, seed: 1 }).then(() => 'done', (e: Error) => e.name);
+      expect(outcome).toMatch(/^(done|GpuOutOfMemoryError)$/);
+      ctx.trimPool();
+      expect([extra, ctx.liveTensors, ctx.liveBytes]).toEqual([extra, liveTensors, liveBytes]);
+    }
     ctx.memoryCapBytes = Infinity;
     const again = await generateVideo(ctx, bundle, { prompt: 'a', steps: 2, seed: 1 });
     expect(again.frames).toEqual(reference.frames);

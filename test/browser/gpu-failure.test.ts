@@ -1,0 +1,81 @@
+// The demo page (Vite's dev server, Chromium on SwiftShader) when the GPU fails mid-generation: the
+// device destroyed during sampling, then an out-of-memory forced by lowering the context's cap. Each run
+// ends with a clear message, frees what it held, and the next Generate works (on a new device and a
+// reloaded model after the loss). The page reaches the very module instance it runs through Vite's
+// /src/ URL, so the test can break its context.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, publicDirForTests, startDevServer, type Browser, type Served } from './harness.ts';
+
+let dev: Served;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  dev = await startDevServer(publicDirForTests().dir);
+  browser = await launchBrowser();
+  page = await browser.context.newPage();
+  await page.goto(`${dev.url}/`);
+  await page.waitForSelector('body[data-state=ready]', { timeout: 120_000 });
+  await page.fill('#steps', '3');
+  await page.selectOption('#cache-policy', 'none');
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await dev?.close();
+});
+
+async function generateOnce(p: Page): Promise<string> {
+  await p.evaluate(() => delete document.body.dataset.lastRun);
+  await p.click('#generate');
+  await p.waitForFunction(() => document.body.dataset.lastRun !== undefined, null, { timeout: 180_000 });
+  return (await p.evaluate(() => document.body.dataset.lastRun))!;
+}
+
+/**
+ * Runs `body` in the page with `ctx` bound to the page's GPU context, taken from the engine module the
+ * page itself uses (a string, so that vitest does not rewrite its dynamic import).
+ */
+function withPageContext<T>(body: string): Promise<T> {
+  return page.evaluate(`(async () => { const { sharedContext } = await import('/src/ui/engine.ts'); const ctx = await sharedContext(); ${body} })()`) as Promise<T>;
+}
+
+describe('the demo page when the GPU fails', () => {
+  it('device destroyed mid-generation: a clear message, and the next Generate works on a new device', async () => {
+    // Destroy the device at the second wait for the GPU: step 1 of the sampling loop.
+    const firstDevice = await withPageContext<boolean>(`
+      const sync = ctx.sync.bind(ctx);
+      let syncs = 0;
+      ctx.sync = async () => {
+        if (++syncs === 2) ctx.device.destroy();
+        return sync();
+      };
+      window.firstCtx = ctx;
+      return ctx.isLost;`);
+    expect(firstDevice).toBe(false);
+    expect(await generateOnce(page)).toBe('error');
+    expect(await page.textContent('#message')).toMatch(/the GPU device was lost during the run \(.*destroyed.*\); nothing was kept: generate again/);
+    expect(await page.isEnabled('#generate')).toBe(true);
+
+    expect(await generateOnce(page)).toBe('done');
+    const replaced = await withPageContext('return { replaced: ctx !== window.firstCtx, lost: ctx.isLost };');
+    expect(replaced).toEqual({ replaced: true, lost: false });
+    expect(await page.textContent('#message')).not.toMatch(/lost/);
+  }, 400_000);
+
+  it('out of memory while allocating: a clear message, nothing of the run left allocated, and the next Generate works', async () => {
+    const before = await withPageContext<object>(`
+      ctx.trimPool();
+      ctx.memoryCapBytes = ctx.liveBytes + 16 * 1024;
+      return { tensors: ctx.liveTensors, bytes: ctx.liveBytes };`);
+    expect(await generateOnce(page)).toBe('error');
+    expect(await page.textContent('#message')).toMatch(/out of GPU memory: .* the run's buffers were freed: use fewer frames, a smaller size/);
+    const after = await withPageContext(`
+      const held = { tensors: ctx.liveTensors, bytes: ctx.liveBytes, pooled: ctx.pooledBytes, lost: ctx.isLost };
+      ctx.memoryCapBytes = Infinity;
+      return held;`);
+    expect(after).toEqual({ ...before, pooled: 0, lost: false });
+    expect(await generateOnce(page)).toBe('done');
+  }, 400_000);
+});
