@@ -174,6 +174,7 @@ function updatePromptState(): void {
     $.prompt.disabled = true;
     $.examples.hidden = true;
     $.promptNote.hidden = false;
+    $.promptNote.classList.remove('unknown-words');
     $.promptNote.textContent = embeds
       ? `The prompt comes from ${embeds.promptName} (${embeds.prompt.rows} tokens of precomputed embeddings).`
       : `${modelLabel(model)} has no text encoder in webdit: load prompt embeddings (prompt_embeds .safetensors) under "Load another model".`;
@@ -187,9 +188,17 @@ function updatePromptState(): void {
       .map(([slot, words]) => `${slot}s: ${words.join(', ')}`)
       .join('; ');
     $.promptNote.hidden = false;
-    $.promptNote.textContent = `The model does not know ${unknown.map((w) => `“${w}”`).join(', ')}.${known ? ` It knows ${known}.` : ''}`;
+    $.promptNote.classList.add('unknown-words');
+    // Each unknown word highlighted: it becomes <unk>, so the model draws without it.
+    const marks = [...new Set(unknown)].flatMap((w, i) => {
+      const mark = document.createElement('mark');
+      mark.textContent = w;
+      return i ? [', ', mark] : [mark];
+    });
+    $.promptNote.replaceChildren('The model does not know ', ...marks, ` (they become <unk>).${known ? ` It knows ${known}.` : ''}`);
   } else {
     $.promptNote.hidden = true;
+    $.promptNote.classList.remove('unknown-words');
   }
 }
 
@@ -293,6 +302,7 @@ async function onGenerate(event: Event): Promise<void> {
     prompt = promptOf(m, $.prompt.value);
   } catch (e) {
     notice($.message, errorMessage(e), 'error');
+    document.body.dataset.lastRun = 'error';
     return;
   }
   const controller = new AbortController();

@@ -26,10 +26,10 @@ afterAll(async () => {
   await dev?.close();
 });
 
-async function generateOnce(p: Page): Promise<string> {
+async function generateOnce(p: Page, timeout = 180_000): Promise<string> {
   await p.evaluate(() => delete document.body.dataset.lastRun);
   await p.click('#generate');
-  await p.waitForFunction(() => document.body.dataset.lastRun !== undefined, null, { timeout: 180_000 });
+  await p.waitForFunction(() => document.body.dataset.lastRun !== undefined, null, { timeout });
   return (await p.evaluate(() => document.body.dataset.lastRun))!;
 }
 
@@ -40,6 +40,51 @@ async function generateOnce(p: Page): Promise<string> {
 function withPageContext<T>(body: string): Promise<T> {
   return page.evaluate(`(async () => { const { sharedContext } = await import('/src/ui/engine.ts'); const ctx = await sharedContext(); ${body} })()`) as Promise<T>;
 }
+
+describe('the demo page with bad input', () => {
+  it('refuses each before any GPU work, with the numbers and the nearest valid values', async () => {
+    const before = await withPageContext<number>('return ctx.liveTensors;');
+    const fields = async (values: Record<string, string>) => {
+      for (const [id, v] of Object.entries(values)) await page.fill(`#${id}`, v);
+    };
+    const defaults = { frames: await page.inputValue('#frames'), height: await page.inputValue('#height'), width: await page.inputValue('#width'), steps: '3', guidance: await page.inputValue('#guidance'), seed: '0' };
+    // The form's own constraints (min, max) stop some values in the browser with its message; the rest reach
+    // generate's checks. Either way no run starts.
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ frames: '100000', height: '4096', width: '4096' }, /100000 frames of 4096×4096 needs about \d+ GiB of GPU memory, with one buffer of \d+ GiB; your adapter's largest buffer is [\d.]+ [GM]iB/],
+      [{ height: '30' }, /height must be a multiple of 4 for this model, got 30 \(nearest: 28 or 32\)/],
+      [{ steps: '5000' }, /steps must be an integer from 1 to 1000, got 5000/],
+      [{ guidance: '-2' }, /guidance must be a number ≥ 0/],
+      [{ seed: '-3' }, /seed must be an integer from 0/],
+      [{ frames: '' }, /frames must be a number, got ""/],
+    ];
+    for (const [values, message] of cases) {
+      await fields({ ...defaults, ...values });
+      const invalid = await page.evaluate(() => [...document.querySelectorAll('input')].filter((i) => !i.checkValidity()).map((i) => `${i.id}: ${i.validationMessage}`));
+      if (invalid.length) {
+        // Blocked by the browser's form validation, naming the field.
+        expect(invalid.join('; '), JSON.stringify(values)).toMatch(new RegExp(`^${Object.keys(values)[0]}: .+`));
+        continue;
+      }
+      const outcome = await generateOnce(page, 20_000).catch(async () =>
+        page.evaluate(() => `timeout: state ${document.body.dataset.state}, label "${document.getElementById('run-label')?.textContent}", message "${document.getElementById('message')?.textContent}"`),
+      );
+      expect(outcome, JSON.stringify(values)).toBe('error');
+      expect(await page.textContent('#message'), JSON.stringify(values)).toMatch(message);
+    }
+    await fields(defaults);
+    // Nothing was allocated by the refused runs.
+    expect(await withPageContext<number>('return ctx.liveTensors;')).toBe(before);
+
+    // Words the toy model's vocabulary lacks are highlighted under the prompt.
+    await page.fill('#prompt', 'a purple elephant dancing');
+    await page.waitForSelector('#prompt-note.unknown-words:not([hidden])');
+    expect(await page.locator('#prompt-note mark').allTextContents()).toEqual(['purple', 'elephant', 'dancing']);
+    expect(await page.textContent('#prompt-note')).toMatch(/It knows .*circle/);
+    await page.fill('#prompt', 'a red circle moving right on a black background');
+    await page.waitForSelector('#prompt-note', { state: 'hidden' });
+  }, 300_000);
+});
 
 describe('the demo page when the GPU fails', () => {
   it('device destroyed mid-generation: a clear message, and the next Generate works on a new device', async () => {
