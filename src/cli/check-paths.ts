@@ -1,7 +1,7 @@
 // Node-side up-front checks for the paths a command is given, run before any GPU work: a typo in
 // --out must not cost a whole generation, and --model must name a folder that exists.
 
-import { accessSync, constants, statSync } from 'node:fs';
+import { closeSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { UsageError } from './args.ts';
 
@@ -21,10 +21,13 @@ export function checkOutputPath(command: string, path: string, extensions?: stri
   const folderStat = statOrUndefined(folder);
   if (!folderStat) throw new UsageError(`${command}: cannot write ${path}: the folder ${folder} does not exist (create it first)`);
   if (!folderStat.isDirectory()) throw new UsageError(`${command}: cannot write ${path}: ${folder} is not a folder`);
+  // A real probe file: permission bits say nothing for root or on read-only mounts such as /proc.
+  const probe = `${resolve(path)}.webdit-probe-${process.pid}`;
   try {
-    accessSync(folder, constants.W_OK);
-  } catch {
-    throw new UsageError(`${command}: cannot write ${path}: the folder ${folder} is not writable`);
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    throw new UsageError(`${command}: cannot write ${path}: the folder ${folder} is not writable (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (statOrUndefined(path)?.isDirectory()) throw new UsageError(`${command}: cannot write ${path}: it is a folder`);
 }

@@ -56,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`${err.message}\nusage: ${command.usage}`);
       return 2;
     }
-    console.error(`webdit ${name}: ${err.message}`);
+    // Messages from the generate entry already say "generate: …".
+    console.error(`webdit ${name}: ${err.message.startsWith(`${name}: `) ? err.message.slice(name.length + 2) : err.message}`);
     if (process.env.WEBDIT_DEBUG) console.error(err.stack);
     return 1;
   }

@@ -129,6 +129,7 @@ describe('generate checks what it can before the GPU', () => {
     ['a missing output folder', ['--prompt', 'a red circle', '--out', '/missing/dir/clip.webm'], /the folder \/missing\/dir does not exist/],
     ['an unsupported extension', ['--prompt', 'a red circle', '--out', 'clip.gif'], /--out must end in \.mp4, \.webm, \.safetensors/],
     ['an output that is a folder', ['--prompt', 'a red circle', '--out', '/tmp/'], /--out must end in/],
+    ['a read-only output folder', ['--prompt', 'a red circle', '--out', '/proc/clip.webm'], /cannot write \/proc\/clip\.webm: the folder \/proc is not writable/],
     ['a missing model folder', ['--prompt', 'x', '--model', '/nonexistent', '--out', 'x.webm'], /--model \/nonexistent: no such folder/],
     ['a model that is a file', ['--prompt', 'x', '--model', 'package.json', '--out', 'x.webm'], /--model package\.json is a file/],
     ['a misspelt option', ['--prompt', 'x', '--frmaes', '9', '--out', 'x.webm'], /unknown option --frmaes/],
