@@ -124,3 +124,47 @@ describe('the demo page when the GPU fails', () => {
     expect(await generateOnce(page)).toBe('done');
   }, 400_000);
 });
+
+/** Runs `body` in the page with `makeVideo(attrs)` creating a <webdit-video> (the page's own engine module). */
+function withElement<T>(body: string): Promise<T> {
+  return page.evaluate(`(async () => {
+    await import('/src/element.ts');
+    const { sharedContext } = await import('/src/ui/engine.ts');
+    const makeVideo = (attrs) => {
+      const el = document.createElement('webdit-video');
+      for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+      document.body.append(el);
+      return el;
+    };
+    const outcome = (p) => p.then(() => 'done', (e) => 'error: ' + e.message);
+    ${body}
+  })()`) as Promise<T>;
+}
+
+describe('<webdit-video> with bad attributes and a lost GPU', () => {
+  it('refuses bad attributes before GPU work, and after a device loss the next generate() works', async () => {
+    const result = await withElement<Record<string, string | number>>(`
+      const ctx = await sharedContext();
+      const tensors = ctx.liveTensors;
+      const huge = await outcome(makeVideo({ prompt: 'a red circle', frames: '100000', height: '4096', width: '4096', steps: '2' }).generate());
+      const steps = await outcome(makeVideo({ prompt: 'a red circle', steps: '0' }).generate());
+      const cache = await outcome(makeVideo({ prompt: 'a red circle', steps: '2', cache: 'bwcache:speed=9' }).generate());
+      const leftAfterRefusals = ctx.liveTensors - tensors;
+      const sync = ctx.sync.bind(ctx);
+      let syncs = 0;
+      ctx.sync = async () => {
+        if (++syncs === 2) ctx.device.destroy();
+        return sync();
+      };
+      const el = makeVideo({ prompt: 'a red circle moving right', steps: '3', cache: 'none' });
+      const lost = await outcome(el.generate());
+      const again = await outcome(el.generate());
+      return { huge, steps, cache, leftAfterRefusals, lost, again };`);
+    expect(result.huge).toMatch(/^error: generate: 100000 frames of 4096×4096 needs about \d+ GiB of GPU memory, with one buffer of \d+ GiB; your adapter's largest buffer is/);
+    expect(result.steps).toMatch(/^error: generate: steps must be an integer from 1 to 1000, got 0/);
+    expect(result.cache).toMatch(/^error: .*bwcache.*speed/);
+    expect(result.leftAfterRefusals).toBe(0);
+    expect(result.lost).toMatch(/^error: generate: the GPU device was lost during the run .*generate again/);
+    expect(result.again).toBe('done');
+  }, 300_000);
+});
