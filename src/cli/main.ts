@@ -50,12 +50,17 @@ export async function main(argv: string[]): Promise<number> {
     await command.run(new Options(parsed, name));
     return 0;
   } catch (e) {
-    const err = e as Error;
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (err.name === 'AbortError') {
+      console.error(`webdit ${name}: interrupted; nothing was written`);
+      return 130;
+    }
     if (err instanceof UsageError) {
       console.error(`${err.message}\nusage: ${command.usage}`);
       return 2;
     }
-    console.error(`webdit ${name}: ${err.message}`);
+    // Messages from the generate entry already say "generate: …".
+    console.error(`webdit ${name}: ${err.message.startsWith(`${name}: `) ? err.message.slice(name.length + 2) : err.message}`);
     if (process.env.WEBDIT_DEBUG) console.error(err.stack);
     return 1;
   }

@@ -8,7 +8,7 @@ import { directoryFolder, shippedModelDir } from '../weights/node-folder.ts';
 import { fileSource } from '../weights/node-source.ts';
 import { openSafetensors, readTensor } from '../weights/safetensors.ts';
 import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
-import type { PromptEmbedding } from '../model/text-encoder.ts';
+import { unknownWordsWarning, type PromptEmbedding } from '../model/text-encoder.ts';
 import { loadWanVaeFile, loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
 import type { WanVaeDecoder } from '../decoder/wan-vae.ts';
 
@@ -66,8 +66,8 @@ export async function promptFromArgs(
   else {
     if (!bundle.textEncoder) throw new UsageError(`${bundle.name} has no text encoder in webdit: give --embeds FILE (precomputed prompt_embeds)`);
     prompt = text ?? '';
-    const { unknown } = bundle.textEncoder.tokenize(prompt);
-    if (unknown.length) console.error(`note: the model does not know the words ${unknown.map((u) => `"${u}"`).join(', ')}`);
+    const warning = unknownWordsWarning(bundle.textEncoder, prompt);
+    if (warning) console.error(warning);
   }
   let negative: string | PromptEmbedding | undefined;
   if (negativePath !== undefined) negative = await readEmbeddingFile(negativePath, ['negative_prompt_embeds', 'prompt_embeds', 'encoder_hidden_states'], textDim);

@@ -326,7 +326,7 @@ function trimTGrow(ctx: GpuContext, weights: Map<string, Tensor>, key: string, r
   const offset = (t.shape[0] - rows) * rowElements * bytesPerElement;
   const bytes = rows * rowElements * bytesPerElement;
   if (offset % 4 !== 0 || bytes % 4 !== 0) throw new Error(`TAEHV: cannot trim "${key}" ${formatShape(t.shape)} to ${rows} rows (odd 16-bit row size)`);
-  const trimmed = ctx.empty([rows, ...t.shape.slice(1)], t.dtype, key);
+  const trimmed = ctx.keep(ctx.empty([rows, ...t.shape.slice(1)], t.dtype, key));
   ctx.copy(t, trimmed, bytes, offset, 0);
   t.release();
   weights.set(key, trimmed);

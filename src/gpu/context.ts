@@ -91,6 +91,11 @@ export function bucketBytes(bytes: number): number {
   return Math.ceil(bytes / step) * step;
 }
 
+/** An allocation the GPU (or the context's cap) could not make. */
+export class GpuOutOfMemoryError extends Error {
+  override name = 'GpuOutOfMemoryError';
+}
+
 export class GpuContext {
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
@@ -120,6 +125,10 @@ export class GpuContext {
   liveBytes = 0;
   /** Bytes held by the pool's free buffers. */
   pooledBytes = 0;
+  /** Most bytes of buffers (live and pooled) this context creates; a test lowers it to force an out-of-memory. */
+  memoryCapBytes = Infinity;
+  /** Live tensors made inside each running `releasingOnFailure` (what a failed run must free). */
+  private readonly runScopes: Set<Tensor>[] = [];
   /** Most bytes of tensors alive at once since the last `resetPeakBytes()`. */
   peakLiveBytes = 0;
   /** Submissions so far, by reason: shows how well dispatches are batched. */
@@ -174,8 +183,7 @@ export class GpuContext {
     });
     device.addEventListener('uncapturederror', (ev) => {
       const err = (ev as GPUUncapturedErrorEvent).error;
-      const kind = err instanceof GPUOutOfMemoryError ? 'GPU out of memory' : 'GPU error';
-      this.firstError ??= new Error(`${kind}: ${err.message}`);
+      this.firstError ??= err instanceof GPUOutOfMemoryError ? new GpuOutOfMemoryError(`GPU out of memory: ${err.message}`) : new Error(`GPU error: ${err.message}`);
     });
     void device.lost.then((info) => {
       this.lostReason = `GPU device lost (${info.reason}): ${info.message || 'no message'}`;
@@ -281,6 +289,7 @@ export class GpuContext {
     }
     const buffer = this.acquireBuffer(bytes);
     const t = new Tensor(this, buffer, shape, dtype, label);
+    for (const scope of this.runScopes) scope.add(t);
     this.liveTensors++;
     this.liveBytes += bucketBytes(bytes);
     this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
@@ -415,6 +424,7 @@ export class GpuContext {
 
   /** @internal Called by Tensor.release(). */
   releaseBuffer(t: Tensor): void {
+    for (const scope of this.runScopes) scope.delete(t);
     const bytes = t.buffer.size;
     this.liveTensors--;
     this.liveBytes -= bytes;
@@ -422,6 +432,29 @@ export class GpuContext {
     if (list) list.push(t.buffer);
     else this.pool.set(bytes, [t.buffer]);
     this.pooledBytes += bytes;
+  }
+
+  /**
+   * Runs `fn`; when it fails, releases every tensor made meanwhile and still live (the intermediates a
+   * failure left behind). Tensors meant to outlive a run (weights, cached tables) are marked with `keep`.
+   */
+  async releasingOnFailure<T>(fn: () => Promise<T>): Promise<T> {
+    const made = new Set<Tensor>();
+    this.runScopes.push(made);
+    try {
+      return await fn();
+    } catch (e) {
+      for (const t of [...made]) t.release();
+      throw e;
+    } finally {
+      this.runScopes.splice(this.runScopes.indexOf(made), 1);
+    }
+  }
+
+  /** Marks a tensor as outliving the run that made it (see `releasingOnFailure`). */
+  keep<T extends Tensor>(t: T): T {
+    for (const scope of this.runScopes) scope.delete(t);
+    return t;
   }
 
   resetPeakBytes(): void {
@@ -456,6 +489,13 @@ export class GpuContext {
     if (reused) {
       this.pooledBytes -= size;
       return reused;
+    }
+    if (this.liveBytes + this.pooledBytes + size > this.memoryCapBytes) {
+      this.flush('memory cap'); // recorded work may still use pooled buffers: submit it before they are destroyed
+      this.trimPool();
+      if (this.liveBytes + size > this.memoryCapBytes) {
+        throw new GpuOutOfMemoryError(`out of GPU memory: a ${size}-byte buffer on top of ${this.liveBytes} bytes in use exceeds the ${this.memoryCapBytes}-byte cap`);
+      }
     }
     return this.device.createBuffer({
       size,

@@ -66,3 +66,16 @@ export class WordTextEncoder {
     return { data, rows: ids.length };
   }
 }
+
+/**
+ * "warning: …" naming the prompt's words a closed-vocabulary encoder does not know (they would become
+ * <unk>) and listing the words it does know; undefined when every word is known.
+ */
+export function unknownWordsWarning(encoder: WordTextEncoder, prompt: string, maxListed = 80): string | undefined {
+  const { unknown } = encoder.tokenize(prompt);
+  if (!unknown.length) return undefined;
+  const known = encoder.vocab.filter((w) => !/^<.*>$/.test(w));
+  const listed = known.slice(0, maxListed).join(' ') + (known.length > maxListed ? ` … (${known.length} in all)` : '');
+  const words = [...new Set(unknown)].map((u) => `"${u}"`).join(', ');
+  return `warning: the model does not know ${words} (they become <unk>); it knows: ${listed}`;
+}

@@ -134,8 +134,9 @@ export class WanTransformer {
       const L = grid[0] * grid[1] * grid[2];
       const host = ropeTables(this.config.headDim, grid[0], grid[1], grid[2]);
       tables = {
-        cos: this.ctx.upload(host.cos, [L, half], 'f32', 'rope cos'),
-        sin: this.ctx.upload(host.sin, [L, half], 'f32', 'rope sin'),
+        // Cached across runs: not freed with a failed run's intermediates.
+        cos: this.ctx.keep(this.ctx.upload(host.cos, [L, half], 'f32', 'rope cos')),
+        sin: this.ctx.keep(this.ctx.upload(host.sin, [L, half], 'f32', 'rope sin')),
       };
       this.ropeCache.set(key, tables);
     }

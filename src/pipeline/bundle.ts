@@ -15,6 +15,7 @@ import type { VideoDecoder } from '../decoder/decoder.ts';
 import { IdentityDecoder } from '../decoder/identity.ts';
 import { TaehvDecoder } from '../decoder/taehv.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
+import { checkModelFolder } from './preflight.ts';
 import { checkConditionChannels, parseCondition, type ModelCondition } from '../model/condition.ts';
 
 export interface BundleDefaults {
@@ -90,7 +91,23 @@ function numberField(index: Record<string, unknown>, name: string, fallback: num
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
 
-export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
+/** The folder with its text files read once (the layout check and the loaders read the same small JSON files). */
+function readingTextOnce(folder: ModelFolder): ModelFolder {
+  const texts = new Map<string, Promise<string | undefined>>();
+  return {
+    name: folder.name,
+    open: (path) => folder.open(path),
+    readText: (path) => {
+      let text = texts.get(path);
+      if (!text) texts.set(path, (text = folder.readText(path)));
+      return text;
+    },
+  };
+}
+
+export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
+  const folder = readingTextOnce(modelFolder);
+  await checkModelFolder(folder);
   const index = (await readJson(folder, 'model_index.json')) ?? {};
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
   if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);

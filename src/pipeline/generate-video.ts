@@ -3,7 +3,7 @@
 // negative prompt, TeaCache calibration) is filled in here, so no caller assembles the engine's
 // options by hand; the request is checked whole before any GPU work.
 
-import type { GpuContext } from '../gpu/context.ts';
+import { GpuOutOfMemoryError, type GpuContext } from '../gpu/context.ts';
 import type { BlockStackRunner } from '../model/transformer.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
 import type { Branch } from '../cache/manager.ts';
@@ -11,6 +11,7 @@ import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
 import { parseCacheSpec } from '../cache/spec.ts';
 import { validateCacheConfig } from '../cache/policies/index.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
+import { checkFootprint, checkSamplingOptions, checkVideoSize, runFootprint, type DeviceLimits } from './preflight.ts';
 import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
 
 export interface GenerateRequest {
@@ -100,7 +101,7 @@ function cacheConfig(bundle: ModelBundle, cache: unknown): CacheConfig {
  * anything the run would refuse (sizes, steps, seed, embeddings, cache spec, latents, unknown fields),
  * without touching the GPU.
  */
-export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): GenerateOptions & { settings: GenerateSettings } {
+export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, limits?: DeviceLimits): GenerateOptions & { settings: GenerateSettings } {
   if (typeof request !== 'object' || request === null) throw new Error('generate: the request must be an object with at least a prompt');
   const unknown = Object.keys(request).filter((k) => !REQUEST_FIELDS.has(k));
   if (unknown.length) throw new Error(`generate: unknown request field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${[...REQUEST_FIELDS].join(', ')})`);
@@ -115,10 +116,23 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): G
     seed: optionalNumber(request, 'seed', 0),
     cache: cacheConfig(bundle, request.cache),
   };
-  if (!Number.isInteger(settings.steps) || settings.steps < 1) throw new Error(`generate: steps must be a positive integer, got ${settings.steps}`);
-  if (!Number.isInteger(settings.seed) || settings.seed < 0) throw new Error(`generate: seed must be a non-negative integer, got ${settings.seed}`);
+  const where = (e: unknown) => new Error(`generate: ${(e as Error).message}`);
+  const { model, decoder } = bundle;
+  try {
+    checkSamplingOptions(settings);
+    const [, ph, pw] = model.config.patchSize;
+    checkVideoSize(settings, { temporal: decoder.temporalScale, multiple: decoder.spatialScale * Math.max(ph, pw) });
+  } catch (e) {
+    throw where(e);
+  }
   const shape = latentShape(bundle.model, bundle.decoder, settings);
   const count = shape.reduce((a, b) => a * b, 1);
+  const footprint = runFootprint(model.config, settings, { temporal: decoder.temporalScale, spatial: decoder.spatialScale }, bundle.textLen);
+  try {
+    checkFootprint(footprint, limits, `${settings.frames} frames of ${settings.width}×${settings.height}`);
+  } catch (e) {
+    throw where(e);
+  }
   if (request.latents !== undefined) {
     if (!(request.latents instanceof Float32Array)) throw new Error('generate: latents must be a Float32Array');
     if (request.latents.length !== count) throw new Error(`generate: latents have ${request.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
@@ -149,7 +163,42 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): G
 
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
 export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
-  const { settings, ...options } = resolveRequest(bundle, request);
-  const result = await generate(ctx, options);
-  return { ...result, settings };
+  const { settings, ...options } = resolveRequest(bundle, request, ctx.limits);
+  if (ctx.isLost) throw new GpuLostError('generate: the GPU device was lost before this run: generate again (a new device and the model are set up anew)');
+  if (bundle.model.ctx !== ctx) throw new Error(`generate: ${bundle.name} was loaded on another GPU device: load it again on this one`);
+  try {
+    // A failure mid-forward leaves intermediates the model had no chance to release: free them too.
+    const result = await ctx.releasingOnFailure(() => generate(ctx, options));
+    return { ...result, settings };
+  } catch (e) {
+    if (e instanceof GpuOutOfMemoryError && !ctx.isLost) {
+      // Free the pool too, once the GPU is done with what was recorded, so a smaller run can follow.
+      await ctx.sync().catch(() => undefined);
+      ctx.trimPool();
+    }
+    throw explainGpuFailure(ctx, e, settings);
+  }
+}
+
+/** The device went away (driver reset, `device.destroy()`): nothing of the run or the model survives on it. */
+export class GpuLostError extends Error {
+  override name = 'GpuLostError';
+}
+
+/**
+ * A failed run's error, said plainly: device loss (generate again: a new device is made) and
+ * out-of-memory (the run's buffers are freed, and the pool's too, so a smaller run can follow).
+ */
+function explainGpuFailure(ctx: GpuContext, e: unknown, settings: GenerateSettings): unknown {
+  if (!(e instanceof Error) || e.name === 'AbortError') return e;
+  if (ctx.isLost) {
+    return new GpuLostError(`generate: the GPU device was lost during the run (${e.message}); nothing was kept: generate again (a new device and the model are set up anew)`, { cause: e });
+  }
+  if (e instanceof GpuOutOfMemoryError) {
+    return new GpuOutOfMemoryError(
+      `generate: ${e.message} (${settings.frames} frames of ${settings.width}×${settings.height}); the run's buffers were freed: use fewer frames, a smaller size or close other GPU work, then generate again`,
+      { cause: e },
+    );
+  }
+  return e;
 }

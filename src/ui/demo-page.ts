@@ -7,7 +7,7 @@ import { POLICY_DEFAULTS, type CacheConfig, type PolicyName } from '../cache/pol
 import { psnr } from '../frames/metrics.ts';
 import { AbortError, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
 import { generateVideo } from '../pipeline/generate-video.ts';
-import { runExclusive, sharedContext } from './engine.ts';
+import { liveBundle, runExclusive } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
@@ -174,6 +174,7 @@ function updatePromptState(): void {
     $.prompt.disabled = true;
     $.examples.hidden = true;
     $.promptNote.hidden = false;
+    $.promptNote.classList.remove('unknown-words');
     $.promptNote.textContent = embeds
       ? `The prompt comes from ${embeds.promptName} (${embeds.prompt.rows} tokens of precomputed embeddings).`
       : `${modelLabel(model)} has no text encoder in webdit: load prompt embeddings (prompt_embeds .safetensors) under "Load another model".`;
@@ -187,9 +188,17 @@ function updatePromptState(): void {
       .map(([slot, words]) => `${slot}s: ${words.join(', ')}`)
       .join('; ');
     $.promptNote.hidden = false;
-    $.promptNote.textContent = `The model does not know ${unknown.map((w) => `“${w}”`).join(', ')}.${known ? ` It knows ${known}.` : ''}`;
+    $.promptNote.classList.add('unknown-words');
+    // Each unknown word highlighted: it becomes <unk>, so the model draws without it.
+    const marks = [...new Set(unknown)].flatMap((w, i) => {
+      const mark = document.createElement('mark');
+      mark.textContent = w;
+      return i ? [', ', mark] : [mark];
+    });
+    $.promptNote.replaceChildren('The model does not know ', ...marks, ` (they become <unk>).${known ? ` It knows ${known}.` : ''}`);
   } else {
     $.promptNote.hidden = true;
+    $.promptNote.classList.remove('unknown-words');
   }
 }
 
@@ -293,6 +302,7 @@ async function onGenerate(event: Event): Promise<void> {
     prompt = promptOf(m, $.prompt.value);
   } catch (e) {
     notice($.message, errorMessage(e), 'error');
+    document.body.dataset.lastRun = 'error';
     return;
   }
   const controller = new AbortController();
@@ -304,8 +314,11 @@ async function onGenerate(event: Event): Promise<void> {
   $.runLabel.textContent = 'Preparing…';
   $.runEta.textContent = '';
   try {
-    const ctx = await sharedContext();
-    const { bundle } = m;
+    // After a lost device the context is new: the model is loaded again on it first.
+    const { ctx, bundle } = await liveBundle(m.key, m.bundle, (status) => {
+      $.runLabel.textContent = `The GPU was reset: loading the model again (${Math.round((100 * status.loadedBytes) / Math.max(1, status.totalBytes))}%)…`;
+    });
+    m.bundle = bundle;
     const result = await runExclusive(
       () =>
         generateVideo(ctx, bundle, {

@@ -14,19 +14,30 @@ import { cacheSummary, cachedFolder, clearCache, defaultStore, type CacheSummary
 // ---- the device ------------------------------------------------------------------------------
 
 let context: Promise<GpuContext> | undefined;
+let settled: GpuContext | undefined;
+
+/** Forgets a lost context and the bundles that lived on it (their buffers went with the device). */
+function dropLostContext(): void {
+  if (!settled?.isLost) return;
+  context = undefined;
+  settled = undefined;
+  bundles.clear();
+}
 
 /**
  * The page's GPU context, created on first use. A lost device (driver reset, tab in the background
- * too long) is replaced on the next call, and the bundles that lived on it are forgotten.
+ * too long, `device.destroy()`) is replaced on the next call, and the bundles that lived on it are
+ * forgotten (sharedModel and liveBundle load them again on the new device).
  */
 export async function sharedContext(): Promise<GpuContext> {
-  context ??= createBrowserContext();
-  const ctx = await context;
-  if (ctx.isLost) {
-    context = undefined;
-    bundles.clear();
-    return sharedContext();
-  }
+  dropLostContext();
+  const pending = (context ??= createBrowserContext());
+  pending.catch(() => {
+    if (context === pending) context = undefined; // a failed start is retried on the next call
+  });
+  const ctx = await pending;
+  settled = ctx;
+  if (ctx.isLost) return sharedContext();
   return ctx;
 }
 
@@ -103,6 +114,8 @@ interface BundleEntry {
 }
 
 const bundles = new Map<string, BundleEntry>();
+/** How each key's bundle was loaded, to load it again on a new device after a loss. */
+const loaders = new Map<string, { folder: () => ModelFolder | Promise<ModelFolder>; options: SharedBundleOptions }>();
 
 export interface SharedBundleOptions {
   /** A TAEHV decoder file, for latent-space models. */
@@ -118,6 +131,8 @@ export interface SharedBundleOptions {
  * again.
  */
 export function sharedModel(key: string, folder: () => ModelFolder | Promise<ModelFolder>, options: SharedBundleOptions = {}): Promise<SharedModel> {
+  dropLostContext();
+  loaders.set(key, { folder, options: { decoder: options.decoder, cache: options.cache } });
   let entry = bundles.get(key);
   if (!entry) {
     const listeners = new Set<LoadProgress>();
@@ -155,6 +170,7 @@ export function sharedModel(key: string, folder: () => ModelFolder | Promise<Mod
 
 /** Frees a bundle's GPU memory (when a page switches to another model it will not come back to). */
 export async function forgetBundle(key: string): Promise<void> {
+  loaders.delete(key);
   const entry = bundles.get(key);
   if (!entry) return;
   bundles.delete(key);
@@ -163,6 +179,19 @@ export async function forgetBundle(key: string): Promise<void> {
   } catch {
     // It never loaded: nothing to free.
   }
+}
+
+/**
+ * The page's context and `bundle` on it: after a device loss the context is new, and the model (by its
+ * key) is loaded again on it, so the next Generate works without the user reloading anything.
+ */
+export async function liveBundle(key: string, bundle: ModelBundle, onProgress?: LoadProgress): Promise<{ ctx: GpuContext; bundle: ModelBundle }> {
+  const ctx = await sharedContext();
+  if (bundle.model.ctx === ctx) return { ctx, bundle };
+  const loader = loaders.get(key);
+  if (!loader) throw new Error(`the GPU device was replaced and ${bundle.name} cannot be loaded again by itself: load the model once more`);
+  const shared = await sharedModel(key, loader.folder, { ...loader.options, onProgress });
+  return { ctx: await sharedContext(), bundle: shared.bundle };
 }
 
 // ---- the queue -------------------------------------------------------------------------------

@@ -181,8 +181,8 @@ export class WebditVideo extends HTMLElement {
         signal,
         onProgress: (p) => this.onStep(p),
       };
-      resolveRequest(bundle, request); // a bad attribute fails now, not after waiting for the GPU queue
       const ctx = await sharedContext();
+      resolveRequest(bundle, request, ctx.limits); // a bad attribute fails now, not after waiting for the GPU queue
       if (queueLength() > 0) this.showStatus(undefined, 'Waiting for the GPU…');
       const result = await runExclusive(() => generateVideo(ctx, bundle, request), signal);
       this.showStatus(1, 'Encoding video…');

@@ -156,7 +156,7 @@ async function streamTensor(
   const gpuBytesPerStored = widen ? 4 / DTYPE_BYTES[info.dtype] : 1;
   try {
     for (let offset = 0; offset < total; offset += chunk) {
-      signal?.throwIfAborted();
+  const tensor = ctx.keep(ctx.empty(layout?.shape ?? info.shape, dtype, info.name)); // a weight outlives any run
       const length = Math.min(chunk, total - offset);
       const bytes = await file.source.read(info.begin + offset, length, signal);
       if (bytes.byteLength !== length) {

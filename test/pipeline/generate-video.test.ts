@@ -68,12 +68,15 @@ describe('resolveRequest', () => {
     bad({ prompt: { data: new Float32Array(7 * 8), rows: 7 } }, /prompt has 7 rows, more than the model's text length 6/);
     bad({ prompt: { data: new Float32Array(8).fill(NaN), rows: 1 } }, /prompt has values that are not finite/);
     bad({ prompt: 'a', negativePrompt: { data: [0], rows: 1 } }, /negativePrompt must be text or embeddings/);
-    bad({ prompt: 'a', steps: 0 }, /steps must be a positive integer, got 0/);
-    bad({ prompt: 'a', steps: 1.5 }, /steps must be a positive integer/);
-    bad({ prompt: 'a', seed: -1 }, /seed must be a non-negative integer/);
+    bad({ prompt: 'a', steps: 0 }, /steps must be an integer from 1 to 1000, got 0/);
+    bad({ prompt: 'a', steps: 1001 }, /steps must be an integer from 1 to 1000, got 1001/);
+    bad({ prompt: 'a', guidance: -1 }, /guidance must be a number ≥ 0/);
+    bad({ prompt: 'a', steps: 1.5 }, /steps must be an integer from 1 to 1000/);
+    bad({ prompt: 'a', seed: -1 }, /seed must be an integer from 0/);
     bad({ prompt: 'a', frames: '4' }, /frames must be a number, got "4"/);
     bad({ prompt: 'a', guidance: NaN }, /guidance must be a number/);
-    bad({ prompt: 'a', height: 7 }, /multiples of 2/);
+    bad({ prompt: 'a', height: 7 }, /height must be a multiple of 2 for this model, got 7 \(nearest: 6 or 8\)/);
+    bad({ prompt: 'a', height: 7, width: 0 }, /width must be a positive integer, got 0/);
     bad({ prompt: 'a', cache: 'bwcache:speed=2' }, /bwcache/);
     bad({ prompt: 'a', cache: { policy: 'fast' } }, /cache must be a spec .* or a config with a policy/);
     bad({ prompt: 'a', latents: new Float32Array(5) }, /latents have 5 values, expected \[3, 4, 8, 8\] = 768/);
@@ -85,8 +88,11 @@ describe('generateVideo', () => {
   it('refuses a bad request before any GPU work', async () => {
     const { bundle: spied, calls } = recording(bundle);
     const before = ctx.liveTensors;
-    await expect(generateVideo(ctx, spied, { prompt: 'a', steps: 0 })).rejects.toThrow(/steps must be a positive integer/);
-    await expect(generateVideo(ctx, spied, { prompt: 'a', width: 9 })).rejects.toThrow(/multiples of 2/);
+    await expect(generateVideo(ctx, spied, { prompt: 'a', steps: 0 })).rejects.toThrow(/steps must be an integer from 1 to 1000/);
+    await expect(generateVideo(ctx, spied, { prompt: 'a', width: 9 })).rejects.toThrow(/width must be a multiple of 2/);
+    // The example: the numbers, not "Invalid typed array length".
+    const huge = generateVideo(ctx, spied, { prompt: 'a', frames: 100000, height: 4096, width: 4096 });
+    await expect(huge).rejects.toThrow(/100000 frames of 4096×4096 needs about \d+ GiB of GPU memory, with one buffer of \d+ GiB; your adapter's largest buffer is [\d.]+ [GM]iB/);
     expect(calls).toEqual([]);
     expect(ctx.liveTensors).toBe(before);
   });

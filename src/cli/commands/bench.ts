@@ -1,3 +1,4 @@
+import { checkModelPath, checkOutputPath } from '../check-paths.ts';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
@@ -55,11 +56,13 @@ const bench: Command = {
     const svgPath = options.string('svg');
     const seeds = seedsArg.split(',').map((s) => Number(s.trim()));
     if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`bench: --seeds must be non-negative integers, got "${seedsArg}"`);
+    const sampling = samplingFromArgs(options);
+    options.finish();
+    if (modelDir !== undefined) checkModelPath('bench', modelDir);
+    for (const path of [outPath, svgPath]) if (path !== undefined) checkOutputPath('bench', path);
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
     try {
-      const sampling = samplingFromArgs(options);
-      options.finish();
       const promptText = embeds === undefined ? (text ?? DEFAULT_PROMPT) : undefined;
       const { prompt, negative } = await promptFromArgs(bundle, promptText, embeds, undefined, negativeEmbeds);
       const report = await runCacheBenchmark(ctx, bundle, {

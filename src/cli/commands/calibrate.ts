@@ -1,3 +1,4 @@
+import { checkModelPath, checkOutputPath } from '../check-paths.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../main.ts';
@@ -27,11 +28,13 @@ const calibrate: Command = {
     const degree = options.integer('degree', 4)!;
     const outPath = options.string('out') ?? join(modelDir, TEACACHE_CALIBRATION_FILE);
     if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError('calibrate: --seeds must be non-negative integers');
+    const sampling = samplingFromArgs(options);
+    options.finish();
+    checkModelPath('calibrate', modelDir);
+    checkOutputPath('calibrate', outPath, ['.json']);
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath);
     try {
-      const sampling = samplingFromArgs(options);
-      options.finish();
       const texts = embeds !== undefined || text !== undefined || !bundle.textEncoder ? [text] : DEFAULT_PROMPTS;
       const prompts = [];
       for (const t of texts) prompts.push({ label: t ?? embeds, prompt: (await promptFromArgs(bundle, t, embeds, undefined, undefined)).prompt });

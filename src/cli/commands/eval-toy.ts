@@ -1,3 +1,4 @@
+import { checkModelPath } from '../check-paths.ts';
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
@@ -40,11 +41,12 @@ const evalToy: Command = {
         return p;
       });
     }
+    const sampling = samplingFromArgs(options);
+    options.finish();
+    if (modelDir !== undefined) checkModelPath('eval-toy', modelDir);
     const ctx = await createNodeContext();
     const bundle = await loadBundleFromArgs(ctx, modelDir, undefined);
     try {
-      const sampling = samplingFromArgs(options);
-      options.finish();
       if (!bundle.textEncoder) throw new Error(`${bundle.name} has no text encoder: eval-toy judges the toy model`);
       const results: ClipResult[] = [];
       let settings: GenerateSettings | undefined;

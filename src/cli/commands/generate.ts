@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
 import { createNodeContext } from '../../gpu/node.ts';
@@ -9,7 +9,22 @@ import { generateVideo } from '../../pipeline/generate-video.ts';
 import { framesToRgba8 } from '../../frames/rgba.ts';
 import { containerOfFileName, encodeVideo, type EncodedVideo } from '../../frames/video.ts';
 import { initNodeVideoEncoder, useNodeWebCodecs } from '../../frames/node-video.ts';
+import { checkInputFile, checkModelPath, checkOutputPath } from '../check-paths.ts';
+import { checkSamplingOptions } from '../../pipeline/preflight.ts';
+import type { ModelBundle } from '../../pipeline/bundle.ts';
 import { loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
+
+/** Writes through a temporary name, so an interrupted write never leaves a partial file at `path`. */
+async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
+  const partial = `${path}.partial-${process.pid}`;
+  try {
+    await writeFile(partial, bytes);
+    await rename(partial, path);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
+}
 
 function progressBar(step: number, steps: number, elapsedMs: number, etaMs: number): string {
   const width = 30;
@@ -42,9 +57,31 @@ const generateCommand: Command = {
     const scale = options.integer('scale');
     const out = options.requiredString('out');
     const quiet = options.flag('quiet');
+    const sampling = samplingFromArgs(options);
+    options.finish();
+    // Everything that can be checked without the GPU, before it: a typo must not cost a generation.
+    checkOutputPath('generate', out, ['.mp4', '.webm', '.safetensors']);
     const container = containerOfFileName(out);
-    if (!container && !/\.safetensors$/i.test(out)) throw new UsageError('generate: --out must end in .mp4, .webm or .safetensors');
-    // Before any GPU work: an .mp4 needs H.264 from @napi-rs/webcodecs (an optional dependency).
+    if (text === undefined && embeds === undefined) throw new UsageError('generate: give --prompt TEXT or --embeds FILE');
+    if (text !== undefined && embeds !== undefined) throw new UsageError('generate: give --prompt or --embeds, not both');
+    if (negativeText !== undefined && negativeEmbeds !== undefined) throw new UsageError('generate: give --negative or --negative-embeds, not both');
+    if (scale !== undefined && scale < 1) throw new UsageError(`generate: --scale must be a positive integer, got ${scale}`);
+    if (modelDir !== undefined) checkModelPath('generate', modelDir);
+    for (const [option, path] of [['decoder', decoderPath], ['embeds', embeds], ['negative-embeds', negativeEmbeds], ['latents', latentsPath]] as const) {
+      if (path !== undefined) checkInputFile('generate', option, path);
+    }
+    try {
+      checkSamplingOptions({ steps: sampling.steps ?? 1, guidance: sampling.guidance ?? 0, seed });
+    } catch (e) {
+      throw new UsageError(`generate: ${(e as Error).message}`);
+    }
+    let cache;
+    try {
+      cache = parseCacheSpec(cacheSpec);
+    } catch (e) {
+      throw new UsageError(`generate: --cache ${(e as Error).message}`);
+    }
+    // An .mp4 needs H.264 from @napi-rs/webcodecs (an optional dependency).
     const encoders = container ? await useNodeWebCodecs() : undefined;
     if (container === 'mp4' && !encoders?.codecs.includes('avc')) {
       throw new UsageError(
@@ -52,13 +89,14 @@ const generateCommand: Command = {
           'Install it with `npm install @napi-rs/webcodecs` (prebuilt for Linux, macOS and Windows on x64 and arm64), or write .webm.',
       );
     }
-    if (text === undefined && embeds === undefined) throw new UsageError('generate: give --prompt TEXT or --embeds FILE');
-    const cache = parseCacheSpec(cacheSpec);
+    // Ctrl-C stops the run within one step; main exits 130 and no file is written.
+    const interrupt = new AbortController();
+    const onInterrupt = () => interrupt.abort();
+    process.once('SIGINT', onInterrupt);
     const ctx = await createNodeContext();
-    const bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
+    let bundle: ModelBundle | undefined;
     try {
-      const sampling = samplingFromArgs(options);
-      options.finish();
+      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
       if (latentsPath) {
@@ -73,19 +111,20 @@ const generateCommand: Command = {
         seed,
         cache,
         latents,
+        signal: interrupt.signal,
         onProgress: quiet ? undefined : (p) => process.stderr.write(progressBar(p.step, p.steps, p.elapsedMs, p.etaMs)),
       });
       if (!quiet) process.stderr.write('\n');
       const [f, c, h, w] = result.shape;
       if (out.toLowerCase().endsWith('.safetensors')) {
-        await writeFile(out, encodeSafetensors({ frames: { dtype: 'F32', shape: [f, c, h, w], data: result.frames } }, { cache: formatCacheSpec(cache), seed: String(seed) }));
+        await writeWhole(out, encodeSafetensors({ frames: { dtype: 'F32', shape: [f, c, h, w], data: result.frames } }, { cache: formatCacheSpec(cache), seed: String(seed) }));
       } else {
         const video = await encodeVideo(framesToRgba8(result.frames, result.shape), w, h, {
           format: container,
           scale: scale ?? Math.max(1, Math.floor(256 / Math.max(w, h))),
           loadKeyFrameEncoder: initNodeVideoEncoder,
         });
-        await writeFile(out, video.bytes);
+        await writeWhole(out, video.bytes);
         if (!quiet) console.error(describeVideo(video, encoders?.unavailable));
       }
       const reused = 1 - result.stats.computedFraction;
@@ -94,7 +133,8 @@ const generateCommand: Command = {
           `cache ${formatCacheSpec(cache)}: ${(reused * 100).toFixed(0)}% of block computations reused`,
       );
     } finally {
-      bundle.dispose();
+      process.removeListener('SIGINT', onInterrupt);
+      bundle?.dispose();
       ctx.destroy();
     }
   },

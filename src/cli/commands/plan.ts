@@ -1,8 +1,9 @@
+import { checkVideoSize } from '../../pipeline/preflight.ts';
 import { readFile } from 'node:fs/promises';
 import type { Command } from '../main.ts';
 import { UsageError } from '../args.ts';
 import { parseWanConfig } from '../../model/config.ts';
-import { planMemory } from '../../model/plan.ts';
+import { defaultLatentScale, planMemory } from '../../model/plan.ts';
 import { WAN21_VAE_CONFIG, parseWanVaeConfig } from '../../decoder/wan-vae-config.ts';
 import { planWanVaeDecode } from '../../decoder/wan-vae-plan.ts';
 import type { Options } from '../args.ts';
@@ -91,7 +92,18 @@ const plan: Command = {
     options.finish();
     if (frames === undefined || height === undefined || width === undefined) throw new UsageError('plan: --frames, --height and --width are required');
     if (dtype !== 'f16' && dtype !== 'f32') throw new UsageError(`plan: --dtype must be f16 or f32, got ${dtype}`);
-    const config = parseWanConfig(JSON.parse(await readFile(configPath, 'utf8')), configPath);
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(configPath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${configPath}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not a JSON config (${(e as Error).message})`}`);
+    }
+    const config = parseWanConfig(json, configPath);
+    try {
+      checkVideoSize({ frames, height, width }, { temporal: defaultLatentScale(config).temporal, multiple: defaultLatentScale(config).spatial * Math.max(config.patchSize[1], config.patchSize[2]) });
+    } catch (e) {
+      throw new UsageError(`plan: ${(e as Error).message}`);
+    }
     const result = planMemory(config, { frames, height, width }, { weightDType: dtype, textLen });
     const gib = (b: number) => Math.round((b / 2 ** 30) * 1000) / 1000;
     console.log(

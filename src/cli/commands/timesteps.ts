@@ -1,3 +1,4 @@
+import { MAX_STEPS } from '../../pipeline/preflight.ts';
 // `webdit timesteps`: a scheduler's schedule, for comparing with diffusers or planning a run.
 import { UsageError, type Options } from '../args.ts';
 import type { Command } from '../main.ts';
@@ -43,7 +44,7 @@ function parseRequest(options: Options): TimestepsRequest {
   if (!(shift > 0)) throw new UsageError(`timesteps: --shift must be positive, got ${shift}`);
   const steps = options.integer('steps');
   if (steps === undefined) throw new UsageError('timesteps: --steps is required');
-  if (steps < 1) throw new UsageError(`timesteps: --steps must be at least 1, got ${steps}`);
+  if (steps < 1 || steps > MAX_STEPS) throw new UsageError(`timesteps: --steps must be from 1 to ${MAX_STEPS}, got ${steps}`);
   const order = options.integer('order');
   if (order !== undefined && scheduler !== 'unipc') throw new UsageError('timesteps: --order applies to --scheduler unipc only');
   if (order !== undefined && (order < 1 || order > 3)) throw new UsageError(`timesteps: --order must be 1, 2 or 3, got ${order}`);
