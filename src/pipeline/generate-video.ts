@@ -65,6 +65,7 @@ function optionalNumber(request: GenerateRequest, name: 'frames' | 'height' | 'w
 function embedPrompt(bundle: ModelBundle, prompt: unknown, field: string): PromptEmbedding {
   const { textDim } = bundle.model.config;
   if (typeof prompt === 'string') {
+    if (bundle.promptEncoder) throw new Error(`generate: ${bundle.name}'s umT5 encodes text asynchronously: generateVideo does it; resolveRequest takes ${field} as embeddings (checkRequest checks a text request)`);
     if (!bundle.textEncoder) throw new Error(`generate: ${bundle.name} has no text encoder in webdit: give ${field} as embeddings ({ data, rows }, e.g. a prompt_embeds file)`);
     return bundle.textEncoder.encode(prompt);
   }
@@ -144,9 +145,47 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest): G
   };
 }
 
+/** The texts a umT5 bundle must encode for a request (the negative only where guidance uses it). */
+function textsToEncode(bundle: ModelBundle, request: GenerateRequest): { prompt?: string; negative?: string } {
+  if (!bundle.promptEncoder || typeof request !== 'object' || request === null) return {};
+  const guidance = typeof request.guidance === 'number' ? request.guidance : bundle.defaults.guidance;
+  const negative = request.negativePrompt ?? bundle.negativePrompt;
+  return {
+    prompt: typeof request.prompt === 'string' ? request.prompt : undefined,
+    negative: typeof negative === 'string' && guidance > 1 ? negative : undefined,
+  };
+}
+
+/** Throws what resolveRequest would throw, with text prompts allowed for a umT5 bundle. No GPU work. */
+export function checkRequest(bundle: ModelBundle, request: GenerateRequest): GenerateSettings {
+  const texts = textsToEncode(bundle, request);
+  const placeholder = { data: new Float32Array(0), rows: 0 };
+  const checked = { ...request };
+  if (texts.prompt !== undefined) checked.prompt = placeholder;
+  if (bundle.promptEncoder && typeof (request?.negativePrompt ?? bundle.negativePrompt) === 'string') checked.negativePrompt = placeholder;
+  return resolveRequest(bundle, checked).settings;
+}
+
+/** The request with its texts replaced by umT5 embeddings (tokenizer → encoder streamed → released). */
+async function encodeTexts(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<GenerateRequest> {
+  const { prompt, negative } = textsToEncode(bundle, request);
+  if (!bundle.promptEncoder) return request;
+  checkRequest(bundle, request); // a bad request fails before the encoder runs
+  const encoded = { ...request };
+  if (prompt === undefined && negative === undefined) {
+    if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined; // unused without guidance
+    return encoded;
+  }
+  const pair = await bundle.promptEncoder.encode(ctx, prompt ?? negative!, prompt === undefined ? undefined : negative, bundle.textLen, { signal: request.signal });
+  if (prompt !== undefined) encoded.prompt = pair.prompt;
+  if (negative !== undefined) encoded.negativePrompt = prompt === undefined ? pair.prompt : pair.negative;
+  else if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined;
+  return encoded;
+}
+
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
 export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
-  const { settings, ...options } = resolveRequest(bundle, request);
+  const { settings, ...options } = resolveRequest(bundle, await encodeTexts(ctx, bundle, request));
   const result = await generate(ctx, options);
   return { ...result, settings };
 }
