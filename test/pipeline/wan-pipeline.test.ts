@@ -14,6 +14,7 @@ import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weight
 import { loadBundle, type ModelBundle } from '../../src/pipeline/bundle.ts';
 import { generateVideo } from '../../src/pipeline/generate-video.ts';
 import { WAN_NEGATIVE_PROMPT } from '../../src/pipeline/wan-text.ts';
+import { planGeneration, readWanFolderConfigs } from '../../src/pipeline/memory-plan.ts';
 import { main } from '../../src/cli/main.ts';
 
 const GOLDEN = join(__dirname, '../golden/wan_pipeline');
@@ -82,6 +83,10 @@ describe('a Wan2.1 diffusers folder end to end (tiny random weights)', () => {
     expect(relativeError(result.latents, ref.finalLatents)).toBeLessThan(1e-4);
     const expected = ref.frames.map((v) => (v + 1) / 2); // upstream frames are in [−1, 1]
     expect(maxAbsDifference(result.frames, expected)).toBeLessThan(1e-3);
+    // The memory plan made before loading, against what the run held per stage.
+    const plan = planGeneration(await readWanFolderConfigs(directoryFolder(MODEL)), ref.size, { promptTokens: ref.ids.length, negativeTokens: ref.negativeIds.length });
+    expect(result.stagePeakGpuBytes.decode).toBeLessThanOrEqual(plan.stages.decode.gpuBytes);
+    expect(Math.abs(result.stagePeakGpuBytes.sample / plan.stages.sample.gpuBytes - 1)).toBeLessThan(0.02);
     // Another prompt really changes the video.
     const other = await generateVideo(ctx, bundle, { prompt: 'a dog', latents: ref.latents, ...ref.size, steps: 1 });
     expect(maxAbsDifference(other.frames, expected)).toBeGreaterThan(1e-2);
