@@ -8,8 +8,8 @@ whole pipeline on it, computed by the upstream code:
   sampling    diffusers' UniPCMultistepScheduler (flow prediction), classifier-free guidance
               uncond + g·(cond − uncond), from given initial latents, as diffusers' WanPipeline loops
   decode      wan/modules/vae.py WanVAE_.decode with Wan's latent mean/std, clamped to [−1, 1]
-The upstream modules are imported from the checkouts in WAN_SRC and DIFFUSERS_SRC (DIR/src/diffusers/
-schedulers is enough) under the shims of t5_golden.py, wan_golden.py, vae_golden.py and sched_golden.py,
+The upstream modules are imported from the checkouts in WAN_SRC and DIFFUSERS_SRC (diffusers'
+src/diffusers/schedulers folder, as sched_golden.py reads it) under the shims of t5_golden.py, wan_golden.py, vae_golden.py and sched_golden.py,
 which this script imports. One more shim: `ftfy` (not packaged by Debian) is the identity, so the
 prompts' cleaning here skips ftfy.fix_text; the TypeScript test checks webdit's own tokenizer (which
 runs the full cleaning) gives exactly these ids.
