@@ -137,7 +137,10 @@ async function checkWanParts(folder: ModelFolder, index: Record<string, unknown>
 
 export async function loadBundle(ctx: GpuContext, folder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
   const index = (await readJson(folder, 'model_index.json')) ?? {};
-  const umt5 = (await hasFile(folder, 'text_encoder/config.json')) && !(await hasFile(folder, 'text_encoder/vocab.json'));
+  // A Wan2.1 folder: diffusers' WanPipeline index, or a text_encoder/ that is not webdit's word encoder.
+  const listsUmt5 = Array.isArray(index.text_encoder) && index.text_encoder[1] === 'UMT5EncoderModel';
+  const umt5 =
+    index._class_name === 'WanPipeline' || listsUmt5 || ((await hasFile(folder, 'text_encoder/config.json')) && !(await hasFile(folder, 'text_encoder/vocab.json')));
   const hasOwnDecoder = options.videoDecoder !== undefined || options.decoder !== undefined;
   const wan = umt5 ? await checkWanParts(folder, index, hasOwnDecoder) : undefined;
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');

@@ -141,6 +141,9 @@ describe('a Wan2.1 diffusers folder end to end (tiny random weights)', () => {
       const noTokenizer = await copy('no-tokenizer');
       await rm(join(noTokenizer, 'tokenizer'), { recursive: true });
       await expect(loadBundle(ctx, directoryFolder(noTokenizer))).rejects.toThrow(/missing tokenizer\/ \(no tokenizer\/spiece\.model\)/);
+      const noText = await copy('no-text-encoder');
+      await rm(join(noText, 'text_encoder'), { recursive: true });
+      await expect(loadBundle(ctx, directoryFolder(noText))).rejects.toThrow(/missing text_encoder\/ \(no text_encoder\/config\.json\) \(model_index\.json lists tokenizer, text_encoder, transformer, vae, scheduler\)/);
       const wideText = await copy('wide-text');
       await editJson(join(wideText, 'text_encoder/config.json'), (j) => (j.d_model = 64));
       await expect(loadBundle(ctx, directoryFolder(wideText))).rejects.toThrow(/text encoder's width \(text_encoder\/config\.json d_model 64\) is not the transformer's text_dim 32/);

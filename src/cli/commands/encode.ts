@@ -29,6 +29,15 @@ export async function readInputIds(value: string, flag: string): Promise<number[
   return ids as number[];
 }
 
+/** DIR/model_index.json's negative_prompt, which generate uses too. */
+async function modelNegativePrompt(modelDir: string | undefined): Promise<string | undefined> {
+  if (modelDir === undefined) return undefined;
+  const text = await readFile(join(modelDir, 'model_index.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const negative = (JSON.parse(text) as { negative_prompt?: unknown }).negative_prompt;
+  return typeof negative === 'string' ? negative : undefined;
+}
+
 /** --text-encoder PATH (a text_encoder folder or one safetensors file), else DIR/text_encoder. */
 async function encoderLocation(modelDir: string | undefined, textEncoder: string | undefined): Promise<Umt5Location> {
   if (textEncoder !== undefined) {
@@ -49,7 +58,7 @@ export function promptEmbedsFile(embeds: PromptEmbeds): Uint8Array {
 const encode: Command = {
   summary: "Run Wan2.1's umT5 text encoder on a prompt (tokenized as Wan does) or on token ids, streamed layer by layer, and write prompt_embeds for generate --embeds.",
   usage:
-    'webdit encode (--model DIR | --text-encoder PATH [--tokenizer PATH]) (--prompt TEXT [--negative-prompt TEXT (default: Wan\'s; "" for none)] | --input-ids JSON|FILE [--negative-input-ids JSON|FILE]) ' +
+    'webdit encode (--model DIR | --text-encoder PATH [--tokenizer PATH]) (--prompt TEXT [--negative-prompt TEXT (default: model_index.json\'s, else Wan\'s; "" for none)] | --input-ids JSON|FILE [--negative-input-ids JSON|FILE]) ' +
     '[--text-len 512] --out FILE.safetensors',
   async run(options) {
     const modelDir = options.string('model');
@@ -74,7 +83,7 @@ const encode: Command = {
       const tokenizer = await loadTokenizerFromPath(path);
       ids = tokenizer.encode(prompt);
       // As generate does for a Wan2.1 folder: the negative defaults to Wan's own (empty text: none).
-      const negative = negativePrompt ?? WAN_NEGATIVE_PROMPT;
+      const negative = negativePrompt ?? (await modelNegativePrompt(modelDir)) ?? WAN_NEGATIVE_PROMPT;
       negativeIds = negative === '' ? undefined : tokenizer.encode(negative);
     } else {
       ids = await readInputIds(idsArg!, 'input-ids');
