@@ -12,7 +12,7 @@ import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { fileSource } from '../../src/weights/node-source.ts';
 import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
 import { loadBundle, type ModelBundle } from '../../src/pipeline/bundle.ts';
-import { generateVideo } from '../../src/pipeline/generate-video.ts';
+import { checkRequest, generateVideo, resolveRequest } from '../../src/pipeline/generate-video.ts';
 import { WAN_NEGATIVE_PROMPT } from '../../src/pipeline/wan-text.ts';
 import { planGeneration, readWanFolderConfigs } from '../../src/pipeline/memory-plan.ts';
 import { main } from '../../src/cli/main.ts';
@@ -67,6 +67,10 @@ describe('a Wan2.1 diffusers folder end to end (tiny random weights)', () => {
     expect(bundle.textLen).toBe(512);
     expect(bundle.promptEncoder!.tokenizer.encode(ref.prompt)).toEqual(ref.ids);
     expect(bundle.promptEncoder!.tokenizer.encode(ref.negativePrompt)).toEqual(ref.negativeIds);
+    // A text request is checked whole before the encoder runs.
+    expect(checkRequest(bundle, { prompt: 'a cat', frames: 9, height: 32, width: 48 })).toMatchObject({ frames: 9, guidance: 5 });
+    expect(() => checkRequest(bundle, { prompt: 'a cat', frames: 8, height: 32, width: 48 })).toThrow(/frames must be 4k\+1/);
+    expect(() => resolveRequest(bundle, { prompt: 'a cat' })).toThrow(/umT5 encodes text asynchronously/);
   });
 
   it('prompt embeddings match the upstream umT5, zero-padded to 512 rows', async () => {
