@@ -4,7 +4,7 @@
 // and since random weights make features change fast from step to step, a cache reuses only when forced
 // (bwcache:threshold=2, static).
 //
-//   npx tsx bench/wan-shaped-model.ts --out DIR [--size 1.3b|14b] [--layers N]
+//   npx tsx bench/wan-shaped-model.ts --out DIR [--size 1.3b|14b] [--layers N] [--channels 3|16]
 //   npx webdit bench --model DIR --embeds DIR/embeds.safetensors --negative-embeds DIR/embeds.safetensors \
 //     --frames 3 --height 48 --width 64 --seeds 0 --policies none,bwcache:threshold=2,static --no-profile
 //
@@ -29,7 +29,9 @@ if (!out || !(size in WAN21_T2V_CONFIGS)) {
 }
 const layers = Number(option('layers') ?? WAN21_T2V_CONFIGS[size].num_layers);
 
-const config = { ...WAN21_T2V_CONFIGS[size], in_channels: 3, out_channels: 3, num_layers: layers };
+// 3 (pixel space, the default) or 16 (Wan's latent channels, for a folder with a VAE: bench/wan-folder-scale.ts).
+const channels = Number(option('channels') ?? 3);
+const config = { ...WAN21_T2V_CONFIGS[size], in_channels: channels, out_channels: channels, num_layers: layers };
 
 // xorshift32: uniform values with the variance each tensor would get from a normal initialisation.
 let state = 0x9e3779b9;

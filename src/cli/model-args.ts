@@ -45,6 +45,11 @@ export async function readEmbeddingFile(path: string, preferred: string[], textD
   return { data: await readTensor(file, name), rows: dims[0] };
 }
 
+async function readOptionalEmbedding(path: string, name: string, textDim: number): Promise<PromptEmbedding | undefined> {
+  const file = await openSafetensors(await fileSource(path));
+  return file.tensors.has(name) ? readEmbeddingFile(path, [name], textDim) : undefined;
+}
+
 export interface PromptArgs {
   /** Text (encoded by the generate entry) or embeddings read from a file. */
   prompt: string | PromptEmbedding;
@@ -62,17 +67,22 @@ export async function promptFromArgs(
   const textDim = bundle.model.config.textDim;
   if (text !== undefined && embedsPath !== undefined) throw new UsageError('give --prompt or --embeds, not both');
   let prompt: string | PromptEmbedding;
-  if (embedsPath !== undefined) prompt = await readEmbeddingFile(embedsPath, ['prompt_embeds', 'encoder_hidden_states'], textDim);
+  let fileNegative: PromptEmbedding | undefined;
+  if (embedsPath !== undefined) {
+    prompt = await readEmbeddingFile(embedsPath, ['prompt_embeds', 'encoder_hidden_states'], textDim);
+    // `webdit encode` writes the negative beside the prompt: used unless another negative is given.
+    if (negativePath === undefined && negativeText === undefined) fileNegative = await readOptionalEmbedding(embedsPath, 'negative_prompt_embeds', textDim);
+  } else if (bundle.promptEncoder) prompt = text ?? '';
   else {
     if (!bundle.textEncoder) throw new UsageError(`${bundle.name} has no text encoder in webdit: give --embeds FILE (precomputed prompt_embeds)`);
     prompt = text ?? '';
     const warning = unknownWordsWarning(bundle.textEncoder, prompt);
     if (warning) console.error(warning);
   }
-  let negative: string | PromptEmbedding | undefined;
+  let negative: string | PromptEmbedding | undefined = fileNegative;
   if (negativePath !== undefined) negative = await readEmbeddingFile(negativePath, ['negative_prompt_embeds', 'prompt_embeds', 'encoder_hidden_states'], textDim);
   else if (negativeText !== undefined) {
-    if (!bundle.textEncoder) throw new UsageError('--negative needs a model with a text encoder; give --negative-embeds FILE');
+    if (!bundle.textEncoder && !bundle.promptEncoder) throw new UsageError('--negative-prompt needs a model with a text encoder; give --negative-embeds FILE');
     negative = negativeText;
   }
   return { prompt, negative };

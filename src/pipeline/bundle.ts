@@ -2,8 +2,10 @@
 //   model_index.json                 (optional; webdit's defaults, text length, decoder)
 //   transformer/config.json + weights (one safetensors file or shards)
 //   scheduler/scheduler_config.json
-//   text_encoder/                    (webdit's word encoder, when the model ships one)
-// The decoder is the identity for a pixel-space model, or a TAEHV file given by the caller.
+//   text_encoder/                    (webdit's word encoder, or umT5: config.json + weights)
+//   tokenizer/spiece.model, vae/     (Wan2.1's diffusers layout: umT5's tokenizer, the Wan VAE)
+// The decoder is the identity for a pixel-space model, the folder's Wan VAE, or a TAEHV file given by
+// the caller. A Wan2.1 folder's parts are checked against each other before any weight is read.
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { ModelFolder } from '../weights/folder.ts';
@@ -17,6 +19,10 @@ import { TaehvDecoder } from '../decoder/taehv.ts';
 import { POLICY_DEFAULTS, type CacheConfig } from '../cache/policies.ts';
 import { checkModelFolder } from './preflight.ts';
 import { checkConditionChannels, parseCondition, type ModelCondition } from '../model/condition.ts';
+import { parseWanConfig, type WanConfig } from '../model/config.ts';
+import { parseWanVaeConfig, type WanVaeConfig } from '../decoder/wan-vae-config.ts';
+import { loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
+import { Umt5PromptEncoder, WAN_NEGATIVE_PROMPT } from './wan-text.ts';
 
 export interface BundleDefaults {
   frames: number;
@@ -35,6 +41,8 @@ export interface ModelBundle {
   decoder: VideoDecoder;
   scheduler: object;
   textEncoder: WordTextEncoder | undefined;
+  /** umT5 (Wan2.1 folders): text prompts are encoded by it, streamed, before sampling. */
+  promptEncoder: Umt5PromptEncoder | undefined;
   textLen: number;
   /** Clean channels the transformer takes beside the noisy latents (model_index.json "condition"). */
   condition: ModelCondition | undefined;
@@ -105,14 +113,58 @@ function readingTextOnce(folder: ModelFolder): ModelFolder {
   };
 }
 
+/** The file that shows each diffusers part is there. */
+const PART_FILES: Record<string, string> = {
+  tokenizer: 'tokenizer/spiece.model',
+  text_encoder: 'text_encoder/config.json',
+  transformer: 'transformer/config.json',
+  vae: 'vae/config.json',
+  scheduler: 'scheduler/scheduler_config.json',
+};
+
+async function hasFile(folder: ModelFolder, path: string): Promise<boolean> {
+  return (await folder.open(path)) !== undefined;
+}
+
+/** A Wan2.1 diffusers folder (umT5 text encoder): every part present, and the parts' widths agreeing. */
+async function checkWanParts(folder: ModelFolder, index: Record<string, unknown>, hasOwnDecoder: boolean): Promise<{ transformer: WanConfig; vae?: WanVaeConfig }> {
+  const parts = Object.keys(PART_FILES).filter((p) => p !== 'vae' || !hasOwnDecoder);
+  const missing: string[] = [];
+  for (const part of parts) if (!(await hasFile(folder, PART_FILES[part]))) missing.push(`${part}/ (no ${PART_FILES[part]})`);
+  if (missing.length) {
+    const listed = Object.keys(index).filter((k) => Array.isArray(index[k]));
+    throw new Error(`${folder.name}: a Wan2.1 folder needs tokenizer/, text_encoder/, transformer/, vae/ and scheduler/; missing ${missing.join(', ')}` +
+      (listed.length ? ` (model_index.json lists ${listed.join(', ')})` : ''));
+  }
+  const transformer = parseWanConfig(await readJson(folder, 'transformer/config.json'), `${folder.name}/transformer/config.json`);
+  const textConfig = await readJson(folder, 'text_encoder/config.json');
+  const dModel = textConfig?.d_model;
+  if (dModel !== transformer.textDim) {
+    throw new Error(`${folder.name}: the text encoder's width (text_encoder/config.json d_model ${JSON.stringify(dModel)}) is not the transformer's text_dim ${transformer.textDim}: the two parts are from different models`);
+  }
+  if (hasOwnDecoder) return { transformer };
+  const vae = parseWanVaeConfig((await folder.readText('vae/config.json'))!, `${folder.name}/vae/config.json`);
+  if (vae.zDim !== transformer.outChannels || vae.zDim > transformer.inChannels) {
+    throw new Error(`${folder.name}: the VAE's z_dim ${vae.zDim} is not the transformer's latent channels (in_channels ${transformer.inChannels}, out_channels ${transformer.outChannels}): the two parts are from different models`);
+  }
+  return { transformer, vae };
+}
+
 export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {
   const folder = readingTextOnce(modelFolder);
   await checkModelFolder(folder);
   const index = (await readJson(folder, 'model_index.json')) ?? {};
+  // A Wan2.1 folder: diffusers' WanPipeline index, or a text_encoder/ that is not webdit's word encoder.
+  const listsUmt5 = Array.isArray(index.text_encoder) && index.text_encoder[1] === 'UMT5EncoderModel';
+  const umt5 =
+    index._class_name === 'WanPipeline' || listsUmt5 || ((await hasFile(folder, 'text_encoder/config.json')) && !(await hasFile(folder, 'text_encoder/vocab.json')));
+  const hasOwnDecoder = options.videoDecoder !== undefined || options.decoder !== undefined;
+  const wan = umt5 ? await checkWanParts(folder, index, hasOwnDecoder) : undefined;
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
   if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);
   const hasTextEncoder = (await folder.readText('text_encoder/vocab.json')) !== undefined;
   const textEncoder = hasTextEncoder ? await WordTextEncoder.load(subFolder(folder, 'text_encoder')) : undefined;
+  const promptEncoder = umt5 ? await Umt5PromptEncoder.load(subFolder(folder, 'tokenizer'), subFolder(folder, 'text_encoder')) : undefined;
 
   const model = await loadWanTransformer(ctx, subFolder(folder, 'transformer'), {
     weights: options.weights,
@@ -125,6 +177,7 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     condition = parseCondition(index.condition, `${folder.name}/model_index.json`);
     checkConditionChannels(model.config, condition, folder.name);
     if (options.videoDecoder) decoder = options.videoDecoder;
+    else if (wan?.vae && !options.decoder) decoder = await loadWanVaeFolder(ctx, subFolder(folder, 'vae'), { signal: options.signal });
     else if (index.decoder === 'identity') decoder = new IdentityDecoder(model.config.outChannels);
     else {
       const source = options.decoder ?? (typeof index.decoder === 'string' ? await folder.open(index.decoder) : undefined);
@@ -155,10 +208,11 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     decoder,
     scheduler,
     textEncoder,
+    promptEncoder,
     textLen,
     condition,
     defaults,
-    negativePrompt: typeof index.negative_prompt === 'string' ? index.negative_prompt : undefined,
+    negativePrompt: typeof index.negative_prompt === 'string' ? index.negative_prompt : promptEncoder ? WAN_NEGATIVE_PROMPT : undefined,
     teacacheCoefficients,
     dispose() {
       model.dispose();

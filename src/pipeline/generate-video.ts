@@ -67,6 +67,7 @@ function optionalNumber(request: GenerateRequest, name: 'frames' | 'height' | 'w
 function embedPrompt(bundle: ModelBundle, prompt: unknown, field: string): PromptEmbedding {
   const { textDim } = bundle.model.config;
   if (typeof prompt === 'string') {
+    if (bundle.promptEncoder) throw new Error(`generate: ${bundle.name}'s umT5 encodes text asynchronously: generateVideo does it; resolveRequest takes ${field} as embeddings (checkRequest checks a text request)`);
     if (!bundle.textEncoder) throw new Error(`generate: ${bundle.name} has no text encoder in webdit: give ${field} as embeddings ({ data, rows }, e.g. a prompt_embeds file)`);
     return bundle.textEncoder.encode(prompt);
   }
@@ -161,22 +162,63 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, li
   };
 }
 
+/** The texts a umT5 bundle must encode for a request (the negative only where guidance uses it). */
+function textsToEncode(bundle: ModelBundle, request: GenerateRequest): { prompt?: string; negative?: string } {
+  if (!bundle.promptEncoder || typeof request !== 'object' || request === null) return {};
+  const guidance = typeof request.guidance === 'number' ? request.guidance : bundle.defaults.guidance;
+  const negative = request.negativePrompt ?? bundle.negativePrompt;
+  return {
+    prompt: typeof request.prompt === 'string' ? request.prompt : undefined,
+    negative: typeof negative === 'string' && guidance > 1 ? negative : undefined,
+  };
+}
+
+/** Throws what resolveRequest would throw, with text prompts allowed for a umT5 bundle. No GPU work. */
+export function checkRequest(bundle: ModelBundle, request: GenerateRequest, limits?: DeviceLimits): GenerateSettings {
+  const texts = textsToEncode(bundle, request);
+  const placeholder = { data: new Float32Array(0), rows: 0 };
+  const checked = { ...request };
+  if (texts.prompt !== undefined) checked.prompt = placeholder;
+  if (bundle.promptEncoder && typeof (request?.negativePrompt ?? bundle.negativePrompt) === 'string') checked.negativePrompt = placeholder;
+  return resolveRequest(bundle, checked, limits).settings;
+}
+
+/** The request with its texts replaced by umT5 embeddings (tokenizer → encoder streamed → released). */
+async function encodeTexts(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<GenerateRequest> {
+  const { prompt, negative } = textsToEncode(bundle, request);
+  if (!bundle.promptEncoder) return request;
+  checkRequest(bundle, request, ctx.limits); // a bad request fails before the encoder runs
+  const encoded = { ...request };
+  if (prompt === undefined && negative === undefined) {
+    if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined; // unused without guidance
+    return encoded;
+  }
+  const pair = await bundle.promptEncoder.encode(ctx, prompt ?? negative!, prompt === undefined ? undefined : negative, bundle.textLen, { signal: request.signal });
+  if (prompt !== undefined) encoded.prompt = pair.prompt;
+  if (negative !== undefined) encoded.negativePrompt = prompt === undefined ? pair.prompt : pair.negative;
+  else if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined;
+  return encoded;
+}
+
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */
 export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<VideoResult> {
-  const { settings, ...options } = resolveRequest(bundle, request, ctx.limits);
+  // Everything that can be checked is, before the text encoder or the sampler touch the GPU.
+  const checked = checkRequest(bundle, request, ctx.limits);
   if (ctx.isLost) throw new GpuLostError('generate: the GPU device was lost before this run: generate again (a new device and the model are set up anew)');
   if (bundle.model.ctx !== ctx) throw new Error(`generate: ${bundle.name} was loaded on another GPU device: load it again on this one`);
   try {
     // A failure mid-forward leaves intermediates the model had no chance to release: free them too.
-    const result = await ctx.releasingOnFailure(() => generate(ctx, options));
-    return { ...result, settings };
+    return await ctx.releasingOnFailure(async () => {
+      const { settings, ...options } = resolveRequest(bundle, await encodeTexts(ctx, bundle, request), ctx.limits);
+      return { ...(await generate(ctx, options)), settings };
+    });
   } catch (e) {
     if (e instanceof GpuOutOfMemoryError && !ctx.isLost) {
       // Free the pool too, once the GPU is done with what was recorded, so a smaller run can follow.
       await ctx.sync().catch(() => undefined);
       ctx.trimPool();
     }
-    throw explainGpuFailure(ctx, e, settings);
+    throw explainGpuFailure(ctx, e, checked);
   }
 }
 

@@ -65,6 +65,8 @@ export interface GenerateResult {
   samplingSeconds: number;
   /** Most GPU tensor bytes alive at once during the run (weights included). */
   peakGpuBytes: number;
+  /** The same, per stage: sampling (from the text states on) and decoding. */
+  stagePeakGpuBytes: { sample: number; decode: number };
   decodeSeconds: number;
   stats: CacheStats;
   /** Host read-backs from the first to the last denoising step (each one stalls the GPU); 0 for every cache policy. */
@@ -181,6 +183,12 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     const samplingSeconds = (performance.now() - start) / 1000;
     throwIfAborted();
     const finalLatents = await ctx.read(owned.latents);
+    const samplePeak = ctx.peakLiveBytes;
+    // The text states (context and every block's cross-attention keys and values) are done with: the decoder gets their memory.
+    owned.text.dispose();
+    owned.negative?.dispose();
+    owned.text = owned.negative = undefined;
+    ctx.resetPeakBytes();
     const decodeStart = performance.now();
     // The model's latents are [C, T, h, w]; decoders take frames first, [T, C, h, w].
     const decoderInput = swapOuter(ctx, owned.latents);
@@ -202,7 +210,8 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       seconds: (end - start) / 1000,
       samplingSeconds,
       decodeSeconds: (end - decodeStart) / 1000,
-      peakGpuBytes: ctx.peakLiveBytes,
+      peakGpuBytes: Math.max(samplePeak, ctx.peakLiveBytes),
+      stagePeakGpuBytes: { sample: samplePeak, decode: ctx.peakLiveBytes },
       stats: await cache.stats(),
       hostReadbacks,
     };

@@ -9,6 +9,7 @@ import { encodeSafetensors, type EncodableTensor } from '../../weights/safetenso
 import { loadUmt5Encoder, type Umt5Location } from '../../model/umt5/load.ts';
 import { encodePromptEmbeds, WAN_TEXT_LENGTH, type PromptEmbeds } from '../../model/umt5/prompt-embeds.ts';
 import { loadTokenizerFromPath } from './tokenize.ts';
+import { WAN_NEGATIVE_PROMPT } from '../../pipeline/wan-text.ts';
 
 /**
  * Token ids from a JSON value or a JSON file: `[1, 2, 3]` or `{"input_ids": [...]}` (what
@@ -26,6 +27,15 @@ export async function readInputIds(value: string, flag: string): Promise<number[
   if (Array.isArray(ids) && ids.length === 1 && Array.isArray(ids[0])) ids = ids[0];
   if (!Array.isArray(ids) || !ids.every((v) => Number.isInteger(v))) throw new UsageError(`encode: --${flag} must be a list of integer token ids`);
   return ids as number[];
+}
+
+/** DIR/model_index.json's negative_prompt, which generate uses too. */
+async function modelNegativePrompt(modelDir: string | undefined): Promise<string | undefined> {
+  if (modelDir === undefined) return undefined;
+  const text = await readFile(join(modelDir, 'model_index.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const negative = (JSON.parse(text) as { negative_prompt?: unknown }).negative_prompt;
+  return typeof negative === 'string' ? negative : undefined;
 }
 
 /** --text-encoder PATH (a text_encoder folder or one safetensors file), else DIR/text_encoder. */
@@ -48,7 +58,7 @@ export function promptEmbedsFile(embeds: PromptEmbeds): Uint8Array {
 const encode: Command = {
   summary: "Run Wan2.1's umT5 text encoder on a prompt (tokenized as Wan does) or on token ids, streamed layer by layer, and write prompt_embeds for generate --embeds.",
   usage:
-    'webdit encode (--model DIR | --text-encoder PATH [--tokenizer PATH]) (--prompt TEXT [--negative-prompt TEXT] | --input-ids JSON|FILE [--negative-input-ids JSON|FILE]) ' +
+    'webdit encode (--model DIR | --text-encoder PATH [--tokenizer PATH]) (--prompt TEXT [--negative-prompt TEXT (default: model_index.json\'s, else Wan\'s; "" for none)] | --input-ids JSON|FILE [--negative-input-ids JSON|FILE]) ' +
     '[--text-len 512] --out FILE.safetensors',
   async run(options) {
     const modelDir = options.string('model');
@@ -72,7 +82,9 @@ const encode: Command = {
       if (path === undefined) throw new UsageError('encode: --prompt needs a tokenizer: give --model DIR (with tokenizer/) or --tokenizer PATH');
       const tokenizer = await loadTokenizerFromPath(path);
       ids = tokenizer.encode(prompt);
-      negativeIds = negativePrompt === undefined ? undefined : tokenizer.encode(negativePrompt);
+      // As generate does for a Wan2.1 folder: the negative defaults to Wan's own (empty text: none).
+      const negative = negativePrompt ?? (await modelNegativePrompt(modelDir)) ?? WAN_NEGATIVE_PROMPT;
+      negativeIds = negative === '' ? undefined : tokenizer.encode(negative);
     } else {
       ids = await readInputIds(idsArg!, 'input-ids');
       negativeIds = negativeArg === undefined ? undefined : await readInputIds(negativeArg, 'negative-input-ids');

@@ -41,7 +41,7 @@ function describeVideo(video: EncodedVideo, unavailable: string | undefined): st
 const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
-    'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative TEXT | --negative-embeds FILE] ' +
+    'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
     '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
   async run(options) {
     const modelDir = options.string('model');
@@ -49,7 +49,7 @@ const generateCommand: Command = {
     const vaePath = options.string('vae');
     const text = options.string('prompt');
     const embeds = options.string('embeds');
-    const negativeText = options.string('negative');
+    const negativeText = options.string('negative-prompt') ?? options.string('negative');
     const negativeEmbeds = options.string('negative-embeds');
     const seed = options.integer('seed', 0)!;
     const cacheSpec = options.string('cache') ?? 'none';

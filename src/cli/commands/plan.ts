@@ -9,6 +9,8 @@ import { planWanVaeDecode } from '../../decoder/wan-vae-plan.ts';
 import type { Options } from '../args.ts';
 import { parseUmt5Config } from '../../model/umt5/config.ts';
 import { planUmt5Memory } from '../../model/umt5/plan.ts';
+import { directoryFolder } from '../../weights/node-folder.ts';
+import { PRESETS, planGeneration, readWanFolderConfigs, refuseIfTooLarge, type CachePlan, type GenerationPlan, type PlanOptions, WAN21_FOLDER_CONFIGS, type WanFolderConfigs } from '../../pipeline/memory-plan.ts';
 
 const MIB = 2 ** 20;
 
@@ -51,6 +53,44 @@ async function planVae(options: Options): Promise<void> {
   );
 }
 
+/** `plan --model DIR`: a Wan2.1 folder's plan per stage, and the presets on 8 and 16 GB GPUs. */
+async function planModel(options: Options): Promise<void> {
+  const dir = options.requiredString('model');
+  const released = (WAN21_FOLDER_CONFIGS as Record<string, WanFolderConfigs | undefined>)[dir.toLowerCase()];
+  const frames = options.integer('frames');
+  const height = options.integer('height');
+  const width = options.integer('width');
+  const memoryGib = options.number('memory-gib');
+  const cache = (options.string('cache') ?? 'none') as CachePlan;
+  const promptTokens = options.integer('prompt-tokens');
+  const negativeTokens = options.integer('negative-tokens');
+  const limitMib = options.number('binding-limit-mib', 2048)!;
+  options.finish();
+  if (!['none', 'stack', 'blocks'].includes(cache)) throw new UsageError(`plan: --cache must be none, stack or blocks, got ${cache}`);
+  if ((frames === undefined) !== (height === undefined) || (frames === undefined) !== (width === undefined)) throw new UsageError('plan: give --frames, --height and --width together');
+  const configs = released ?? (await readWanFolderConfigs(directoryFolder(dir)));
+  const planOptions: PlanOptions = { cache, promptTokens, negativeTokens, maxBindingBytes: limitMib * MIB };
+  const mib = (b: number) => Math.round((b / MIB) * 10) / 10;
+  const describe = (p: GenerationPlan) => ({
+    video: p.video,
+    peakGpuMib: mib(p.peakGpuBytes),
+    peakHostMib: mib(p.peakHostBytes),
+    largestTensorMib: mib(p.largestTensorBytes),
+    stages: Object.fromEntries(
+      Object.entries(p.stages).map(([name, s]) => [name, { gpuMib: mib(s.gpuBytes), hostMib: mib(s.hostBytes), parts: Object.fromEntries(Object.entries(s.parts).map(([k, v]) => [k, mib(v)])) }]),
+    ),
+  });
+  // A GPU's memory is not all ours: count 90% of it as usable.
+  const usable = (gb: number) => gb * 1e9 * 0.9;
+  const presets = PRESETS.map((preset) => {
+    const p = planGeneration(configs, preset, planOptions);
+    return { ...preset, peakGpuMib: mib(p.peakGpuBytes), fits8GB: p.peakGpuBytes <= usable(8), fits16GB: p.peakGpuBytes <= usable(16) };
+  });
+  const plan = frames === undefined ? undefined : planGeneration(configs, { frames, height: height!, width: width! }, planOptions);
+  console.log(JSON.stringify({ plan: plan && describe(plan), presets, cache }, null, 2));
+  if (plan && memoryGib !== undefined) refuseIfTooLarge(configs, plan, memoryGib * 2 ** 30, planOptions);
+}
+
 const TEXT_ENCODER_DTYPES = ['f16', 'bf16', 'f32'] as const;
 
 /** The umT5 encoder's plan (streamed: one layer half on the GPU at a time), for `--text-encoder-config`. */
@@ -67,12 +107,15 @@ async function textEncoderPlan(path: string, promptTokens: number, negativeToken
 const plan: Command = {
   summary: 'Print the GPU memory a generation would need (weights, activations, attention, cache), without allocating it.',
   usage:
-    'webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N] ' +
+    'webdit plan --model (DIR | 1.3b | 14b) [--frames 33 --height 272 --width 480] [--memory-gib 8] [--cache none|stack|blocks] [--prompt-tokens N --negative-tokens N] [--binding-limit-mib 2048]\n' +
+    '  (--model: a Wan2.1 diffusers folder; GPU and host memory per stage (encode, sample, decode), the presets on 8 and 16 GB GPUs; --memory-gib refuses a size that does not fit, naming the largest preset that does)\n' +
+    '       webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N] ' +
     '[--text-encoder-config FILE [--prompt-tokens 40] [--negative-tokens N] [--text-encoder-dtype f16|bf16|f32]]\n' +
     '       webdit plan --vae [--vae-config vae/config.json] --frames 81 --height 480 --width 832 [--binding-limit-mib 2048] [--dtype f32|f16|bf16] [--carried-f16]\n' +
     '  (--vae: the Wan VAE decoder\'s peak GPU memory, and its spatial pieces under the binding limit)',
   async run(options) {
     if (options.flag('vae')) return planVae(options);
+    if (options.string('model') !== undefined) return planModel(options);
     const encoderConfig = options.string('text-encoder-config');
     const promptTokens = options.integer('prompt-tokens', 40)!;
     const negativeTokens = options.integer('negative-tokens', 0)!;
