@@ -151,12 +151,12 @@ async function streamTensor(
   if (layout && Math.ceil(elementCount(layout.shape) * BYTES_PER_ELEMENT[layout.dtype]) !== total) {
     throw new Error(`${file.source.name}: tensor "${info.name}" (${total} bytes) cannot be read as ${layout.dtype} ${formatShape(layout.shape)}`);
   }
-  const tensor = ctx.empty(layout?.shape ?? info.shape, dtype, info.name);
+  const tensor = ctx.keep(ctx.empty(layout?.shape ?? info.shape, dtype, info.name)); // a weight outlives any run
   // A 16-bit element becomes 4 bytes when widened (an 8-bit one 4): GPU offsets advance faster.
   const gpuBytesPerStored = widen ? 4 / DTYPE_BYTES[info.dtype] : 1;
   try {
     for (let offset = 0; offset < total; offset += chunk) {
-  const tensor = ctx.keep(ctx.empty(layout?.shape ?? info.shape, dtype, info.name)); // a weight outlives any run
+      signal?.throwIfAborted();
       const length = Math.min(chunk, total - offset);
       const bytes = await file.source.read(info.begin + offset, length, signal);
       if (bytes.byteLength !== length) {
