@@ -106,7 +106,7 @@ export class WanVaeDecoder implements VideoDecoder {
     if (C !== this.latentChannels || T < 1 || h < 1 || w < 1) {
       throw new Error(`${op}: latents must be [T ≥ 1, ${this.latentChannels}, h, w], got ${formatShape(latents.shape)}`);
     }
-    const limit = options.maxBindingBytes ?? Math.min(ctx.bindingLimit, ctx.limits.maxBufferSize);
+    const limit = Math.min(options.maxBindingBytes ?? Infinity, ctx.bindingLimit, ctx.limits.maxBufferSize);
     const pieces = planPieces(this.config, h, w, limit, options.bandRows);
     const L = h * w;
     const queryRows = options.attentionQueryRows ?? Math.max(1, Math.min(L, Math.floor(limit / (4 * L))));

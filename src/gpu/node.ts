@@ -69,11 +69,14 @@ function throttleDawnPolling(): void {
 
 /**
  * Dawn toggles webdit turns on in Node: `shader-f16` on NVIDIA's Vulkan driver is refused without
- * vulkan_enable_f16_on_nvidia, and the subgroup-matrix feature is offered only with allow_unsafe_apis
- * (its Vulkan path needs the Vulkan memory model). Browsers take these as command-line flags a page
- * cannot set, so every kernel keeps a path without them.
+ * vulkan_enable_f16_on_nvidia. The subgroup-matrix feature is offered only with allow_unsafe_apis (its
+ * Vulkan path needs the Vulkan memory model): those stay opt-in (MATRIX_DAWN_TOGGLES, through
+ * WEBDIT_DAWN_TOGGLES) until the model runs on matrix units. Browsers take these as command-line flags a
+ * page cannot set, so every kernel keeps a path without them.
  */
-export const DAWN_TOGGLES = ['vulkan_enable_f16_on_nvidia', 'allow_unsafe_apis', 'use_vulkan_memory_model'] as const;
+export const DAWN_TOGGLES = ['vulkan_enable_f16_on_nvidia'] as const;
+/** Add these (WEBDIT_DAWN_TOGGLES=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,use_vulkan_memory_model) for matrix units. */
+export const MATRIX_DAWN_TOGGLES = ['allow_unsafe_apis', 'use_vulkan_memory_model'] as const;
 
 /**
  * The flags for Dawn's `create()`: one comma-joined `enable-dawn-features=` entry (two entries with the

@@ -85,8 +85,8 @@ describe('kernel paths chosen from the adapter', () => {
 });
 
 describe("Dawn's toggles in Node", () => {
-  it('asks for f16 on NVIDIA, the unsafe APIs and the Vulkan memory model in one comma-joined flag', () => {
-    expect(dawnFlags({})).toEqual(['enable-dawn-features=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,use_vulkan_memory_model']);
+  it('asks for f16 on NVIDIA by default; the unsafe APIs for matrix units only when asked', () => {
+    expect(dawnFlags({})).toEqual(['enable-dawn-features=vulkan_enable_f16_on_nvidia']); // the unsafe matrix toggles are opt-in
   });
 
   it('WEBDIT_DAWN_TOGGLES=off (or the option) asks for none; a list replaces the defaults', () => {

@@ -1,4 +1,4 @@
-// A clone must work alone: no source, test, script or tool reads a folder beside the repository.
+// A clone must work alone: no source, test, script, tool or document points at a folder beside the repository.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,8 +9,8 @@ const OUTSIDE = [/\.\.\/shared\b/, /\/work\/shared\b/, /\bshared\/golden\b/, /\.
 
 describe('the repository is self-contained', () => {
   it('no tracked code names ../shared or another sibling folder', () => {
-    const files = execFileSync('git', ['ls-files', '--', 'src', 'test', 'bench', 'bin', 'tools', 'train', 'shaders', '*.ts', '*.html', '*.json', '.ci'], { cwd: ROOT, encoding: 'utf8' })
-      .split('\n').filter((f) => /\.(ts|mjs|js|py|html|json|wgsl|sh)$|^\.ci\//.test(f) && !f.startsWith('test/golden/') && f !== 'test/repo/self-contained.test.ts');
+    const files = execFileSync('git', ['ls-files', '--', 'src', 'test', 'bench', 'bin', 'tools', 'train', 'shaders', '*.ts', '*.html', '*.json', '*.md', '.ci'], { cwd: ROOT, encoding: 'utf8' })
+      .split('\n').filter((f) => /\.(ts|mjs|js|py|html|json|wgsl|sh|md)$|^\.ci\//.test(f) && !f.startsWith('test/golden/') && f !== 'test/repo/self-contained.test.ts');
     expect(files.length).toBeGreaterThan(50);
     const offenders = files.filter((f) => OUTSIDE.some((re) => re.test(readFileSync(resolve(ROOT, f), 'utf8'))));
     expect(offenders).toEqual([]);

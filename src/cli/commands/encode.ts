@@ -80,7 +80,7 @@ const encode: Command = {
     if (prompt !== undefined) {
       const path = tokenizerPath ?? (modelDir !== undefined ? join(modelDir, 'tokenizer') : undefined);
       if (path === undefined) throw new UsageError('encode: --prompt needs a tokenizer: give --model DIR (with tokenizer/) or --tokenizer PATH');
-      const tokenizer = await loadTokenizerFromPath(path);
+      const tokenizer = await loadTokenizerFromPath(path, textLength);
       ids = tokenizer.encode(prompt);
       // As generate does for a Wan2.1 folder: the negative defaults to Wan's own (empty text: none).
       const negative = negativePrompt ?? (await modelNegativePrompt(modelDir)) ?? WAN_NEGATIVE_PROMPT;

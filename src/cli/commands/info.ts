@@ -4,7 +4,7 @@ import { capabilitiesOf, kernelPaths, SUBGROUP_MATRIX_FEATURE } from '../../gpu/
 
 const info: Command = {
   summary: 'Print the WebGPU adapter webdit would use, with its limits, features and kernel paths, as JSON.',
-  usage: 'webdit info   (WEBDIT_DAWN_TOGGLES=off: without the Dawn toggles that unlock f16 and matrix units)',
+  usage: 'webdit info   (WEBDIT_DAWN_TOGGLES=off: without Dawn\'s f16 toggle; with matrix units: WEBDIT_DAWN_TOGGLES=vulkan_enable_f16_on_nvidia,allow_unsafe_apis,use_vulkan_memory_model)',
   async run(options) {
     options.finish();
     const ctx = await createNodeContext();
