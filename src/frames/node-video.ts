@@ -20,7 +20,38 @@ export function initNodeVideoEncoder(): Promise<unknown> {
   return webpReady;
 }
 
-type NapiWebCodecs = typeof import('@napi-rs/webcodecs');
+/**
+ * The part of @napi-rs/webcodecs used here, declared locally: the package is not a dependency (its
+ * prebuilt binaries for other platforms are not on every registry, which breaks \`npm ci\` for everyone), so
+ * it is loaded only where a user installed it (\`npm install @napi-rs/webcodecs\`; .ci/run does).
+ */
+interface NativeVideoEncoder {
+  readonly state: string;
+  configure(config: VideoEncoderConfig): void;
+  encode(frame: NativeVideoFrame, options: { keyFrame: boolean }): void;
+  flush(): Promise<void>;
+  close(): void;
+}
+interface NativeVideoFrame {
+  close(): void;
+}
+interface NapiEncodedChunk {
+  readonly byteLength: number;
+  readonly type: string;
+  readonly timestamp: number;
+  readonly duration: number | null;
+  copyTo(destination: Uint8Array): void;
+}
+interface NapiWebCodecs {
+  VideoEncoder: {
+    new (init: { output: (chunk: NapiEncodedChunk, metadata?: unknown) => void; error: (e: Error) => void }): NativeVideoEncoder;
+    isConfigSupported(config: VideoEncoderConfig): Promise<{ supported?: boolean }>;
+  };
+  VideoFrame: new (data: Uint8Array, init: { format: 'I420'; codedWidth: number; codedHeight: number; timestamp: number; duration: number; colorSpace: VideoColorSpaceInit }) => NativeVideoFrame;
+}
+
+/** The package's name, in a variable so that bundlers and tsc do not try to resolve it. */
+const NAPI_WEBCODECS = '@napi-rs/webcodecs';
 
 export interface NodeVideoEncoders {
   /** The codecs @napi-rs/webcodecs encodes here (empty when it is absent). */
@@ -46,7 +77,7 @@ export function useNodeWebCodecs(): Promise<NodeVideoEncoders> {
   registered ??= (async () => {
     let webcodecs: NapiWebCodecs;
     try {
-      webcodecs = await import('@napi-rs/webcodecs');
+      webcodecs = (await import(NAPI_WEBCODECS)) as NapiWebCodecs;
     } catch (e) {
       const reason = e instanceof Error ? e.message.split('\n')[0] : String(e);
       return { codecs: [], unavailable: `@napi-rs/webcodecs is not installed or has no build for this platform (${reason})` };
@@ -64,7 +95,7 @@ export function useNodeWebCodecs(): Promise<NodeVideoEncoders> {
 
 function napiEncoderClass(webcodecs: NapiWebCodecs, codecs: Set<VideoCodec>): typeof CustomVideoEncoder {
   return class NapiVideoEncoder extends CustomVideoEncoder {
-    private encoder?: InstanceType<NapiWebCodecs['VideoEncoder']>;
+    private encoder?: NativeVideoEncoder;
     /** Each frame's duration (µs) by timestamp: the native encoder's chunks come without one. */
     private readonly durations = new Map<number, number>();
 
@@ -84,7 +115,7 @@ function napiEncoderClass(webcodecs: NapiWebCodecs, codecs: Set<VideoCodec>): ty
         },
         error: (e) => this.onError(e),
       });
-      this.encoder.configure(this.config as Parameters<InstanceType<NapiWebCodecs['VideoEncoder']>['configure']>[0]);
+      this.encoder.configure(this.config);
     }
 
     async encode(sample: VideoSample, options: VideoEncoderEncodeOptions): Promise<void> {
