@@ -51,6 +51,8 @@ async function expectPlayable(clip: EncodeReport, frames: number, minPsnr: numbe
   return worst;
 }
 
+const nodeEncoders = await useNodeWebCodecs();
+
 describe('video files in Chromium', () => {
   it('has a WebM encoder (VP9 or VP8), as every browser with WebCodecs does', () => {
     expect(support.vp9 || support.vp8).toBe(true);
@@ -77,7 +79,7 @@ describe('video files in Chromium', () => {
   });
 
   // @napi-rs/webcodecs is optional (.ci/run installs it).
-  it.skipIf((await useNodeWebCodecs()).unavailable !== undefined)('plays the MP4 and WebM files that Node writes through @napi-rs/webcodecs', async () => {
+  it.skipIf(nodeEncoders.unavailable !== undefined)('plays the MP4 and WebM files that Node writes through @napi-rs/webcodecs', async () => {
     expect((await useNodeWebCodecs()).codecs).toContain('avc');
     const frames = movingSquareFrames(16, 32, 32);
     const source = { rgba: frames.map((f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64')), width: 32, height: 32, scale: 8 };
