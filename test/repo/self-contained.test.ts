@@ -8,7 +8,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const OUTSIDE = [/\.\.\/shared\b/, /\/work\/shared\b/, /\bshared\/golden\b/, /\.\.\/\.library\b/];
 
 describe('the repository is self-contained', () => {
-  it('no tracked code names ../shared or another sibling folder', () => {
+  it('no tracked code or document names the shared folder or another sibling of the repository', () => {
     const files = execFileSync('git', ['ls-files', '--', 'src', 'test', 'bench', 'bin', 'tools', 'train', 'shaders', '*.ts', '*.html', '*.json', '*.md', '.ci'], { cwd: ROOT, encoding: 'utf8' })
       .split('\n').filter((f) => /\.(ts|mjs|js|py|html|json|wgsl|sh|md)$|^\.ci\//.test(f) && !f.startsWith('test/golden/') && f !== 'test/repo/self-contained.test.ts');
     expect(files.length).toBeGreaterThan(50);
