@@ -24,6 +24,7 @@ import { upsampleNearest2x } from '../gpu/kernels/upsample.ts';
 import { loadTensors, openCheckpointFile } from '../weights/checkpoint.ts';
 import type { ByteSource } from '../weights/source.ts';
 import type { DecodeOptions, VideoDecoder } from './decoder.ts';
+import { Scope } from './scope.ts';
 
 /** Channels of the three stages and of the last hidden layer. */
 const CHANNELS = [256, 128, 64, 64] as const;
@@ -288,22 +289,6 @@ export class TaehvDecoder implements VideoDecoder {
   }
 }
 
-/** The intermediates of one chunk: each is released as soon as it is used, and all of them on an error. */
-class Scope {
-  private readonly live = new Set<Tensor>();
-  add(t: Tensor): Tensor {
-    this.live.add(t);
-    return t;
-  }
-  release(t: Tensor): void {
-    this.live.delete(t);
-    t.release();
-  }
-  releaseAll(): void {
-    for (const t of this.live) t.release();
-    this.live.clear();
-  }
-}
 
 /** Frames [t0, t0 + n) of an f32 [T, ...] tensor, copied into a new tensor. */
 function sliceFrames(ctx: GpuContext, t: Tensor, t0: number, n: number): Tensor {

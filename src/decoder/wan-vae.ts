@@ -28,6 +28,7 @@ import { upsampleNearest2x } from '../gpu/kernels/upsample.ts';
 import { decoderStructure, type DecoderStructure, type ResampleSpec, type WanVaeConfig } from './wan-vae-config.ts';
 import { planPieces } from './wan-vae-plan.ts';
 import type { DecodeOptions, VideoDecoder } from './decoder.ts';
+import { Scope } from './scope.ts';
 
 export interface WanVaeDecodeOptions extends DecodeOptions {
   /** Bytes one tensor may bind; default the adapter's limit. Smaller values force spatial pieces. */
@@ -364,19 +365,3 @@ function pasteRows(ctx: GpuContext, src: Tensor, dst: Tensor, frame0: number, sr
     }
 }
 
-/** Intermediates released as soon as they are used, and all of them on an error. */
-class Scope {
-  private readonly live = new Set<Tensor>();
-  add(t: Tensor): Tensor {
-    this.live.add(t);
-    return t;
-  }
-  release(t: Tensor): void {
-    this.live.delete(t);
-    t.release();
-  }
-  releaseAll(): void {
-    for (const t of this.live) t.release();
-    this.live.clear();
-  }
-}
