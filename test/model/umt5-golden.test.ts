@@ -12,34 +12,17 @@ import { encodeSafetensors, openSafetensors, readTensor } from '../../src/weight
 import { loadUmt5Encoder } from '../../src/model/umt5/load.ts';
 import { relativePositionBucket } from '../../src/model/umt5/buckets.ts';
 import { parseUmt5Config } from '../../src/model/umt5/config.ts';
+import { umt5GoldenCase } from '../helpers/umt5-golden.ts';
 
 const GOLDEN = join(__dirname, '../golden/t5');
 
-async function goldenCase(name: string) {
-  const dir = join(GOLDEN, name);
-  const inputs = await openSafetensors(await fileSource(join(dir, 'inputs.safetensors')));
-  const outputs = await openSafetensors(await fileSource(join(dir, 'outputs.safetensors')));
-  const [batch, length] = inputs.tensors.get('input_ids')!.shape;
-  const ids = await readTensor(inputs, 'input_ids');
-  const mask = await readTensor(inputs, 'mask');
-  const output = await readTensor(outputs, 'output');
-  const dim = outputs.tensors.get('output')!.shape[2];
-  const sequences: number[][] = [];
-  const expected: Float32Array[] = [];
-  for (let b = 0; b < batch; b++) {
-    const n = mask.subarray(b * length, (b + 1) * length).reduce((a, m) => a + m, 0);
-    sequences.push(Array.from(ids.subarray(b * length, b * length + n)));
-    expected.push(output.slice(b * length * dim, (b * length + n) * dim));
-  }
-  return { dir, sequences, expected };
-}
 
 describe('umT5 encoder against wan/modules/t5.py', () => {
   for (const name of ['tiny', 'odd', 'tiny_bf16']) {
     for (const keys of ['hf', 'wan'] as const) {
       it(`${name}, ${keys === 'hf' ? 'Hugging Face names (text_encoder folder)' : "Wan's original names (one file, config inferred)"}`, async () => {
         const ctx = await testContext();
-        const { dir, sequences, expected } = await goldenCase(name);
+        const { dir, sequences, expected } = await umt5GoldenCase(name);
         const encoder = await loadUmt5Encoder(
           ctx,
           keys === 'hf' ? { folder: directoryFolder(join(dir, 'hf')) } : { file: await fileSource(join(dir, 'wan.safetensors')) },
@@ -63,7 +46,7 @@ describe('umT5 encoder against wan/modules/t5.py', () => {
 
   it("reads only the prompt's embedding rows", async () => {
     const ctx = await testContext();
-    const { dir, sequences } = await goldenCase('odd');
+    const { dir, sequences } = await umt5GoldenCase('odd');
     const encoder = await loadUmt5Encoder(ctx, { folder: directoryFolder(join(dir, 'hf')) });
     const ids = [3, 3, 7];
     await encoder.encode([ids]);
@@ -84,7 +67,7 @@ describe('umT5 encoder against wan/modules/t5.py', () => {
 
   it('refuses bad ids, configs and checkpoints with clear errors', async () => {
     const ctx = await testContext();
-    const { dir } = await goldenCase('tiny');
+    const { dir } = await umt5GoldenCase('tiny');
     const encoder = await loadUmt5Encoder(ctx, { folder: directoryFolder(join(dir, 'hf')) });
     await expect(encoder.encode([[1, 97]])).rejects.toThrow(/token id 97, outside the vocabulary \[0, 97\)/);
     await expect(encoder.encode([[1], []])).rejects.toThrow(/sequence 1 has no tokens/);

@@ -17,31 +17,13 @@ import { FP8_E4M3_MAX, floatToFp8E4M3 } from '../../src/gpu/quantized.ts';
 import { readFileSync } from 'node:fs';
 import { openCheckpoint } from '../../src/weights/checkpoint.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
+import { umt5GoldenCase } from '../helpers/umt5-golden.ts';
 
-const GOLDEN = join(__dirname, '../golden/t5');
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function golden(name: string) {
-  const dir = join(GOLDEN, name);
-  const inputs = await openSafetensors(await fileSource(join(dir, 'inputs.safetensors')));
-  const outputs = await openSafetensors(await fileSource(join(dir, 'outputs.safetensors')));
-  const [batch, length] = inputs.tensors.get('input_ids')!.shape;
-  const ids = await readTensor(inputs, 'input_ids');
-  const mask = await readTensor(inputs, 'mask');
-  const output = await readTensor(outputs, 'output');
-  const dim = outputs.tensors.get('output')!.shape[2];
-  const sequences: number[][] = [];
-  const expected: Float32Array[] = [];
-  for (let b = 0; b < batch; b++) {
-    const n = mask.subarray(b * length, (b + 1) * length).reduce((a, m) => a + m, 0);
-    sequences.push(Array.from(ids.subarray(b * length, b * length + n)));
-    expected.push(output.slice(b * length * dim, (b * length + n) * dim));
-  }
-  return { dir, sequences, expected };
-}
 
 /** A scaled-fp8 single file as ComfyUI writes them: 2-D Linear weights as F8_E4M3 codes with `<base>.scale_weight`
  * (max|w| / 448), an empty `scaled_fp8` marker; everything else as it was (F32). */
@@ -88,7 +70,7 @@ describe('umT5 encoder on quantized weights', () => {
   for (const name of ['tiny', 'odd']) {
     it.each(['int8', 'int4', 'fp8'] as const)(`${name}: %s`, async (format) => {
       const ctx = await testContext();
-      const { dir, sequences, expected } = await golden(name);
+      const { dir, sequences, expected } = await umt5GoldenCase(name);
       const work = await mkdtemp(join(tmpdir(), 'webdit-umt5-q-'));
       dirs.push(work);
       const out = join(work, `${format}.safetensors`);
