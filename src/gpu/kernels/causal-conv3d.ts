@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
+import { tileFor, WEIGHT_FORMAT_CODE } from './conv2d.ts'; // the tile shapes of conv2d.wgsl, which this kernel shares
 
 /** 'none', or 'wan-frames': the VAE's clamp to [−1, 1] mapped to [0, 1], (clamp(v, −1, 1) + 1)/2. */
 export type CausalConvActivation = 'none' | 'wan-frames';
@@ -23,13 +24,6 @@ export interface CausalConv3dOptions {
 }
 
 const ACTIVATION_CODE: Record<CausalConvActivation, number> = { none: 0, 'wan-frames': 1 };
-const WEIGHT_FORMAT_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
-
-/** The tile shapes of conv2d.wgsl, which this kernel shares. */
-function tileFor(cout: number): { CO_GROUPS: number; PX_GROUPS: number; KT: number; tileCo: number; tilePx: number } {
-  if (cout <= 8) return { CO_GROUPS: 1, PX_GROUPS: 32, KT: 4, tileCo: 8, tilePx: 256 };
-  return { CO_GROUPS: 8, PX_GROUPS: 8, KT: 16, tileCo: 64, tilePx: 64 };
-}
 
 /**
  * Causal 3-D convolution of a chunk of frames, as Wan's CausalConv3d with its feature cache:

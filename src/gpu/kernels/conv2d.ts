@@ -26,10 +26,11 @@ export interface Conv2dOptions {
 }
 
 const ACTIVATION_CODE: Record<ConvActivation, number> = { none: 0, relu: 1, clamp01: 2 };
-const WEIGHT_FORMAT_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
+/** The weight dtypes conv2d.wgsl (and causal_conv3d.wgsl, which shares its tiles) reads. */
+export const WEIGHT_FORMAT_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
 
 /** Two tile shapes (see conv2d.wgsl): 64 channels × 64 pixels, or 8 × 256 when there are few output channels. */
-function tileFor(cout: number): { CO_GROUPS: number; PX_GROUPS: number; KT: number; tileCo: number; tilePx: number } {
+export function tileFor(cout: number): { CO_GROUPS: number; PX_GROUPS: number; KT: number; tileCo: number; tilePx: number } {
   if (cout <= 8) return { CO_GROUPS: 1, PX_GROUPS: 32, KT: 4, tileCo: 8, tilePx: 256 };
   return { CO_GROUPS: 8, PX_GROUPS: 8, KT: 16, tileCo: 64, tilePx: 64 };
 }
