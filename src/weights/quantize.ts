@@ -13,7 +13,7 @@
 import { floatToHalf, halfToFloat } from '../gpu/context.ts';
 import { QMAX, isValidGroupSize } from '../gpu/quantized.ts';
 import type { Checkpoint } from './checkpoint.ts';
-import { DTYPE_BYTES, tensorByteLength, widenToFloat32, type SafetensorsDType, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
+import { DTYPE_BYTES, encodeSafetensorsHeader, tensorByteLength, widenToFloat32, type SafetensorsDType, type SafetensorsFile, type TensorInfo } from './safetensors.ts';
 
 export type GroupFormat = 'int8' | 'int4';
 
@@ -168,12 +168,7 @@ function encodeHeader(tensors: PlannedTensor[], metadata: Record<string, string>
   for (const t of tensors) {
     for (const o of t.outputs) header[o.name] = { dtype: o.dtype, shape: o.shape, data_offsets: [o.begin, o.end] };
   }
-  // Padded with spaces to a multiple of 8 (as the reference writer does), so the data stays aligned.
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = new Uint8Array(8 + Math.ceil(json.byteLength / 8) * 8).fill(0x20);
-  new DataView(padded.buffer).setBigUint64(0, BigInt(padded.byteLength - 8), true);
-  padded.set(json, 8);
-  return padded;
+  return encodeSafetensorsHeader(header);
 }
 
 /**

@@ -239,6 +239,19 @@ function encodeData(name: string, t: EncodableTensor): Uint8Array {
   return new Uint8Array(words.buffer);
 }
 
+/**
+ * The start of a safetensors file: the header's byte length (u64, little-endian), then the header JSON
+ * (`{name: {dtype, shape, data_offsets}, __metadata__?}`) padded with spaces to a multiple of 8, as the
+ * reference writer does, so the data that follows stays aligned.
+ */
+export function encodeSafetensorsHeader(header: Record<string, unknown>): Uint8Array<ArrayBuffer> {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + Math.ceil(json.byteLength / 8) * 8).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(out.byteLength - 8), true);
+  out.set(json, 8);
+  return out;
+}
+
 /** A safetensors file in memory (tests, small outputs). Tensors are laid out in the given order. */
 export function encodeSafetensors(tensors: Record<string, EncodableTensor>, metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
@@ -255,18 +268,10 @@ export function encodeSafetensors(tensors: Record<string, EncodableTensor>, meta
     blobs.push(bytes);
     offset += bytes.byteLength;
   }
-  // Padded with spaces to a multiple of 8, as the reference writer does, so the data stays aligned.
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const withSpaces = new Uint8Array(padded).fill(0x20);
-    withSpaces.set(json);
-    json = withSpaces;
-  }
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.byteLength), true);
-  out.set(json, 8);
-  let at = 8 + json.byteLength;
+  const head = encodeSafetensorsHeader(header);
+  const out = new Uint8Array(head.byteLength + offset);
+  out.set(head);
+  let at = head.byteLength;
   for (const b of blobs) {
     out.set(b, at);
     at += b.byteLength;

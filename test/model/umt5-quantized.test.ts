@@ -10,7 +10,7 @@ import { relativeError } from '../helpers/reference.ts';
 import { Options, parseArgs } from '../../src/cli/args.ts';
 import quantize from '../../src/cli/commands/quantize.ts';
 import { fileSource } from '../../src/weights/node-source.ts';
-import { openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
+import { encodeSafetensorsHeader, openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
 import { loadUmt5Encoder } from '../../src/model/umt5/load.ts';
 import { parseUmt5Config } from '../../src/model/umt5/config.ts';
 import { FP8_E4M3_MAX, floatToFp8E4M3 } from '../../src/gpu/quantized.ts';
@@ -49,12 +49,7 @@ async function writeScaledFp8(folder: string, to: string): Promise<void> {
     add(name.replace(/\.weight$/, '.scale_weight'), 'F32', [], new Uint8Array(Float32Array.of(scale).buffer));
   }
   add('scaled_fp8', 'F8_E4M3', [0], new Uint8Array(0));
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
-  padded.set(json);
-  const length = new Uint8Array(8);
-  new DataView(length.buffer).setBigUint64(0, BigInt(padded.length), true);
-  await writeFile(to, Buffer.concat([length, padded, ...blobs]));
+  await writeFile(to, Buffer.concat([encodeSafetensorsHeader(header), ...blobs]));
 }
 
 const cosine = (a: Float32Array, b: Float32Array) => {
