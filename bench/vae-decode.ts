@@ -9,15 +9,16 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNodeContext } from '../src/gpu/node.ts';
-import { WAN21_VAE_CONFIG, decoderTensorShapes } from '../src/decoder/wan-vae-config.ts';
+import { WAN21_VAE_CONFIG } from '../src/decoder/wan-vae-config.ts';
 import { loadWanVaeFile } from '../src/decoder/wan-vae-load.ts';
 import { planWanVaeDecode } from '../src/decoder/wan-vae-plan.ts';
 import { TaehvDecoder } from '../src/decoder/taehv.ts';
 import { arrayBufferSource } from '../src/weights/source.ts';
 import { fileSource } from '../src/weights/node-source.ts';
-import { encodeSafetensors, type EncodableTensor } from '../src/weights/safetensors.ts';
+import { encodeSafetensors } from '../src/weights/safetensors.ts';
 import type { VideoDecoder } from '../src/decoder/decoder.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
+import { randomWanVaeTensors, randoms } from './randoms.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => {
@@ -29,32 +30,11 @@ const T = (frames - 1) / 4 + 1;
 const [h, w] = [height / 8, width / 8];
 if (!Number.isInteger(T) || !Number.isInteger(h) || !Number.isInteger(w)) throw new Error('frames must be 1 + 4k and the sides multiples of 8');
 
-/** A deterministic pseudo-random generator (xorshift), scaled to ±scale. */
-function randoms(n: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
 
 const ctx = await createNodeContext();
 const limit = arg('max-binding-mib', 0) > 0 ? arg('max-binding-mib', 0) * 2 ** 20 : Math.min(ctx.limits.maxStorageBufferBindingSize, ctx.limits.maxBufferSize);
 
-// Wan2.1-shaped VAE decoder weights, scaled like a trained network's (fan-in), gains near 1.
-const tensors: Record<string, EncodableTensor> = {};
-let seed = 1;
-for (const [name, shape] of decoderTensorShapes(WAN21_VAE_CONFIG)) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const fanIn = shape.length > 1 ? n / shape[0] : 1;
-  const data = name.endsWith('gamma') ? randoms(n, seed++, 0.2).map((v) => 1 + v) : randoms(n, seed++, shape.length === 1 ? 0.05 : Math.sqrt(3 / fanIn));
-  tensors[name] = { dtype: 'F32', shape, data };
-}
-const vae = await loadWanVaeFile(ctx, arrayBufferSource(encodeSafetensors(tensors), 'wan2.1-shaped-vae.safetensors'));
+const vae = await loadWanVaeFile(ctx, arrayBufferSource(encodeSafetensors(randomWanVaeTensors()), 'wan2.1-shaped-vae.safetensors'));
 const taehvPath = join(fileURLToPath(new URL('.', import.meta.url)), '../test/golden/taehv/decoder/taew2_1.safetensors');
 const taehv = await TaehvDecoder.load(ctx, await fileSource(taehvPath));
 const latents = ctx.upload(randoms(T * 16 * h * w, 99, 1.7), [T, 16, h, w]);

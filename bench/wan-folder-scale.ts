@@ -11,12 +11,13 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNodeContext } from '../src/gpu/node.ts';
-import { WAN21_VAE_CONFIG, decoderTensorShapes } from '../src/decoder/wan-vae-config.ts';
-import { encodeSafetensors, type EncodableTensor } from '../src/weights/safetensors.ts';
+import { WAN21_VAE_CONFIG } from '../src/decoder/wan-vae-config.ts';
+import { encodeSafetensors } from '../src/weights/safetensors.ts';
 import { directoryFolder } from '../src/weights/node-folder.ts';
 import { loadBundle } from '../src/pipeline/bundle.ts';
 import { generateVideo } from '../src/pipeline/generate-video.ts';
 import { planGeneration, readWanFolderConfigs } from '../src/pipeline/memory-plan.ts';
+import { randomWanVaeTensors } from './randoms.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -39,17 +40,6 @@ function run(script: string, extra: string[]): void {
   if (r.status !== 0) throw new Error(`${script} failed (${r.status})`);
 }
 
-function randoms(n: number, seed: number, scale: number): Float32Array {
-  const values = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    values[i] = ((s >>> 0) / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return values;
-}
 
 if (!args.includes('--reuse') || !existsSync(join(out, 'vae'))) {
   run('wan-shaped-model.ts', ['--out', out, '--layers', layers, '--channels', '16']);
@@ -57,16 +47,8 @@ if (!args.includes('--reuse') || !existsSync(join(out, 'vae'))) {
   mkdirSync(join(out, 'tokenizer'), { recursive: true });
   // Any umT5 SentencePiece model will do for random weights: the golden's (its ids are < 1,000).
   copyFileSync(join(here, '../test/golden/wan_pipeline/model/tokenizer/spiece.model'), join(out, 'tokenizer/spiece.model'));
-  const tensors: Record<string, EncodableTensor> = {};
-  let seed = 1;
-  for (const [name, shape] of decoderTensorShapes(WAN21_VAE_CONFIG)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const fanIn = shape.length > 1 ? n / shape[0] : 1;
-    const data = name.endsWith('gamma') ? randoms(n, seed++, 0.2).map((v) => 1 + v) : randoms(n, seed++, shape.length === 1 ? 0.05 : Math.sqrt(3 / fanIn));
-    tensors[name] = { dtype: 'F32', shape, data };
-  }
   mkdirSync(join(out, 'vae'), { recursive: true });
-  writeFileSync(join(out, 'vae/diffusion_pytorch_model.safetensors'), encodeSafetensors(tensors));
+  writeFileSync(join(out, 'vae/diffusion_pytorch_model.safetensors'), encodeSafetensors(randomWanVaeTensors()));
   const c = WAN21_VAE_CONFIG;
   writeFileSync(join(out, 'vae/config.json'), JSON.stringify({ _class_name: 'AutoencoderKLWan', base_dim: c.baseDim, z_dim: c.zDim, dim_mult: c.dimMult,
     num_res_blocks: c.numResBlocks, attn_scales: [], temperal_downsample: [false, true, true], latents_mean: c.latentsMean, latents_std: c.latentsStd }));
