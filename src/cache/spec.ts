@@ -104,17 +104,28 @@ export function splitCacheSpecs(text: string): string[] {
 /** A number as a spec writes it: no binary noise from the sweep's additions (0.15000000000000002 → 0.15). */
 const specNumber = (x: number) => String(Number(x.toPrecision(12)));
 
-/**
- * The specs a sweep stands for, in order; a spec without a range is returned alone. Only one option may
- * have a range, the option must be numeric, the step positive and the range at most MAX_SWEEP_POINTS long.
- * Every expanded spec is parsed, so a bad value fails here, before anything runs.
- */
+/** One point of a sweep: its spec, and the option swept with its value here (absent for a plain spec). */
+export interface SweepPoint {
+  spec: string;
+  sweep?: { option: string; value: number };
+}
+
+/** The specs a sweep stands for, in order (see `sweepPoints`). */
 export function expandCacheSpec(spec: string): string[] {
+  return sweepPoints(spec).map((p) => p.spec);
+}
+
+/**
+ * The points a sweep stands for, in order; a spec without a range is one point without `sweep`. Only one
+ * option may have a range, the option must be numeric, the step positive and the range at most
+ * MAX_SWEEP_POINTS long. Every expanded spec is parsed, so a bad value fails here, before anything runs.
+ */
+export function sweepPoints(spec: string): SweepPoint[] {
   const trimmed = spec.trim();
   const colon = trimmed.indexOf(':');
   if (colon < 0) {
     parseCacheSpec(trimmed);
-    return [trimmed];
+    return [{ spec: trimmed }];
   }
   const name = trimmed.slice(0, colon);
   const parts = trimmed.slice(colon + 1).split(',');
@@ -123,7 +134,7 @@ export function expandCacheSpec(spec: string): string[] {
   if (malformed) throw new Error(`cache "${name}": a range is start:end:step, got "${malformed.trim()}"`);
   if (ranged.length === 0) {
     parseCacheSpec(trimmed);
-    return [trimmed];
+    return [{ spec: trimmed }];
   }
   if (ranged.length > 1) throw new Error(`cache "${name}": sweep one option at a time, got ranges for ${ranged.map(({ p }) => p.split('=')[0].trim()).join(' and ')}`);
   const { p, i } = ranged[0];
@@ -137,11 +148,12 @@ export function expandCacheSpec(spec: string): string[] {
   const count = Math.floor((end - start) / step + 1e-9) + 1;
   if (count > MAX_SWEEP_POINTS) throw new Error(`cache "${name}": ${key}'s range has ${count} points; at most ${MAX_SWEEP_POINTS}`);
   return Array.from({ length: count }, (_, k) => {
+    const value = Number(specNumber(start + k * step));
     const options = [...parts];
-    options[i] = `${key}=${specNumber(start + k * step)}`;
+    options[i] = `${key}=${value}`;
     const expanded = `${name}:${options.join(',')}`;
     parseCacheSpec(expanded);
-    return expanded;
+    return { spec: expanded, sweep: { option: key, value } };
   });
 }
 

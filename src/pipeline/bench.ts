@@ -6,7 +6,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { KernelTime } from '../gpu/profiler.ts';
 import { INDICATOR_LABEL, type CacheStats } from '../cache/manager.ts';
-import { cacheLabel, expandCacheSpec, formatCacheSpec, parseCacheSpec } from '../cache/spec.ts';
+import { cacheLabel, formatCacheSpec, parseCacheSpec, sweepPoints } from '../cache/spec.ts';
 import type { CacheConfig } from '../cache/policies.ts';
 import { psnr, ssim } from '../frames/metrics.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
@@ -106,17 +106,13 @@ function computeMapOf(stats: CacheStats): number[][] {
 export async function runCacheBenchmark(ctx: GpuContext, bundle: ModelBundle, settings: BenchSettings): Promise<BenchReport> {
   // Sweeps expand to one point each (parsed here, so a bad spec fails before anything runs).
   const sweepOf = new Map<CacheConfig, PolicyResult['sweep']>();
-  const configs: CacheConfig[] = settings.policies.flatMap((written) => {
-    const points = expandCacheSpec(written);
-    return points.map((p) => {
-      const config = withModelCalibration(parseCacheSpec(p), bundle);
-      if (points.length > 1 || written.trim() !== p) {
-        const option = written.slice(written.indexOf(':') + 1).split(',').find((o) => o.split(':').length === 3)!.split('=')[0].trim();
-        sweepOf.set(config, { spec: written, option, value: (config as unknown as Record<string, number>)[option] });
-      }
+  const configs: CacheConfig[] = settings.policies.flatMap((written) =>
+    sweepPoints(written).map(({ spec, sweep }) => {
+      const config = withModelCalibration(parseCacheSpec(spec), bundle);
+      if (sweep) sweepOf.set(config, { spec: written, ...sweep });
       return config;
-    });
-  });
+    }),
+  );
   if (!configs.some((c) => c.policy === 'none')) configs.unshift({ policy: 'none' });
   if (settings.seeds.length === 0) throw new Error('bench: give at least one seed');
   const repeats = settings.repeats ?? 1;
