@@ -1,7 +1,7 @@
 // Shared by the commands that generate: the model folder (default: the shipped toy model), its
 // decoder, and the prompt (text through the model's own encoder, or precomputed embeddings).
 
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { UsageError, type Options } from './args.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { directoryFolder, shippedModelDir } from '../weights/node-folder.ts';
@@ -11,6 +11,7 @@ import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
 import { unknownWordsWarning, type PromptEmbedding } from '../model/text-encoder.ts';
 import { loadWanVaeFile, loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
 import type { WanVaeDecoder } from '../decoder/wan-vae.ts';
+import { loadUmt5Tokenizer, type Umt5Tokenizer } from '../model/text/tokenizer.ts';
 
 export const SHIPPED_MODEL_DIR = shippedModelDir();
 
@@ -97,4 +98,12 @@ export function samplingFromArgs(options: Options) {
     steps: options.integer('steps'),
     guidance: options.number('guidance'),
   };
+}
+
+/** A umT5 tokenizer from a tokenizer folder, a diffusers model folder with tokenizer/, or a spiece.model file. */
+export async function loadTokenizerFromPath(path: string, maxLength = 512): Promise<Umt5Tokenizer> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new Error(`${path}: no such file or folder`);
+  const source = info.isDirectory() ? directoryFolder(path) : new Uint8Array(await readFile(path));
+  return loadUmt5Tokenizer(source, { maxLength });
 }

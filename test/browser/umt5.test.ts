@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { openCheckPage, ROOT, type CheckPage } from './harness.ts';
 import { testContext } from '../helpers/gpu.ts';
 import { writeTinyUmt5Model } from '../helpers/tiny-umt5.ts';
-import { loadTokenizerFromPath } from '../../src/cli/commands/tokenize.ts';
+import { loadTokenizerFromPath } from '../../src/cli/model-args.ts';
 import { loadUmt5Encoder } from '../../src/model/umt5/load.ts';
 import { encodePromptEmbeds } from '../../src/model/umt5/prompt-embeds.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';

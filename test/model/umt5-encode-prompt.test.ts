@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Options, parseArgs } from '../../src/cli/args.ts';
 import encode from '../../src/cli/commands/encode.ts';
-import { loadTokenizerFromPath } from '../../src/cli/commands/tokenize.ts';
+import { loadTokenizerFromPath } from '../../src/cli/model-args.ts';
 import { writeTinyUmt5Model } from '../helpers/tiny-umt5.ts';
 
 const run = (args: string[]) => encode.run(new Options(parseArgs(args), 'encode'));

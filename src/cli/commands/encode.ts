@@ -8,7 +8,7 @@ import { fileSource } from '../../weights/node-source.ts';
 import { encodeSafetensors, type EncodableTensor } from '../../weights/safetensors.ts';
 import { loadUmt5Encoder, type Umt5Location } from '../../model/umt5/load.ts';
 import { encodePromptEmbeds, WAN_TEXT_LENGTH, type PromptEmbeds } from '../../model/umt5/prompt-embeds.ts';
-import { loadTokenizerFromPath } from './tokenize.ts';
+import { loadTokenizerFromPath } from '../model-args.ts';
 import { WAN_NEGATIVE_PROMPT } from '../../pipeline/wan-text.ts';
 
 /**

@@ -1,17 +1,7 @@
 // `webdit tokenize`: a prompt's umT5 input ids, as Wan2.1's tokenizer gives them to the text encoder.
-import { readFile, stat } from 'node:fs/promises';
-import { UsageError, type Options } from '../args.ts';
+import { UsageError } from '../args.ts';
 import type { Command } from '../main.ts';
-import { loadUmt5Tokenizer, type Umt5Tokenizer } from '../../model/text/tokenizer.ts';
-import { directoryFolder } from '../../weights/node-folder.ts';
-
-/** A umT5 tokenizer from a tokenizer folder, a diffusers model folder with tokenizer/, or a spiece.model file. */
-export async function loadTokenizerFromPath(path: string, maxLength = 512): Promise<Umt5Tokenizer> {
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new Error(`${path}: no such file or folder`);
-  const source = info.isDirectory() ? directoryFolder(path) : new Uint8Array(await readFile(path));
-  return loadUmt5Tokenizer(source, { maxLength });
-}
+import { loadTokenizerFromPath } from '../model-args.ts';
 
 const tokenize: Command = {
   summary:
