@@ -13,6 +13,10 @@ import { validateCacheConfig } from '../cache/policies/index.ts';
 import { withModelCalibration, type ModelBundle } from './bundle.ts';
 import { checkFootprint, checkSamplingOptions, checkVideoSize, runFootprint, type DeviceLimits } from './preflight.ts';
 import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
+import { paddedEmbedding, promptStoreKey, storedRows, type PromptEmbeddingStore, type StoredPromptPair } from './prompt-store.ts';
+
+/** A stage of a run beginning: the text encoder (or the prompt store that spares it), sampling, decoding. */
+export type GenerateStage = { stage: 'encode'; fromStore: boolean } | { stage: 'sample' } | { stage: 'decode' };
 
 export interface GenerateRequest {
   /** Text (through the bundle's text encoder) or precomputed prompt embeddings [rows, textDim]. */
@@ -33,6 +37,10 @@ export interface GenerateRequest {
   latents?: Float32Array;
   signal?: AbortSignal;
   onProgress?: (p: GenerateProgress) => void;
+  /** Each stage as it begins (encode only where a text encoder runs or its stored output is used). */
+  onStage?: (stage: GenerateStage) => void;
+  /** Where umT5 prompt embeddings are kept: a prompt (with its negative and text length) already there skips the encoder. */
+  promptStore?: PromptEmbeddingStore;
   /** Instrumentation: replaces the cache's block-stack hook (calibration runs use this). */
   blockRunner?: (branch: Branch, step: number) => BlockStackRunner;
 }
@@ -53,7 +61,7 @@ export interface VideoResult extends GenerateResult {
 }
 
 const REQUEST_FIELDS = new Set<string>([
-  'prompt', 'negativePrompt', 'frames', 'height', 'width', 'steps', 'guidance', 'seed', 'cache', 'latents', 'signal', 'onProgress', 'blockRunner',
+  'prompt', 'negativePrompt', 'frames', 'height', 'width', 'steps', 'guidance', 'seed', 'cache', 'latents', 'signal', 'onProgress', 'onStage', 'promptStore', 'blockRunner',
 ]);
 
 function optionalNumber(request: GenerateRequest, name: 'frames' | 'height' | 'width' | 'steps' | 'guidance' | 'seed', fallback: number): number {
@@ -157,6 +165,7 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, li
     latents: request.latents,
     signal: request.signal,
     onProgress: request.onProgress,
+    onStage: request.onStage ? (stage) => request.onStage!({ stage }) : undefined,
     blockRunner: request.blockRunner,
     settings,
   };
@@ -183,7 +192,7 @@ export function checkRequest(bundle: ModelBundle, request: GenerateRequest, limi
   return resolveRequest(bundle, checked, limits).settings;
 }
 
-/** The request with its texts replaced by umT5 embeddings (tokenizer → encoder streamed → released). */
+/** The request with its texts replaced by umT5 embeddings (tokenizer → encoder streamed → released), or by the stored ones. */
 async function encodeTexts(ctx: GpuContext, bundle: ModelBundle, request: GenerateRequest): Promise<GenerateRequest> {
   const { prompt, negative } = textsToEncode(bundle, request);
   if (!bundle.promptEncoder) return request;
@@ -193,11 +202,41 @@ async function encodeTexts(ctx: GpuContext, bundle: ModelBundle, request: Genera
     if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined; // unused without guidance
     return encoded;
   }
-  const pair = await bundle.promptEncoder.encode(ctx, prompt ?? negative!, prompt === undefined ? undefined : negative, bundle.textLen, { signal: request.signal });
+  // One encoder pass: the prompt with its negative, or the negative alone where the prompt is embeddings.
+  const first = prompt ?? negative!;
+  const second = prompt === undefined ? undefined : negative;
+  const pair = await encodeOrRecall(ctx, bundle, first, second, request);
   if (prompt !== undefined) encoded.prompt = pair.prompt;
   if (negative !== undefined) encoded.negativePrompt = prompt === undefined ? pair.prompt : pair.negative;
   else if (typeof (request.negativePrompt ?? bundle.negativePrompt) === 'string') encoded.negativePrompt = undefined;
   return encoded;
+}
+
+/** umT5's output for `first` (and `second`): from the request's prompt store where it holds them, else encoded and stored. */
+async function encodeOrRecall(ctx: GpuContext, bundle: ModelBundle, first: string, second: string | undefined, request: GenerateRequest) {
+  const encoder = bundle.promptEncoder!;
+  const { textLen } = bundle;
+  const width = encoder.config.dModel;
+  const store = request.promptStore;
+  const key = store ? await promptStoreKey(await encoder.fingerprint(request.signal), first, second, textLen) : undefined;
+  if (store && key) {
+    const stored = await store.get(key);
+    const prompt = paddedEmbedding(stored?.prompt, width, textLen);
+    const negative = second === undefined ? undefined : paddedEmbedding(stored?.negative, width, textLen);
+    if (prompt && (second === undefined || negative)) {
+      request.onStage?.({ stage: 'encode', fromStore: true });
+      return { prompt, negative };
+    }
+  }
+  request.onStage?.({ stage: 'encode', fromStore: false });
+  const pair = await encoder.encode(ctx, first, second, textLen, { signal: request.signal });
+  if (store && key) {
+    const value: StoredPromptPair = { prompt: storedRows(pair.prompt, encoder.tokenCount(first, textLen), width) };
+    if (second !== undefined && pair.negative) value.negative = storedRows(pair.negative, encoder.tokenCount(second, textLen), width);
+    // A store that cannot keep it (quota, private mode) costs the next run an encoder pass, not this run.
+    await store.put(key, value).catch((e: unknown) => console.warn(`webdit: the prompt embedding was not stored (${(e as Error)?.message ?? String(e)})`));
+  }
+  return pair;
 }
 
 /** Generates a video with a loaded model: `generateVideo(ctx, bundle, { prompt: 'a red circle moving right', cache: 'bwcache' })`. */

@@ -51,6 +51,8 @@ export interface GenerateOptions {
   /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
   latents?: Float32Array;
   onProgress?: (p: GenerateProgress) => void;
+  /** Called as sampling, then decoding, begins. */
+  onStage?: (stage: 'sample' | 'decode') => void;
   signal?: AbortSignal;
 }
 
@@ -135,6 +137,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     options.onProgress?.({ step: done, steps, elapsedMs, etaMs: (elapsedMs / done) * (steps - done) });
   };
   try {
+    options.onStage?.('sample');
     owned.text = model.encodeText(options.prompt.data, options.prompt.rows, options.textLen);
     if (useCfg) {
       const neg = options.negativePrompt ?? { data: new Float32Array(0), rows: 0 };
@@ -189,6 +192,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.negative?.dispose();
     owned.text = owned.negative = undefined;
     ctx.resetPeakBytes();
+    options.onStage?.('decode');
     const decodeStart = performance.now();
     // The model's latents are [C, T, h, w]; decoders take frames first, [T, C, h, w].
     const decoderInput = swapOuter(ctx, owned.latents);
