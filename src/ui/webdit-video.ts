@@ -3,18 +3,21 @@
 //   <script type="module" src="webdit.js"></script>
 //   <webdit-video prompt="a red circle moving right on a black background" cache="bwcache" autoplay></webdit-video>
 //
-// Attributes: model (URL of a model folder; default: the shipped model beside the module), prompt,
-// steps, guidance, seed, frames, width, height, cache (a spec: none, bwcache, bwcache:threshold=0.2,
+// Attributes: model (URL of a model folder: webdit's, or a Wan2.1 diffusers folder; default: the
+// shipped model beside the module), prompt, negative-prompt (default: the model's, Wan2.1's own for a
+// Wan folder), steps, guidance, seed, frames, width, height, cache (a spec: none, bwcache, bwcache:threshold=0.2,
 // static, first-block, teacache), autoplay (generate when attached), decoder (URL of a TAEHV file, for
 // latent-space models), embeds / negative-embeds (URLs of prompt_embeds safetensors, for models without a
 // text encoder in webdit). Methods: generate() → Promise<result>, abort(). Events: loadprogress
-// {phase: 'download' | 'gpu', path?, loadedBytes, totalBytes}, progress {step, steps, elapsedMs, etaMs}, done {seconds, frameCount, stats},
-// error {message}. Every instance on a page shares one GPU device, one copy of each model's weights,
+// {phase: 'download' | 'gpu', path?, loadedBytes, totalBytes}, progress {stage: 'encode', fromStore} |
+// {stage: 'sample', step, steps, elapsedMs, etaMs} | {stage: 'decode'} | {stage: 'video'}, done
+// {seconds, frameCount, stats}, error {message}. A Wan2.1 prompt's umT5 embeddings are kept in
+// IndexedDB (src/ui/prompt-store.ts): the same prompt again skips the encoder. Every instance on a page shares one GPU device, one copy of each model's weights,
 // and one queue of generations (src/ui/engine.ts).
 
 import type { CacheStats } from '../cache/manager.ts';
 import { AbortError, type GenerateProgress, type PromptEmbedding } from '../pipeline/generate.ts';
-import { generateVideo, resolveRequest, type GenerateRequest, type VideoResult } from '../pipeline/generate-video.ts';
+import { checkRequest, generateVideo, type GenerateRequest, type GenerateStage, type VideoResult } from '../pipeline/generate-video.ts';
 import { urlFolder } from '../weights/folder.ts';
 import { urlSource } from '../weights/source.ts';
 import { queueLength, runExclusive, sharedContext, sharedModel, type LoadStatus, type SharedModel } from './engine.ts';
@@ -22,11 +25,15 @@ import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddi
 import { encodeClip } from './video.ts';
 import { describeLoad, errorMessage, formatBytes, formatSeconds } from './format.ts';
 import { shippedModelUrl } from './model.ts';
+import { sharedPromptStore } from './prompt-store.ts';
 
 export interface WebditVideoResult extends VideoResult {
   /** The clip as a video file (what the element plays): MP4 (H.264) where the browser encodes it, else WebM; `video.type` says which. */
   video: Blob;
 }
+
+/** A `progress` event's detail: the stage a run is in (sampling with its step). */
+export type WebditProgressDetail = GenerateStage | { stage: 'video' } | ({ stage: 'sample' } & GenerateProgress);
 
 export interface WebditDoneDetail {
   seconds: number;
@@ -78,7 +85,7 @@ function numberAttr(el: HTMLElement, name: string): number | undefined {
 }
 
 export class WebditVideo extends HTMLElement {
-  static readonly observedAttributes = ['width', 'height', 'prompt'];
+  static readonly observedAttributes = ['width', 'height', 'prompt', 'negative-prompt'];
 
   private readonly shadow: ShadowRoot;
   private readonly video: HTMLVideoElement;
@@ -180,12 +187,15 @@ export class WebditVideo extends HTMLElement {
         cache: this.getAttribute('cache') || 'bwcache',
         signal,
         onProgress: (p) => this.onStep(p),
+        onStage: (stage) => this.onStage(stage),
+        promptStore: bundle.promptEncoder ? await untilAborted(sharedPromptStore()) : undefined,
       };
       const ctx = await sharedContext();
-      resolveRequest(bundle, request, ctx.limits); // a bad attribute fails now, not after waiting for the GPU queue
+      checkRequest(bundle, request, ctx.limits); // a bad attribute fails now, not after waiting for the GPU queue
       if (queueLength() > 0) this.showStatus(undefined, 'Waiting for the GPU…');
       const result = await runExclusive(() => generateVideo(ctx, bundle, request), signal);
       this.showStatus(1, 'Encoding video…');
+      this.dispatchEvent(new CustomEvent<WebditProgressDetail>('progress', { detail: { stage: 'video' } }));
       const clip = await encodeClip(result.frames, result.shape);
       if (signal.aborted) throw new AbortError();
       this.play(clip.blob);
@@ -228,19 +238,27 @@ export class WebditVideo extends HTMLElement {
     const embeds = this.getAttribute('embeds');
     const textDim = model.bundle.model.config.textDim;
     if (embeds) return readPromptEmbedding(await urlSource(new URL(embeds, document.baseURI).href), PROMPT_TENSORS, textDim);
-    if (!model.bundle.textEncoder) throw new Error(`${model.bundle.name} has no text encoder in webdit: give the embeds attribute (a prompt_embeds .safetensors URL)`);
+    if (!model.bundle.textEncoder && !model.bundle.promptEncoder) throw new Error(`${model.bundle.name} has no text encoder in webdit: give the embeds attribute (a prompt_embeds .safetensors URL)`);
     return this.getAttribute('prompt') ?? '';
   }
 
-  /** The `negative-embeds` file, else undefined: the model's own negative prompt. */
-  private async negativeOf(model: SharedModel): Promise<PromptEmbedding | undefined> {
+  /** The `negative-embeds` file, else the `negative-prompt` text, else undefined: the model's own negative prompt. */
+  private async negativeOf(model: SharedModel): Promise<string | PromptEmbedding | undefined> {
     const url = this.getAttribute('negative-embeds');
-    return url ? readPromptEmbedding(await urlSource(new URL(url, document.baseURI).href), NEGATIVE_TENSORS, model.bundle.model.config.textDim) : undefined;
+    if (url) return readPromptEmbedding(await urlSource(new URL(url, document.baseURI).href), NEGATIVE_TENSORS, model.bundle.model.config.textDim);
+    return this.getAttribute('negative-prompt') ?? undefined;
   }
 
   private onStep(p: GenerateProgress): void {
     this.showStatus(p.step / p.steps, `Step ${p.step} / ${p.steps} · ${formatSeconds(p.etaMs / 1000)} left`);
-    this.dispatchEvent(new CustomEvent<GenerateProgress>('progress', { detail: { ...p } }));
+    this.dispatchEvent(new CustomEvent<WebditProgressDetail>('progress', { detail: { stage: 'sample', ...p } }));
+  }
+
+  private onStage(stage: GenerateStage): void {
+    if (stage.stage === 'sample') return; // its steps are the progress events
+    if (stage.stage === 'encode') this.showStatus(undefined, stage.fromStore ? 'Prompt embeddings from this browser…' : 'Encoding the prompt…');
+    else this.showStatus(undefined, 'Decoding the video…');
+    this.dispatchEvent(new CustomEvent<WebditProgressDetail>('progress', { detail: { ...stage } }));
   }
 
   private play(blob: Blob): void {

@@ -82,7 +82,7 @@ describe('<webdit-video> from dist/webdit.js', () => {
       for (const el of els) {
         el.addEventListener('progress', (e) => {
           const d = (e as unknown as CustomEvent).detail;
-          events.push({ id: el.id, type: 'progress', step: d.step, steps: d.steps });
+          events.push({ id: el.id, type: d.stage === 'sample' ? 'progress' : d.stage, step: d.step, steps: d.steps });
         });
         el.addEventListener('done', (e) => {
           const d = (e as unknown as CustomEvent).detail;
@@ -107,6 +107,8 @@ describe('<webdit-video> from dist/webdit.js', () => {
     expect(second.filter((e) => e.type === 'progress').map((e) => e.step)).toEqual([1, 2]);
     expect(second.at(-1)).toMatchObject({ type: 'done', frameCount: clipShape[0] });
     expect(run.events.some((e) => e.type === 'error')).toBe(false);
+    // The stages after sampling: decode (the toy model's identity decoder), then the video file.
+    expect(first.filter((e) => e.type === 'decode' || e.type === 'video').map((e) => e.type)).toEqual(['decode', 'video']);
     // One queue: one element's steps all come before the other's.
     const order = run.events.filter((e) => e.type === 'progress').map((e) => e.id);
     const switches = order.filter((id, i) => i > 0 && id !== order[i - 1]).length;
