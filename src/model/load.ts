@@ -79,7 +79,12 @@ export async function loadWanTransformer(ctx: GpuContext, folder: ModelFolder, o
     if (!source) throw new Error(`${folder.name}: no ${options.weightsFile}`);
     checkpoint = await openCheckpointFile(source);
   } else checkpoint = await openCheckpoint(folder);
-  const matched = matchCheckpoint(config, checkpoint, folder.name);
+  return loadWanCheckpoint(ctx, config, checkpoint, folder.name, options);
+}
+
+/** A checkpoint already opened (e.g. one single file and the config its shapes imply) to the GPU. */
+export async function loadWanCheckpoint(ctx: GpuContext, config: WanConfig, checkpoint: Checkpoint, where: string, options: WanLoadOptions = {}): Promise<WanTransformer> {
+  const matched = matchCheckpoint(config, checkpoint, where);
   const diffusersName = new Map([...matched].map(([name, m]) => [m.name, name]));
   const widenAll = options.weights === 'f32';
   const loaded = await loadTensors(

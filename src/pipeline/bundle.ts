@@ -138,16 +138,25 @@ async function checkWanParts(folder: ModelFolder, index: Record<string, unknown>
   }
   const transformer = parseWanConfig(await readJson(folder, 'transformer/config.json'), `${folder.name}/transformer/config.json`);
   const textConfig = await readJson(folder, 'text_encoder/config.json');
-  const dModel = textConfig?.d_model;
-  if (dModel !== transformer.textDim) {
-    throw new Error(`${folder.name}: the text encoder's width (text_encoder/config.json d_model ${JSON.stringify(dModel)}) is not the transformer's text_dim ${transformer.textDim}: the two parts are from different models`);
-  }
+  checkTextWidth(folder.name, `text_encoder/config.json d_model ${JSON.stringify(textConfig?.d_model)}`, textConfig?.d_model, transformer);
   if (hasOwnDecoder) return { transformer };
   const vae = parseWanVaeConfig((await folder.readText('vae/config.json'))!, `${folder.name}/vae/config.json`);
-  if (vae.zDim !== transformer.outChannels || vae.zDim > transformer.inChannels) {
-    throw new Error(`${folder.name}: the VAE's z_dim ${vae.zDim} is not the transformer's latent channels (in_channels ${transformer.inChannels}, out_channels ${transformer.outChannels}): the two parts are from different models`);
-  }
+  checkLatentChannels(folder.name, vae.zDim, transformer);
   return { transformer, vae };
+}
+
+/** Throws unless the text encoder's width (`what` says where it was read) is the transformer's text_dim. */
+export function checkTextWidth(where: string, what: string, dModel: unknown, transformer: WanConfig): void {
+  if (dModel !== transformer.textDim) {
+    throw new Error(`${where}: the text encoder's width (${what}) is not the transformer's text_dim ${transformer.textDim}: the two parts are from different models`);
+  }
+}
+
+/** Throws unless the VAE's z_dim is the transformer's latent channels. */
+export function checkLatentChannels(where: string, zDim: number, transformer: WanConfig): void {
+  if (zDim !== transformer.outChannels || zDim > transformer.inChannels) {
+    throw new Error(`${where}: the VAE's z_dim ${zDim} is not the transformer's latent channels (in_channels ${transformer.inChannels}, out_channels ${transformer.outChannels}): the two parts are from different models`);
+  }
 }
 
 export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, options: BundleLoadOptions = {}): Promise<ModelBundle> {

@@ -1,0 +1,155 @@
+// Wan2.1 from single files: the tiny folder's tensors written as the files people download (the
+// transformer under Wan's original key names with ComfyUI's prefix, umT5 and the VAE as one file each,
+// spiece.model) assemble into a bundle that gives exactly the folder's frames; the transformer's config
+// is read from its shapes for the released sizes and refused clearly otherwise; a missing part, a
+// text encoder of another width, a pickle and a tokenizer.json each get a clear message.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testContext } from '../helpers/gpu.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { directoryFolder } from '../../src/weights/node-folder.ts';
+import { fileSource } from '../../src/weights/node-source.ts';
+import { arrayBufferSource } from '../../src/weights/source.ts';
+import { encodeSafetensors, openSafetensors, readTensor, type EncodableTensor } from '../../src/weights/safetensors.ts';
+import type { Checkpoint } from '../../src/weights/checkpoint.ts';
+import { expectedTensors, parseWanConfig, WAN21_T2V_CONFIGS } from '../../src/model/config.ts';
+import { originalToDiffusers } from '../../src/model/keys.ts';
+import { inferWanConfig } from '../../src/model/config-infer.ts';
+import { loadBundle } from '../../src/pipeline/bundle.ts';
+import { loadBundleFromParts, WAN21_SCHEDULER_CONFIG, type WanPartFiles } from '../../src/pipeline/parts.ts';
+import { generateVideo } from '../../src/pipeline/generate-video.ts';
+
+const MODEL = join(__dirname, '../golden/wan_pipeline/model');
+const REQUEST = { prompt: 'a cat in the snow', frames: 1, height: 16, width: 16, steps: 2, seed: 5 };
+
+/** diffusers → Wan's original names: the inverse of src/model/keys.ts, written out independently. */
+const DIFFUSERS_TO_ORIGINAL: [RegExp, string][] = [
+  [/^condition_embedder\.time_embedder\.linear_1/, 'time_embedding.0'],
+  [/^condition_embedder\.time_embedder\.linear_2/, 'time_embedding.2'],
+  [/^condition_embedder\.text_embedder\.linear_1/, 'text_embedding.0'],
+  [/^condition_embedder\.text_embedder\.linear_2/, 'text_embedding.2'],
+  [/^condition_embedder\.time_proj/, 'time_projection.1'],
+  [/^scale_shift_table$/, 'head.modulation'],
+  [/^proj_out/, 'head.head'],
+  [/\.scale_shift_table$/, '.modulation'],
+  [/\.ffn\.net\.0\.proj\./, '.ffn.0.'],
+  [/\.ffn\.net\.2\./, '.ffn.2.'],
+  [/\.norm2\./, '.norm3.'], // diffusers' norm2 (before cross-attention) is the original's norm3
+  [/\.attn1\.to_out\.0\./, '.self_attn.o.'],
+  [/\.attn2\.to_out\.0\./, '.cross_attn.o.'],
+  [/\.attn1\.to_([qkv])\./, '.self_attn.$1.'],
+  [/\.attn2\.to_([qkv])\./, '.cross_attn.$1.'],
+  [/\.attn1\.norm_/, '.self_attn.norm_'],
+  [/\.attn2\.norm_/, '.cross_attn.norm_'],
+];
+
+function originalName(diffusers: string): string {
+  let name = diffusers;
+  for (const [from, to] of DIFFUSERS_TO_ORIGINAL) name = name.replace(from, to);
+  return `model.diffusion_model.${name}`;
+}
+
+/** A safetensors file of `source`'s tensors under new names. */
+async function renamed(sourcePath: string, rename: (name: string) => string): Promise<Uint8Array> {
+  const file = await openSafetensors(await fileSource(sourcePath));
+  const tensors: Record<string, EncodableTensor> = {};
+  for (const [name, info] of file.tensors) {
+    expect(info.dtype).toBe('F32');
+    tensors[rename(name)] = { dtype: 'F32', shape: info.shape, data: await readTensor(file, name) };
+  }
+  return encodeSafetensors(tensors);
+}
+
+/** A checkpoint holding only headers (shapes), for config inference at full size. */
+function headerOnly(shapes: Map<string, number[]>): Checkpoint {
+  const tensors = new Map();
+  for (const [name, shape] of shapes) tensors.set(name, { file: undefined, info: { name, dtype: 'BF16', shape, begin: 0, end: 0 } });
+  return { files: [], tensors, totalBytes: 0 };
+}
+
+describe('Wan2.1 from single files', () => {
+  let ctx: GpuContext;
+  let dir: string;
+  let parts: WanPartFiles;
+  const transformerConfig = JSON.parse(readFileSync(join(MODEL, 'transformer/config.json'), 'utf8'));
+  beforeAll(async () => {
+    ctx = await testContext();
+    dir = await mkdtemp(join(tmpdir(), 'webdit-parts-'));
+    const transformerPath = join(dir, 'wan2.1_t2v_tiny.safetensors');
+    await writeFile(transformerPath, await renamed(join(MODEL, 'transformer/diffusion_pytorch_model.safetensors'), originalName));
+    parts = {
+      transformer: await fileSource(transformerPath),
+      textEncoder: await fileSource(join(MODEL, 'text_encoder/model.safetensors')),
+      tokenizer: await fileSource(join(MODEL, 'tokenizer/spiece.model')),
+      vae: await fileSource(join(MODEL, 'vae/diffusion_pytorch_model.safetensors')),
+    };
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('the test writes original names that src/model/keys.ts maps back', async () => {
+    const file = await openSafetensors(await fileSource(join(MODEL, 'transformer/diffusion_pytorch_model.safetensors')));
+    for (const name of file.tensors.keys()) expect(originalToDiffusers(originalName(name))).toBe(name);
+    expect(originalName('blocks.0.attn1.to_out.0.weight')).toBe('model.diffusion_model.blocks.0.self_attn.o.weight');
+  });
+
+  it('assembles a bundle that gives exactly the frames of the diffusers folder', async () => {
+    const folder = await loadBundle(ctx, directoryFolder(MODEL));
+    const fromParts = await loadBundleFromParts(ctx, { ...parts, transformerConfig });
+    try {
+      expect(fromParts.name).toBe('wan2.1_t2v_tiny');
+      expect(fromParts.scheduler).toEqual(WAN21_SCHEDULER_CONFIG);
+      expect(fromParts.negativePrompt).toBe(folder.negativePrompt);
+      expect(fromParts.textLen).toBe(folder.textLen);
+      expect(fromParts.defaults).toEqual(folder.defaults);
+      // Wan2.1's scheduler constant agrees with the folder's diffusers scheduler_config.json where it sets a field.
+      for (const [k, v] of Object.entries(WAN21_SCHEDULER_CONFIG)) expect((folder.scheduler as Record<string, unknown>)[k]).toEqual(v);
+      expect(await fromParts.promptEncoder!.fingerprint()).toBe(await folder.promptEncoder!.fingerprint());
+      const a = await generateVideo(ctx, folder, REQUEST);
+      const b = await generateVideo(ctx, fromParts, REQUEST);
+      expect(b.frames).toEqual(a.frames);
+      expect(new Set(a.frames).size).toBeGreaterThan(50);
+    } finally {
+      folder.dispose();
+      fromParts.dispose();
+    }
+  }, 60_000);
+
+  it('reads the 1.3B and 14B configs from the shapes, and refuses other shapes naming what it found', () => {
+    for (const size of ['1.3b', '14b'] as const) {
+      const config = parseWanConfig(WAN21_T2V_CONFIGS[size]);
+      const shapes = new Map([...expectedTensors(config)].map(([name, shape]) => [originalName(name), shape]));
+      expect(inferWanConfig(headerOnly(shapes), `${size}.safetensors`)).toEqual(config);
+    }
+    // Image-to-video (36 input channels): not a text-to-video size.
+    const i2v = parseWanConfig({ ...WAN21_T2V_CONFIGS['14b'], in_channels: 36 });
+    const shapes = new Map([...expectedTensors(i2v)].map(([name, shape]) => [originalName(name), shape]));
+    expect(() => inferWanConfig(headerOnly(shapes), 'i2v.safetensors')).toThrow(
+      /i2v\.safetensors: a transformer of width 5120, 40 blocks, FFN 13824, in\/out channels 36\/16, .* is not a released Wan2\.1 text-to-video size \(1\.3b: width 1536, 30 blocks.*give its config\.json/,
+    );
+    expect(() => inferWanConfig(headerOnly(new Map([['model.diffusion_model.head.head.weight', [64, 1536]]])), 'x.safetensors')).toThrow(
+      /x\.safetensors is not a Wan2\.1 transformer: it has no patch_embedding\.weight/,
+    );
+  });
+
+  it('refuses missing parts, parts of different models, pickles and tokenizer.json clearly', async () => {
+    await expect(loadBundleFromParts(ctx, parts)).rejects.toThrow(
+      /wan2\.1_t2v_tiny\.safetensors: a transformer of width 48, 2 blocks, FFN 96, .* is not a released Wan2\.1 text-to-video size .*give its config\.json/,
+    );
+    await expect(loadBundleFromParts(ctx, { transformer: parts.transformer, textEncoder: parts.textEncoder })).rejects.toThrow(
+      /Wan2\.1 from single files needs the transformer, .*; missing the tokenizer \(spiece\.model\), a decoder \(the Wan VAE \.safetensors, or a TAEHV file\)$/,
+    );
+    const otherEncoder = await fileSource(join(__dirname, '../golden/t5/odd/wan.safetensors'));
+    await expect(loadBundleFromParts(ctx, { ...parts, transformerConfig, textEncoder: otherEncoder })).rejects.toThrow(
+      /the text encoder's width \(.*wan\.safetensors: d_model 36\) is not the transformer's text_dim 32: the two parts are from different models/,
+    );
+    const pickle = arrayBufferSource(new Uint8Array([0x50, 0x4b, 3, 4]), 'wan2.1_t2v_1.3B.pth');
+    await expect(loadBundleFromParts(ctx, { ...parts, transformerConfig, transformer: pickle })).rejects.toThrow(/wan2\.1_t2v_1\.3B\.pth is a PyTorch pickle/);
+    const json = arrayBufferSource(new TextEncoder().encode('{"version": "1.0"}'), 'tokenizer.json');
+    await expect(loadBundleFromParts(ctx, { ...parts, transformerConfig, tokenizer: json })).rejects.toThrow(/tokenizer\.json is JSON .*give umT5's SentencePiece model, spiece\.model/);
+  }, 30_000);
+});
