@@ -12,6 +12,8 @@ import { unknownWordsWarning, type PromptEmbedding } from '../model/text-encoder
 import { loadWanVaeFile, loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
 import type { WanVaeDecoder } from '../decoder/wan-vae.ts';
 import { loadUmt5Tokenizer, type Umt5Tokenizer } from '../model/text/tokenizer.ts';
+import { loadBundleFromParts } from '../pipeline/parts.ts';
+import { arrayBufferSource } from '../weights/source.ts';
 
 export const SHIPPED_MODEL_DIR = shippedModelDir();
 
@@ -26,6 +28,49 @@ export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | und
     videoDecoder?.dispose();
     throw e;
   }
+}
+
+/** Single files given instead of --model (`generate --transformer F --text-encoder F --tokenizer F --vae F`). */
+export interface PartPaths {
+  transformer?: string;
+  transformerConfig?: string;
+  textEncoder?: string;
+  tokenizer?: string;
+}
+
+/** True when any single-file part is given. */
+export function givesParts(paths: PartPaths): boolean {
+  return paths.transformer !== undefined || paths.textEncoder !== undefined || paths.tokenizer !== undefined || paths.transformerConfig !== undefined;
+}
+
+/** A Wan2.1 bundle from single files; --tokenizer may be spiece.model or a folder holding it. */
+export async function loadPartsFromArgs(ctx: GpuContext, paths: PartPaths, decoderPath: string | undefined, vaePath: string | undefined): Promise<ModelBundle> {
+  if (decoderPath !== undefined && vaePath !== undefined) throw new UsageError('give --decoder (TAEHV) or --vae (the Wan VAE), not both');
+  const open = async (path: string | undefined) => (path === undefined ? undefined : fileSource(path));
+  let tokenizer;
+  if (paths.tokenizer !== undefined) {
+    const info = await stat(paths.tokenizer).catch(() => undefined);
+    if (!info) throw new UsageError(`--tokenizer ${paths.tokenizer}: no such file or folder`);
+    tokenizer = info.isDirectory() ? arrayBufferSource(await readFile(`${paths.tokenizer}/spiece.model`).catch(() => {
+      throw new UsageError(`--tokenizer ${paths.tokenizer}: the folder has no spiece.model`);
+    }), `${paths.tokenizer}/spiece.model`) : await fileSource(paths.tokenizer);
+  }
+  let transformerConfig: unknown;
+  if (paths.transformerConfig !== undefined) {
+    try {
+      transformerConfig = JSON.parse(await readFile(paths.transformerConfig, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--transformer-config ${paths.transformerConfig}: ${(e as Error).message}`);
+    }
+  }
+  return loadBundleFromParts(ctx, {
+    transformer: await open(paths.transformer),
+    textEncoder: await open(paths.textEncoder),
+    tokenizer,
+    vae: await open(vaePath),
+    taehv: await open(decoderPath),
+    transformerConfig,
+  });
 }
 
 /** The Wan VAE decoder from a safetensors file (original or diffusers names) or a diffusers folder. */

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
@@ -21,6 +21,7 @@ import { inferWanConfig } from '../../src/model/config-infer.ts';
 import { loadBundle } from '../../src/pipeline/bundle.ts';
 import { loadBundleFromParts, WAN21_SCHEDULER_CONFIG, type WanPartFiles } from '../../src/pipeline/parts.ts';
 import { generateVideo } from '../../src/pipeline/generate-video.ts';
+import { main } from '../../src/cli/main.ts';
 
 const MODEL = join(__dirname, '../golden/wan_pipeline/model');
 const REQUEST = { prompt: 'a cat in the snow', frames: 1, height: 16, width: 16, steps: 2, seed: 5 };
@@ -152,4 +153,29 @@ describe('Wan2.1 from single files', () => {
     const json = arrayBufferSource(new TextEncoder().encode('{"version": "1.0"}'), 'tokenizer.json');
     await expect(loadBundleFromParts(ctx, { ...parts, transformerConfig, tokenizer: json })).rejects.toThrow(/tokenizer\.json is JSON .*give umT5's SentencePiece model, spiece\.model/);
   }, 30_000);
+
+  it('generate --transformer --transformer-config --text-encoder --tokenizer --vae gives the frames of generate --model', async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void errors.push(a.join(' ')));
+    try {
+      const size = ['--prompt', 'a red fox', '--frames', '1', '--height', '16', '--width', '16', '--steps', '1', '--seed', '2', '--quiet'];
+      const configPath = join(dir, 'config.json');
+      await writeFile(configPath, JSON.stringify(transformerConfig));
+      const files = ['--transformer', parts.transformer!.name, '--text-encoder', join(MODEL, 'text_encoder/model.safetensors'), '--tokenizer', join(MODEL, 'tokenizer')];
+      expect(await main(['generate', ...files, '--transformer-config', configPath, '--vae', join(MODEL, 'vae/diffusion_pytorch_model.safetensors'), ...size, '--out', join(dir, 'a.safetensors')])).toBe(0);
+      expect(await main(['generate', '--model', MODEL, ...size, '--out', join(dir, 'b.safetensors')])).toBe(0);
+      const [a, b] = await Promise.all(['a', 'b'].map(async (n) => readTensor(await openSafetensors(await fileSource(join(dir, `${n}.safetensors`))), 'frames')));
+      expect(a.length).toBe(3 * 16 * 16);
+      expect(a).toEqual(b);
+      // A missing decoder is named before any GPU work on the transformer.
+      errors.length = 0;
+      expect(await main(['generate', ...files, '--transformer-config', configPath, ...size, '--out', join(dir, 'c.safetensors')])).not.toBe(0);
+      expect(errors.join('\n')).toMatch(/missing a decoder \(the Wan VAE \.safetensors, or a TAEHV file\)/);
+      errors.length = 0;
+      expect(await main(['generate', '--model', MODEL, ...files, ...size, '--out', join(dir, 'c.safetensors')])).not.toBe(0);
+      expect(errors.join('\n')).toMatch(/give --model DIR or single files/);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }, 60_000);
 });

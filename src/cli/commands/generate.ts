@@ -12,7 +12,7 @@ import { initNodeVideoEncoder, useNodeWebCodecs } from '../../frames/node-video.
 import { checkInputFile, checkModelPath, checkOutputPath } from '../check-paths.ts';
 import { checkSamplingOptions } from '../../pipeline/preflight.ts';
 import type { ModelBundle } from '../../pipeline/bundle.ts';
-import { loadBundleFromArgs, promptFromArgs, samplingFromArgs } from '../model-args.ts';
+import { givesParts, loadBundleFromArgs, loadPartsFromArgs, promptFromArgs, samplingFromArgs, type PartPaths } from '../model-args.ts';
 
 /** Writes through a temporary name, so an interrupted write never leaves a partial file at `path`. */
 async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
@@ -41,12 +41,18 @@ function describeVideo(video: EncodedVideo, unavailable: string | undefined): st
 const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
-    'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
+    'webdit generate [--model DIR | --transformer FILE [--transformer-config FILE] --text-encoder FILE --tokenizer spiece.model] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
     '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
     const vaePath = options.string('vae');
+    const parts: PartPaths = {
+      transformer: options.string('transformer'),
+      transformerConfig: options.string('transformer-config'),
+      textEncoder: options.string('text-encoder'),
+      tokenizer: options.string('tokenizer'),
+    };
     const text = options.string('prompt');
     const embeds = options.string('embeds');
     const negativeText = options.string('negative-prompt') ?? options.string('negative');
@@ -67,7 +73,10 @@ const generateCommand: Command = {
     if (negativeText !== undefined && negativeEmbeds !== undefined) throw new UsageError('generate: give --negative or --negative-embeds, not both');
     if (scale !== undefined && scale < 1) throw new UsageError(`generate: --scale must be a positive integer, got ${scale}`);
     if (modelDir !== undefined) checkModelPath('generate', modelDir);
-    for (const [option, path] of [['decoder', decoderPath], ['embeds', embeds], ['negative-embeds', negativeEmbeds], ['latents', latentsPath]] as const) {
+    if (modelDir !== undefined && givesParts(parts)) throw new UsageError('generate: give --model DIR or single files (--transformer, --text-encoder, --tokenizer), not both');
+    if (givesParts(parts) && vaePath !== undefined) checkInputFile('generate', 'vae', vaePath);
+    const partFiles = [['transformer', parts.transformer], ['transformer-config', parts.transformerConfig], ['text-encoder', parts.textEncoder]] as const;
+    for (const [option, path] of [['decoder', decoderPath], ['embeds', embeds], ['negative-embeds', negativeEmbeds], ['latents', latentsPath], ...partFiles] as const) {
       if (path !== undefined) checkInputFile('generate', option, path);
     }
     try {
@@ -96,7 +105,7 @@ const generateCommand: Command = {
     const ctx = await createNodeContext();
     let bundle: ModelBundle | undefined;
     try {
-      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
+      bundle = givesParts(parts) ? await loadPartsFromArgs(ctx, parts, decoderPath, vaePath) : await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
       if (latentsPath) {
