@@ -11,7 +11,8 @@ import { liveBundle, runExclusive } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
-import { ModelLoader } from './model-loader.ts';
+import { ModelLoader, type LoaderHooks } from './model-loader.ts';
+import { PartsLoader } from './parts-loader.ts';
 import { notice, setPageState, startWebGpu } from './page.ts';
 import { encodeClip, initVideoEncoder, type Clip } from './video.ts';
 
@@ -210,7 +211,7 @@ function setLoadProgress(text: string, fraction: number | undefined, done = fals
   $.loadLabel.textContent = text;
 }
 
-const loader = new ModelLoader({
+const loaderHooks: LoaderHooks = {
   current: () => model,
   loaded: (m) => {
     model = m;
@@ -225,7 +226,9 @@ const loader = new ModelLoader({
     notice($.loaderMessage, text, kind);
     if (text && kind === 'error') $.loadPanel.open = true;
   },
-});
+};
+const loader = new ModelLoader(loaderHooks);
+new PartsLoader(loaderHooks);
 
 // ---- generation --------------------------------------------------------------------------------
 

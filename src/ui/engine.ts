@@ -168,6 +168,11 @@ export function sharedModel(key: string, folder: () => ModelFolder | Promise<Mod
   return entry.promise;
 }
 
+/** A bundle loaded another way (single files) kept under `key`, so forgetBundle frees it as it frees the others. */
+export function adoptBundle(key: string, model: SharedModel): void {
+  bundles.set(key, { promise: Promise.resolve(model), listeners: new Set(), last: undefined });
+}
+
 /** Frees a bundle's GPU memory (when a page switches to another model it will not come back to). */
 export async function forgetBundle(key: string): Promise<void> {
   loaders.delete(key);

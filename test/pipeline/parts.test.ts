@@ -13,7 +13,8 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { fileSource } from '../../src/weights/node-source.ts';
 import { arrayBufferSource } from '../../src/weights/source.ts';
-import { encodeSafetensors, openSafetensors, readTensor, type EncodableTensor } from '../../src/weights/safetensors.ts';
+import { openSafetensors, readTensor } from '../../src/weights/safetensors.ts';
+import { originalName, writeOriginalKeyTransformer } from '../helpers/wan-single-files.ts';
 import type { Checkpoint } from '../../src/weights/checkpoint.ts';
 import { expectedTensors, parseWanConfig, WAN21_T2V_CONFIGS } from '../../src/model/config.ts';
 import { originalToDiffusers } from '../../src/model/keys.ts';
@@ -25,44 +26,6 @@ import { main } from '../../src/cli/main.ts';
 
 const MODEL = join(__dirname, '../golden/wan_pipeline/model');
 const REQUEST = { prompt: 'a cat in the snow', frames: 1, height: 16, width: 16, steps: 2, seed: 5 };
-
-/** diffusers → Wan's original names: the inverse of src/model/keys.ts, written out independently. */
-const DIFFUSERS_TO_ORIGINAL: [RegExp, string][] = [
-  [/^condition_embedder\.time_embedder\.linear_1/, 'time_embedding.0'],
-  [/^condition_embedder\.time_embedder\.linear_2/, 'time_embedding.2'],
-  [/^condition_embedder\.text_embedder\.linear_1/, 'text_embedding.0'],
-  [/^condition_embedder\.text_embedder\.linear_2/, 'text_embedding.2'],
-  [/^condition_embedder\.time_proj/, 'time_projection.1'],
-  [/^scale_shift_table$/, 'head.modulation'],
-  [/^proj_out/, 'head.head'],
-  [/\.scale_shift_table$/, '.modulation'],
-  [/\.ffn\.net\.0\.proj\./, '.ffn.0.'],
-  [/\.ffn\.net\.2\./, '.ffn.2.'],
-  [/\.norm2\./, '.norm3.'], // diffusers' norm2 (before cross-attention) is the original's norm3
-  [/\.attn1\.to_out\.0\./, '.self_attn.o.'],
-  [/\.attn2\.to_out\.0\./, '.cross_attn.o.'],
-  [/\.attn1\.to_([qkv])\./, '.self_attn.$1.'],
-  [/\.attn2\.to_([qkv])\./, '.cross_attn.$1.'],
-  [/\.attn1\.norm_/, '.self_attn.norm_'],
-  [/\.attn2\.norm_/, '.cross_attn.norm_'],
-];
-
-function originalName(diffusers: string): string {
-  let name = diffusers;
-  for (const [from, to] of DIFFUSERS_TO_ORIGINAL) name = name.replace(from, to);
-  return `model.diffusion_model.${name}`;
-}
-
-/** A safetensors file of `source`'s tensors under new names. */
-async function renamed(sourcePath: string, rename: (name: string) => string): Promise<Uint8Array> {
-  const file = await openSafetensors(await fileSource(sourcePath));
-  const tensors: Record<string, EncodableTensor> = {};
-  for (const [name, info] of file.tensors) {
-    expect(info.dtype).toBe('F32');
-    tensors[rename(name)] = { dtype: 'F32', shape: info.shape, data: await readTensor(file, name) };
-  }
-  return encodeSafetensors(tensors);
-}
 
 /** A checkpoint holding only headers (shapes), for config inference at full size. */
 function headerOnly(shapes: Map<string, number[]>): Checkpoint {
@@ -80,7 +43,7 @@ describe('Wan2.1 from single files', () => {
     ctx = await testContext();
     dir = await mkdtemp(join(tmpdir(), 'webdit-parts-'));
     const transformerPath = join(dir, 'wan2.1_t2v_tiny.safetensors');
-    await writeFile(transformerPath, await renamed(join(MODEL, 'transformer/diffusion_pytorch_model.safetensors'), originalName));
+    await writeOriginalKeyTransformer(join(MODEL, 'transformer/diffusion_pytorch_model.safetensors'), transformerPath);
     parts = {
       transformer: await fileSource(transformerPath),
       textEncoder: await fileSource(join(MODEL, 'text_encoder/model.safetensors')),
