@@ -102,4 +102,29 @@ describe('<webdit-video> with a Wan2.1 folder by URL', () => {
     expect(maxAbsDifference(other.frames, run.frames)).toBeGreaterThan(1e-3);
     expect(check.log.errors).toEqual([]);
   }, 180_000);
+
+  it('IndexedDB keeps at most maxBytes, dropping the least recently used entry', async () => {
+    const outcome = await check.page.evaluate(async () => {
+      const { IndexedDbPromptStore } = window as unknown as { IndexedDbPromptStore: typeof import('../../src/ui/prompt-store.ts').IndexedDbPromptStore };
+      const store = await IndexedDbPromptStore.open(3 * 64); // 64 bytes an entry below
+      await store.clear();
+      const entry = () => ({ prompt: { rows: 4, width: 4, data: new Float32Array(16).fill(1) } });
+      const wait = () => new Promise((r) => setTimeout(r, 5)); // distinct use times
+      for (const key of ['a', 'b', 'c']) {
+        await store.put(key, entry());
+        await wait();
+      }
+      await store.get('a'); // now the most recently used
+      await wait();
+      await store.put('d', entry());
+      const kept: string[] = [];
+      for (const key of ['a', 'b', 'c', 'd']) if (await store.get(key)) kept.push(key);
+      const back = (await store.get('a'))!.prompt.data;
+      return { kept, summary: await store.summary(), isFloat32: back instanceof Float32Array, first: back[0] };
+    });
+    expect(outcome.kept).toEqual(['a', 'c', 'd']);
+    expect(outcome.summary).toEqual({ entries: 3, bytes: 3 * 64 });
+    expect(outcome.isFloat32).toBe(true);
+    expect(outcome.first).toBe(1);
+  }, 60_000);
 });

@@ -83,6 +83,18 @@ describe('Wan2.1 from single files', () => {
     }
   }, 60_000);
 
+  it('takes a TAEHV file as the decoder instead of the VAE', async () => {
+    const taehv = await fileSource(join(__dirname, '../golden/taehv/decoder/taew2_1.safetensors'));
+    const bundle = await loadBundleFromParts(ctx, { ...parts, vae: undefined, taehv, transformerConfig });
+    try {
+      expect(bundle.decoder.constructor.name).toBe('TaehvDecoder');
+      expect(bundle.decoder.latentChannels).toBe(bundle.model.config.outChannels);
+      // (Decoding is TAEHV's own tests' work: at its real width it takes ≈ 25 s here.)
+    } finally {
+      bundle.dispose();
+    }
+  }, 60_000);
+
   it('reads the 1.3B and 14B configs from the shapes, and refuses other shapes naming what it found', () => {
     for (const size of ['1.3b', '14b'] as const) {
       const config = parseWanConfig(WAN21_T2V_CONFIGS[size]);
