@@ -39,8 +39,8 @@ export class Umt5PromptEncoder {
     readonly tokenizer: Umt5Tokenizer,
     readonly config: Umt5Config,
     private readonly weights: Umt5Location,
-    /** SHA-256 of the tokenizer's files (spiece.model, tokenizer_config.json). */
-    private readonly tokenizerHash: string,
+    /** The tokenizer's files (spiece.model, tokenizer_config.json), read only for the fingerprint. */
+    private readonly tokenizerFiles: () => Promise<(Uint8Array | string)[]>,
   ) {}
 
   /** Reads `tokenizer/` and `text_encoder/config.json` (no weights). */
@@ -55,9 +55,11 @@ export class Umt5PromptEncoder {
     }
     const config = parseUmt5Config(json, `${encoderFolder.name}/config.json`);
     const tokenizer = await loadUmt5Tokenizer(tokenizerFolder);
-    const spiece = await tokenizerFolder.open('spiece.model');
-    const files = [spiece ? await spiece.read(0, spiece.size) : new Uint8Array(0), (await tokenizerFolder.readText('tokenizer_config.json')) ?? ''];
-    return new Umt5PromptEncoder(tokenizer, config, { folder: encoderFolder }, await hashParts(files));
+    const files = async () => {
+      const spiece = await tokenizerFolder.open('spiece.model');
+      return [spiece ? await spiece.read(0, spiece.size) : new Uint8Array(0), (await tokenizerFolder.readText('tokenizer_config.json')) ?? ''];
+    };
+    return new Umt5PromptEncoder(tokenizer, config, { folder: encoderFolder }, files);
   }
 
   /** A single umT5 file (Hugging Face or Wan's original names, f32/bf16/fp16/fp8; config from its shapes) and spiece.model's bytes. */
@@ -65,7 +67,7 @@ export class Umt5PromptEncoder {
     const checkpoint = await openCheckpointFile(encoderFile);
     const config = inferUmt5Config(checkpoint, encoderFile.name);
     const tokenizer = await loadUmt5Tokenizer(spieceModel);
-    return new Umt5PromptEncoder(tokenizer, config, { file: encoderFile, config }, await hashParts([spieceModel, '']));
+    return new Umt5PromptEncoder(tokenizer, config, { file: encoderFile, config }, async () => [spieceModel, '']);
   }
 
   /**
@@ -76,7 +78,8 @@ export class Umt5PromptEncoder {
     const compute = async () => {
       const checkpoint: Checkpoint = 'folder' in this.weights ? await openCheckpoint(this.weights.folder, 'model') : await openCheckpointFile(this.weights.file);
       const weights = await checkpointFingerprint(checkpoint, signal);
-      return sha256Hex(JSON.stringify({ format: FINGERPRINT_FORMAT, config: this.config, tokenizer: this.tokenizerHash, weights }));
+      const tokenizer = await hashParts(await this.tokenizerFiles());
+      return sha256Hex(JSON.stringify({ format: FINGERPRINT_FORMAT, config: this.config, tokenizer, weights }));
     };
     const pending = (this.fingerprintPromise ??= compute());
     pending.catch(() => {

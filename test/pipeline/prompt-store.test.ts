@@ -11,6 +11,8 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { directoryFolder } from '../../src/weights/node-folder.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { arrayBufferSource } from '../../src/weights/source.ts';
+import { fileSource } from '../../src/weights/node-source.ts';
+import { Umt5PromptEncoder } from '../../src/pipeline/wan-text.ts';
 import { loadBundle, type ModelBundle } from '../../src/pipeline/bundle.ts';
 import { generateVideo, type GenerateStage } from '../../src/pipeline/generate-video.ts';
 import { fingerprintRanges } from '../../src/weights/fingerprint.ts';
@@ -99,6 +101,17 @@ describe('prompt embedding store', () => {
     expect(fromChanged.frames).not.toEqual(first.frames);
     expect(store.size).toBe(3);
   }, 60_000);
+
+  it('the fingerprint follows the tokenizer too, and is the same from a single file as from the folder', async () => {
+    const encoderFile = await fileSource(join(MODEL, 'text_encoder/model.safetensors'));
+    const spiece = new Uint8Array(await readFile(join(MODEL, 'tokenizer/spiece.model')));
+    const otherSpiece = new Uint8Array(await readFile(join(__dirname, '../golden/tokenizer/spiece.model')));
+    expect(otherSpiece).not.toEqual(spiece);
+    const fromFiles = await Umt5PromptEncoder.fromFiles(spiece, encoderFile);
+    const otherTokenizer = await Umt5PromptEncoder.fromFiles(otherSpiece, encoderFile);
+    expect(await fromFiles.fingerprint()).toBe(await bundle.promptEncoder!.fingerprint());
+    expect(await otherTokenizer.fingerprint()).not.toBe(await fromFiles.fingerprint());
+  });
 
   it('a malformed stored entry is encoded again, not used', async () => {
     const store = new MemoryPromptStore();
