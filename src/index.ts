@@ -7,6 +7,7 @@ export { loadBundle, type ModelBundle, type BundleLoadOptions, type BundleDefaul
 export { AbortError, latentShape, type GenerateProgress, type GenerateResult, type PromptEmbedding } from './pipeline/generate.ts';
 export { generateVideo, resolveRequest, checkRequest, type GenerateRequest, type GenerateSettings, type GenerateStage, type VideoResult } from './pipeline/generate-video.ts';
 export { MemoryPromptStore, type PromptEmbeddingStore, type StoredPromptPair } from './pipeline/prompt-store.ts';
+export { loadBundleFromParts, WAN21_SCHEDULER_CONFIG, type WanPartFiles } from './pipeline/parts.ts';
 export { sharedPromptStore, IndexedDbPromptStore } from './ui/prompt-store.ts';
 export { WAN_NEGATIVE_PROMPT } from './pipeline/wan-text.ts';
 export { PRESETS, WAN21_FOLDER_CONFIGS, planGeneration, readWanFolderConfigs, largestFittingPreset, refuseIfTooLarge, type GenerationPlan, type Preset } from './pipeline/memory-plan.ts';

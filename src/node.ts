@@ -9,6 +9,7 @@ export { loadBundle, withModelCalibration, type ModelBundle, type BundleLoadOpti
 export { AbortError, latentShape, type GenerateProgress, type GenerateResult, type PromptEmbedding } from './pipeline/generate.ts';
 export { generateVideo, resolveRequest, type GenerateRequest, type GenerateSettings, type GenerateStage, type VideoResult } from './pipeline/generate-video.ts';
 export { MemoryPromptStore, type PromptEmbeddingStore, type StoredPromptPair } from './pipeline/prompt-store.ts';
+export { loadBundleFromParts, WAN21_SCHEDULER_CONFIG, type WanPartFiles } from './pipeline/parts.ts';
 export { runCacheBenchmark, type BenchReport, type BenchSettings, type PolicyResult } from './pipeline/bench.ts';
 export { parseCacheSpec, formatCacheSpec } from './cache/spec.ts';
 export type { CacheConfig } from './cache/policies.ts';
