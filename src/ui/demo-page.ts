@@ -371,9 +371,9 @@ function onStage(s: RunStage, decoderName: string): void {
     $.runLabel.textContent = `Step ${s.step} of ${s.steps}`;
     $.runEta.textContent = s.step < s.steps ? `about ${formatSeconds(s.etaMs / 1000)} left` : `${formatSeconds(s.elapsedMs / 1000)}`;
   } else {
+    // The label keeps "Step n of n" (the last step's report comes in the same tick); the decoder shows beside it.
     $.runBar.removeAttribute('value');
-    $.runLabel.textContent = `Decoding with ${decoderName}…`;
-    $.runEta.textContent = '';
+    $.runEta.textContent = `sampled in ${$.runEta.textContent} · decoding with ${decoderName}…`;
   }
 }
 

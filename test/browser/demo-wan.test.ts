@@ -63,21 +63,23 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** Records every text the page sets on the run label, so a test sees each stage however fast it goes. */
+/** Records every text the page sets on the run label and the text beside it, so a test sees each stage however fast it goes. */
 async function recordRunLabels(p: Page): Promise<void> {
   await p.evaluate(() => {
     const w = window as unknown as { runLabels: string[] };
     w.runLabels = [];
-    const label = document.getElementById('run-label')!;
     const text = Object.getOwnPropertyDescriptor(Node.prototype, 'textContent')!;
-    Object.defineProperty(label, 'textContent', {
-      configurable: true,
-      get: () => text.get!.call(label),
-      set: (value: string) => {
-        w.runLabels.push(value);
-        text.set!.call(label, value);
-      },
-    });
+    for (const id of ['run-label', 'run-eta']) {
+      const el = document.getElementById(id)!;
+      Object.defineProperty(el, 'textContent', {
+        configurable: true,
+        get: () => text.get!.call(el),
+        set: (value: string) => {
+          if (value) w.runLabels.push(value);
+          text.set!.call(el, value);
+        },
+      });
+    }
   });
 }
 
@@ -196,8 +198,9 @@ describe('demo page with a Wan2.1 folder', () => {
     const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
     const stages = labels.filter((l, i) => l !== labels[i - 1]);
     expect(stages, stages.join('\n')).toContain('Encoding the prompt with umT5 (streamed): layer 2 of 2');
-    const order = ['Encoding the prompt with umT5 (streamed): layer 0 of 2', 'umT5 released', 'Step 1 of 2', 'Step 2 of 2', 'Decoding with the Wan VAE…', 'Encoding the video…'];
+    const order = ['Encoding the prompt with umT5 (streamed): layer 0 of 2', 'umT5 released', 'Step 1 of 2', 'Step 2 of 2', 'sampled in ', 'Encoding the video…'];
     const at = order.map((o) => stages.findIndex((l) => l.startsWith(o)));
+    expect(stages.find((l) => l.startsWith('sampled in '))).toMatch(/^sampled in [\d.]+ s · decoding with the Wan VAE…$/);
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
     await expectPlaying(page);
@@ -226,7 +229,7 @@ describe('demo page with a Wan2.1 folder', () => {
     await recordRunLabels(page);
     expect(await generateOnce(page)).toBe('done');
     const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
-    expect(labels).toContain('Decoding with TAEHV (preview)…');
+    expect(labels.some((l) => l.endsWith(' · decoding with TAEHV (preview)…'))).toBe(true);
     await expectPlaying(page);
     await page.locator('.workspace').screenshot({ path: join(SCREENSHOTS, 'demo-wan-url-taehv.png') });
 
