@@ -273,9 +273,10 @@ const sizeControls = new SizeControls(
     limits: async () => (await sharedContext()).limits,
     measure: async (m, decoder) => {
       const ctx = await sharedContext();
-      // Large models are measured at more tokens, where their kernels reach the throughput of a real run.
-      const latentSide = m.bundle.model.config.dim >= 512 ? 48 : 16;
-      return runExclusive(() => measureAdapter(ctx, m.bundle.model, decoder, { latentSide }));
+      // Real models are measured at more tokens and pixels, where their kernels near a real run's throughput;
+      // tiny test models at few, where the measurement stays quick on a CPU adapter.
+      const large = m.bundle.model.config.dim >= 512;
+      return runExclusive(() => measureAdapter(ctx, m.bundle.model, decoder, { latentSide: large ? 48 : 16, decodeSide: large ? 8 : 2 }));
     },
     shape: (): RunShape | undefined => {
       if (!model) return undefined;
