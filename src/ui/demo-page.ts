@@ -9,13 +9,13 @@ import { POLICY_DEFAULTS, type CacheConfig, type PolicyName } from '../cache/pol
 import { psnr } from '../frames/metrics.ts';
 import { AbortError, type GenerateResult } from '../pipeline/generate.ts';
 import { measureAdapter } from '../pipeline/estimate.ts';
-import { formatGiB } from '../pipeline/preflight.ts';
 import { liveBundle, runExclusive, sharedContext } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
 import { defaultSteps, modelLabel, promptOf, randomPrompt, takesNegativeText, takesText, type LoadedModel } from './model.ts';
 import { SizeControls, type RunShape } from './demo-size.ts';
-import { generateStaged, type RunStage } from './staged-run.ts';
+import { generateStaged } from './staged-run.ts';
+import { showStage, umt5Tokens } from './demo-stages.ts';
 import { ModelLoader } from './model-loader.ts';
 import { notice, setPageState, startWebGpu } from './page.ts';
 import { encodeClip, initVideoEncoder, type Clip } from './video.ts';
@@ -259,14 +259,6 @@ const loader = new ModelLoader({
   budget: () => sizeControls.budget(),
 });
 
-/** Tokens of the prompt and negative prompt as umT5 sees them (0 when the text is not encoded by umT5). */
-function umt5Tokens(m: LoadedModel, guidance: number): { promptTokens: number; negativeTokens: number } {
-  const encoder = m.bundle.promptEncoder;
-  if (!encoder || m.embeds) return { promptTokens: 0, negativeTokens: 0 };
-  const count = (text: string) => Math.min(m.bundle.textLen, encoder.tokenizer.encode(text).length);
-  return { promptTokens: count($.prompt.value), negativeTokens: guidance > 1 ? count($.negative.value) : 0 };
-}
-
 const sizeControls = new SizeControls(
   { preset: $.sizePreset, frames: $.frames, height: $.height, width: $.width, hint: $.sizeHint, memoryField: $.gpuMemoryField, memory: $.gpuMemory, plan: $.plan, estimate: $.estimate },
   {
@@ -290,7 +282,7 @@ const sizeControls = new SizeControls(
         return undefined;
       }
       const { decoder, key } = chosenDecoder(model);
-      return { steps, guidance, cache, decoder, decoderKey: key, ...umt5Tokens(model, guidance) };
+      return { steps, guidance, cache, decoder, decoderKey: key, ...umt5Tokens(model, $.prompt.value, $.negative.value, guidance) };
     },
   },
 );
@@ -358,26 +350,6 @@ function refreshControls(): void {
   $.generate.textContent = running ? 'Generating…' : 'Generate';
 }
 
-/** The progress line through the stages of a run. */
-function onStage(s: RunStage, decoderName: string): void {
-  if (s.stage === 'encode') {
-    $.runBar.value = s.layer / s.layers;
-    $.runLabel.textContent = `Encoding the prompt with umT5 (streamed): layer ${s.layer} of ${s.layers}`;
-    $.runEta.textContent = '';
-  } else if (s.stage === 'release') {
-    $.runBar.removeAttribute('value');
-    $.runLabel.textContent = `umT5 released after ${formatSeconds(s.seconds)}: ${formatGiB(s.liveBytes)} stay on the GPU (the transformer's and the decoder's weights)`;
-  } else if (s.stage === 'sample') {
-    $.runBar.value = s.step / s.steps;
-    $.runLabel.textContent = `Step ${s.step} of ${s.steps}`;
-    $.runEta.textContent = s.step < s.steps ? `about ${formatSeconds(s.etaMs / 1000)} left` : `${formatSeconds(s.elapsedMs / 1000)}`;
-  } else {
-    // The label keeps "Step n of n" (the last step's report comes in the same tick); the decoder shows beside it.
-    $.runBar.removeAttribute('value');
-    $.runEta.textContent = `sampled in ${$.runEta.textContent} · decoding with ${decoderName}…`;
-  }
-}
-
 async function onGenerate(event: Event): Promise<void> {
   event.preventDefault();
   if (!model || running) return;
@@ -424,7 +396,7 @@ async function onGenerate(event: Event): Promise<void> {
           cache: settings.cache,
           signal: controller.signal,
           decoder: decoder.key === 'preview' ? decoder.decoder : undefined,
-          onStage: (stage) => onStage(stage, decoder.name),
+          onStage: (stage) => showStage({ bar: $.runBar, label: $.runLabel, eta: $.runEta }, stage, decoder.name),
         }),
       controller.signal,
     );
