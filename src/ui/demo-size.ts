@@ -173,7 +173,7 @@ export class SizeControls {
       this.measurements.set(key, measured);
       measured.catch(() => this.measurements.delete(key));
     }
-    el.textContent = 'Estimating the time: measuring one transformer block and one small decode on this adapter…';
+    el.textContent = 'Estimating the time: timing one transformer block and two small decodes on this adapter…';
     measured.then(
       (measurement) => {
         if (this.model !== m || this.hooks.shape()?.decoderKey !== shape.decoderKey) return;
@@ -194,7 +194,8 @@ export class SizeControls {
         el.textContent =
           `Estimated time on this adapter: about ${formatSeconds(e.totalSeconds)} (encode ${formatSeconds(e.encodeSeconds)}, ` +
           `sample ${formatSeconds(e.sampleSeconds)}, decode ${formatSeconds(e.decodeSeconds)}). An estimate: one block at ` +
-          `${measurement.blockTokens} tokens and one small decode were timed here and scaled by the work; reading weights and compiling kernels are not counted.`;
+          `${measurement.block.map((b) => b.tokens).join(' and ')} tokens and two small decodes were timed here and scaled by the work; ` +
+          'reading weights and compiling kernels are not counted.';
       },
       (e: unknown) => {
         el.textContent = `No time estimate: the measurement failed (${errorMessage(e)}).`;

@@ -132,7 +132,7 @@ describe('demo page with a Wan2.1 folder', () => {
     expect(await page.inputValue('#size-preset')).toBe('480p');
     expect(await page.textContent('#plan')).toMatch(/^Memory plan for 832×480, 81 frames \(GPU\): encode [\d.]+ MiB · sample [\d.]+ (MiB|GiB) · decode [\d.]+ (MiB|GiB)( \(peak\))?; 7\.20 GiB usable\.$/);
     await page.waitForFunction(() => document.getElementById('estimate')!.dataset.seconds !== undefined, null, { timeout: 30_000 });
-    expect(await page.textContent('#estimate')).toMatch(/^Estimated time on this adapter: about .* \(encode .*, sample .*, decode .*\)\. An estimate: one block at 64 tokens/);
+    expect(await page.textContent('#estimate')).toMatch(/^Estimated time on this adapter: about .* \(encode .*, sample .*, decode .*\)\. An estimate: one block at 64 and 256 tokens and two small decodes/);
     expect(log.errors).toEqual([]);
   }, 60_000);
 
