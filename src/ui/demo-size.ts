@@ -154,8 +154,8 @@ export class SizeControls {
         cache: cachePlanOf(shape.cache),
       }, this.choices);
       this.lastCheck = check;
-      const head = `Memory plan for ${sizeLabel(size)} (GPU): ${formatStages(check.plan)}; ${formatGiB(check.usableBytes)} usable.`;
-      planEl.textContent = check.refusal ? `${head} Refused: ${check.refusal}` : head;
+      const head = check.plan ? `Memory plan for ${sizeLabel(size)} (GPU): ${formatStages(check.plan)}; ${formatGiB(check.usableBytes)} usable.` : '';
+      planEl.textContent = check.refusal ? `${head} Refused: ${check.refusal}`.trim() : head;
       planEl.classList.toggle('refused', !!check.refusal);
     } catch (e) {
       planEl.textContent = `No memory plan for this size: ${errorMessage(e)}`;

@@ -45,10 +45,20 @@ export interface AdapterBudget {
 }
 
 export interface PlanCheck {
-  plan: GenerationPlan;
+  /** Undefined when the size cannot be planned on this adapter at all (the refusal says why). */
+  plan?: GenerationPlan;
   usableBytes: number;
   /** Why this size cannot run on this adapter, naming the largest size that can; undefined when it fits. */
   refusal?: string;
+}
+
+/** The plan, or why this adapter cannot run the size (a limit the plan itself refuses, e.g. the VAE's binding pieces). */
+function planOrWhy(configs: WanFolderConfigs, size: VideoSize, options: PlanOptions): { plan?: GenerationPlan; why?: string } {
+  try {
+    return { plan: planGeneration(configs, size, options) };
+  } catch (e) {
+    return { why: `cannot be planned on this adapter (${e instanceof Error ? e.message : String(e)})` };
+  }
 }
 
 function problem(plan: GenerationPlan, budget: AdapterBudget): string | undefined {
@@ -66,14 +76,15 @@ function problem(plan: GenerationPlan, budget: AdapterBudget): string | undefine
 /** Plans `size` and, when it does not fit, says why and which of `choices` is the largest that fits. */
 export function checkPlan(configs: WanFolderConfigs, size: VideoSize, budget: AdapterBudget, options: PlanOptions, choices: readonly SizeChoice[]): PlanCheck {
   const planOptions = { ...options, maxBindingBytes: budget.maxStorageBufferBindingSize };
-  const plan = planGeneration(configs, size, planOptions);
   const usableBytes = budget.memoryBytes * USABLE_FRACTION;
-  const why = problem(plan, budget);
+  const whyNot = (s: VideoSize) => {
+    const { plan, why } = planOrWhy(configs, s, planOptions);
+    return { plan, why: why ?? problem(plan!, budget) };
+  };
+  const { plan, why } = whyNot(size);
   if (!why) return { plan, usableBytes };
   const pixels = (s: VideoSize) => s.frames * s.height * s.width;
-  const largest = [...choices]
-    .sort((a, b) => pixels(b.size) - pixels(a.size))
-    .find((c) => !problem(planGeneration(configs, c.size, planOptions), budget));
+  const largest = [...choices].sort((a, b) => pixels(b.size) - pixels(a.size)).find((c) => !whyNot(c.size).why);
   const advice = largest ? `the largest size that fits is ${largest.label}` : 'no size offered here fits: even the smallest needs more';
   return { plan, usableBytes, refusal: `${sizeLabel(size)} ${why}: ${advice}.` };
 }
