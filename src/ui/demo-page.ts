@@ -30,7 +30,6 @@ const $ = {
   negativeNote: byId('negative-note'),
   negativeReset: byId<HTMLButtonElement>('negative-reset'),
   sizePreset: byId<HTMLSelectElement>('size-preset'),
-  gpuMemoryField: byId('gpu-memory-field'),
   gpuMemory: byId<HTMLInputElement>('gpu-memory'),
   plan: byId('plan'),
   estimate: byId('estimate'),
@@ -260,7 +259,7 @@ const loader = new ModelLoader({
 });
 
 const sizeControls = new SizeControls(
-  { preset: $.sizePreset, frames: $.frames, height: $.height, width: $.width, hint: $.sizeHint, memoryField: $.gpuMemoryField, memory: $.gpuMemory, plan: $.plan, estimate: $.estimate },
+  { preset: $.sizePreset, frames: $.frames, height: $.height, width: $.width, hint: $.sizeHint, memory: $.gpuMemory, plan: $.plan, estimate: $.estimate },
   {
     limits: async () => (await sharedContext()).limits,
     measure: async (m, decoder) => {

@@ -22,7 +22,6 @@ export interface SizeElements {
   height: HTMLInputElement;
   width: HTMLInputElement;
   hint: HTMLElement;
-  memoryField: HTMLElement;
   memory: HTMLInputElement;
   plan: HTMLElement;
   estimate: HTMLElement;
@@ -86,7 +85,6 @@ export class SizeControls {
     this.choices = sizeChoices(d, !!model.wan);
     const options = this.choices.map((c) => new Option(c.label, c.key));
     this.$.preset.replaceChildren(...options, new Option('custom', CUSTOM));
-    this.$.memoryField.hidden = !model.wan;
     this.$.hint.textContent = `The model's size: ${d.frames} frames of ${d.width}×${d.height}.`;
     this.setSize(d);
     void this.hooks.limits().then((l) => {

@@ -1,94 +1,31 @@
-// The demo page with a Wan2.1 diffusers folder (the tiny random one of test/golden/wan_pipeline/model,
-// all five parts) in Chromium on SwiftShader: picked as a local folder and loaded by URL, shown as a Wan
-// model with Wan's negative prompt, the memory plan and a time estimate before Generate; prompt → a clip
-// that plays, the stages in the progress line (umT5 layers, release, steps, decode); bad folders and a
-// too-small adapter each refused with a clear message, the page working afterwards; the TAEHV preview.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// The demo page with a Wan2.1 diffusers folder picked from disk (the tiny random one of
+// test/golden/wan_pipeline/model, all five parts) in Chromium on SwiftShader: shown as a Wan model with
+// Wan's negative prompt, the memory plan and a time estimate before Generate; a size that does not fit
+// refused naming the largest that does; bad folders and a too-small GPU each refused with a clear
+// message; then prompt → a clip that plays, with the stages in the progress line (umT5 layers, release,
+// steps, decode). demo-wan-url.test.ts loads the folder by URL with a TAEHV preview decoder.
 import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, modelLabelIn, publicDirForTests, SCREENSHOTS, startDevServer, watchErrors, type Browser, type ErrorLog, type Served } from './harness.ts';
+import { SCREENSHOTS, type ErrorLog } from './harness.ts';
+import { editJson, expectPlaying, generateOnce, openDemoWithWan, recordRunLabels, runLabels, type DemoWithWan } from './demo-wan-page.ts';
 import { WAN_NEGATIVE_PROMPT } from '../../src/pipeline/wan-text.ts';
 
-const GOLDEN = join(import.meta.dirname, '../golden');
-const WAN = join(GOLDEN, 'wan_pipeline/model');
-const TAEHV = join(GOLDEN, 'taehv/decoder/taew2_1.safetensors');
-
-let dev: Served;
-let browser: Browser;
+let demo: DemoWithWan;
 let page: Page;
 let log: ErrorLog;
-let work: string;
-let shippedLabel: string;
-
-/** A copy of the tiny Wan folder named `name`, with `edit` applied to its JSON files. */
-function wanCopy(name: string, edit: (dir: string) => void = () => {}): string {
-  const dir = join(work, name);
-  cpSync(WAN, dir, { recursive: true });
-  edit(dir);
-  return dir;
-}
-
-function editJson(file: string, change: (json: Record<string, unknown>) => void): void {
-  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  change(json);
-  writeFileSync(file, JSON.stringify(json));
-}
 
 beforeAll(async () => {
-  // The random tiny model as the page's shipped one (fast here); the test's own public/ holds the Wan copy.
-  process.env.WEBDIT_TEST_TINY_MODEL = '1';
-  const { dir } = publicDirForTests();
-  shippedLabel = modelLabelIn(dir);
-  work = mkdtempSync(join(tmpdir(), 'webdit-demo-wan-'));
-  // Served by URL: the same folder with its own size and steps in model_index.json (the "model's own" preset).
-  mkdirSync(join(dir, 'models'), { recursive: true });
-  cpSync(WAN, join(dir, 'models/wan-tiny'), { recursive: true });
-  editJson(join(dir, 'models/wan-tiny/model_index.json'), (j) => Object.assign(j, { name: 'Wan2.1 tiny random', frames: 5, height: 32, width: 48, steps: 2 }));
-  dev = await startDevServer(dir);
-  browser = await launchBrowser();
-  page = await browser.context.newPage();
-  log = watchErrors(page);
-  // Optional files the loaders probe: a word encoder's config (the shipped model has none), a tokenizer
-  // config beside spiece.model, a VAE folder given as the vae/ folder itself.
-  for (const optional of [/\/models\/toy\/text_encoder\/config\.json$/, /\/tokenizer\/tokenizer_config\.json$/, /\/vae\/vae\/config\.json$/]) log.expect404(optional);
-  await page.goto(`${dev.url}/`);
-  await page.waitForSelector('body[data-state=ready]', { timeout: 60_000 });
+  demo = await openDemoWithWan();
+  ({ page, log } = demo);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await dev?.close();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await demo?.close();
 });
 
-/** Records every text the page sets on the run label and the text beside it, so a test sees each stage however fast it goes. */
-async function recordRunLabels(p: Page): Promise<void> {
-  await p.evaluate(() => {
-    const w = window as unknown as { runLabels: string[] };
-    w.runLabels = [];
-    const text = Object.getOwnPropertyDescriptor(Node.prototype, 'textContent')!;
-    for (const id of ['run-label', 'run-eta']) {
-      const el = document.getElementById(id)!;
-      Object.defineProperty(el, 'textContent', {
-        configurable: true,
-        get: () => text.get!.call(el),
-        set: (value: string) => {
-          if (value) w.runLabels.push(value);
-          text.set!.call(el, value);
-        },
-      });
-    }
-  });
-}
-
-async function generateOnce(p: Page): Promise<string> {
-  await p.evaluate(() => delete document.body.dataset.lastRun);
-  await p.click('#generate');
-  await p.waitForFunction(() => document.body.dataset.lastRun !== undefined, null, { timeout: 120_000 });
-  return (await p.evaluate(() => document.body.dataset.lastRun))!;
-}
+const wanCopy = (name: string, edit?: (dir: string) => void) => demo.wanCopy(name, edit);
 
 /** Loads a local folder through the folder picker; resolves with the loader's message and its kind. */
 async function pickFolder(dir: string): Promise<{ kind: string; text: string }> {
@@ -103,16 +40,6 @@ async function pickFolder(dir: string): Promise<{ kind: string; text: string }> 
     const el = document.getElementById('loader-message')!;
     return { kind: el.classList.contains('error') ? 'error' : 'ok', text: el.textContent ?? '' };
   });
-}
-
-async function expectPlaying(p: Page): Promise<void> {
-  await p.waitForFunction(() => (document.getElementById('video') as HTMLVideoElement).readyState >= 2, null, { timeout: 30_000 });
-  const video = await p.evaluate(() => {
-    const v = document.getElementById('video') as HTMLVideoElement;
-    return { duration: v.duration, error: v.error?.message ?? null };
-  });
-  expect(video.duration).toBeGreaterThan(0);
-  expect(video.error).toBeNull();
 }
 
 describe('demo page with a Wan2.1 folder', () => {
@@ -195,7 +122,7 @@ describe('demo page with a Wan2.1 folder', () => {
     expect(await page.textContent('#plan')).toMatch(/^Memory plan for 48×32, 5 frames/);
     await recordRunLabels(page);
     expect(await generateOnce(page)).toBe('done');
-    const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
+    const labels = await runLabels(page);
     const stages = labels.filter((l, i) => l !== labels[i - 1]);
     expect(stages, stages.join('\n')).toContain('Encoding the prompt with umT5 (streamed): layer 2 of 2');
     const order = ['Encoding the prompt with umT5 (streamed): layer 0 of 2', 'umT5 released', 'Step 1 of 2', 'Step 2 of 2', 'sampled in ', 'Encoding the video…'];
@@ -210,34 +137,4 @@ describe('demo page with a Wan2.1 folder', () => {
     expect(log.errors).toEqual([]);
   }, 120_000);
 
-  it('loads a Wan2.1 folder by URL with a TAEHV preview decoder; an empty negative prompt is allowed', async () => {
-    await page.setInputFiles('#decoder-file', TAEHV);
-    await page.evaluate(() => document.getElementById('loader-message')!.classList.remove('ok', 'error'));
-    await page.fill('#model-url', '/models/wan-tiny/');
-    await page.click('#load-url');
-    await page.waitForSelector('#loader-message.ok, #loader-message.error', { timeout: 60_000 });
-    expect(await page.textContent('#loader-message')).toBe(
-      'Loaded Wan2.1 tiny random as a Wan2.1 model (umT5 text encoder, transformer, Wan VAE), with taew2_1.safetensors as the preview decoder.',
-    );
-    // model_index.json's own size is offered first and chosen.
-    expect(await page.inputValue('#size-preset')).toBe('model');
-    expect(await page.textContent('#size-preset option[value=model]')).toBe("the model's own (48×32, 5 frames)");
-    expect(await page.inputValue('#steps')).toBe('2');
-    expect(await page.isVisible('#decoder-group')).toBe(true);
-    await page.selectOption('#decoder-choice', 'preview');
-    await page.fill('#negative-prompt', '');
-    await recordRunLabels(page);
-    expect(await generateOnce(page)).toBe('done');
-    const labels = await page.evaluate(() => (window as unknown as { runLabels: string[] }).runLabels);
-    expect(labels.some((l) => l.endsWith(' · decoding with TAEHV (preview)…'))).toBe(true);
-    await expectPlaying(page);
-    await page.locator('.workspace').screenshot({ path: join(SCREENSHOTS, 'demo-wan-url-taehv.png') });
-
-    // Back to the shipped model: the page still works with it.
-    await page.click('#use-shipped');
-    await page.waitForFunction((label) => document.getElementById('model-name')!.textContent === label, shippedLabel, { timeout: 30_000 });
-    expect(await page.isVisible('#negative-prompt')).toBe(false);
-    expect(await page.isVisible('#gpu-memory')).toBe(false);
-    expect(log.errors).toEqual([]);
-  }, 120_000);
 });
