@@ -15,8 +15,16 @@ import { checkFootprint, checkSamplingOptions, checkVideoSize, runFootprint, typ
 import { generate, latentShape, type GenerateOptions, type GenerateProgress, type GenerateResult } from './generate.ts';
 import { paddedEmbedding, promptStoreKey, storedRows, type PromptEmbeddingStore, type StoredPromptPair } from './prompt-store.ts';
 
-/** A stage of a run beginning: the text encoder (or the prompt store that spares it), sampling, decoding. */
-export type GenerateStage = { stage: 'encode'; fromStore: boolean } | { stage: 'sample' } | { stage: 'decode' };
+/**
+ * A stage of a run beginning: the text encoder (or the prompt store that spares it), each of its
+ * streamed layers, its release, sampling, decoding.
+ */
+export type GenerateStage =
+  | { stage: 'encode'; fromStore: boolean }
+  | { stage: 'encode-layer'; layer: number; layers: number }
+  | { stage: 'release'; liveBytes: number; seconds: number }
+  | { stage: 'sample' }
+  | { stage: 'decode' };
 
 export interface GenerateRequest {
   /** Text (through the bundle's text encoder) or precomputed prompt embeddings [rows, textDim]. */
@@ -228,8 +236,17 @@ async function encodeOrRecall(ctx: GpuContext, bundle: ModelBundle, first: strin
       return { prompt, negative };
     }
   }
-  request.onStage?.({ stage: 'encode', fromStore: false });
-  const pair = await encoder.encode(ctx, first, second, textLen, { signal: request.signal });
+  const { onStage } = request;
+  onStage?.({ stage: 'encode', fromStore: false });
+  const start = performance.now();
+  const pair = await encoder.encode(ctx, first, second, textLen, {
+    signal: request.signal,
+    onLayer: onStage ? (layer, layers) => onStage({ stage: 'encode-layer', layer: layer + 1, layers }) : undefined,
+  });
+  if (onStage) {
+    await ctx.sync(); // the encoder's time and what stays on the GPU once it is released
+    onStage({ stage: 'release', liveBytes: ctx.liveBytes, seconds: (performance.now() - start) / 1000 });
+  }
   if (store && key) {
     const value: StoredPromptPair = { prompt: storedRows(pair.prompt, encoder.tokenCount(first, textLen), width) };
     if (second !== undefined && pair.negative) value.negative = storedRows(pair.negative, encoder.tokenCount(second, textLen), width);

@@ -1,18 +1,24 @@
-// The demo page (index.html): the shipped model loads at once; the form sets prompt, sampling, size
-// and cache; a run shows its progress, then plays the clip with the cache's compute/reuse map and
-// indicator curve, and, against an uncached run of the same settings, the speedup and PSNR.
+// The demo page (index.html): the shipped model loads at once, a Wan2.1 folder by URL or from disk; the
+// form sets prompt (and negative prompt), sampling, size (presets, memory plan, time estimate), decoder
+// and cache; a run shows its stages (encode, release the encoder, sample per step, decode), then plays
+// the clip with the cache's compute/reuse map and indicator curve, and, against an uncached run of the
+// same settings, the speedup and PSNR.
 
 import { parseCacheSpec, formatCacheSpec } from '../cache/spec.ts';
 import { POLICY_DEFAULTS, type CacheConfig, type PolicyName } from '../cache/policies.ts';
 import { psnr } from '../frames/metrics.ts';
-import { AbortError, type GenerateProgress, type GenerateResult } from '../pipeline/generate.ts';
-import { generateVideo } from '../pipeline/generate-video.ts';
-import { liveBundle, runExclusive } from './engine.ts';
+import { AbortError, type GenerateResult } from '../pipeline/generate.ts';
+import { measureAdapter } from '../pipeline/estimate.ts';
+import { liveBundle, runExclusive, sharedContext } from './engine.ts';
 import { heatmap, lineChart } from './charts.ts';
 import { byId, downloadBlob, errorMessage, formatBytes, formatPercent, formatPsnr, formatSeconds, h } from './format.ts';
-import { defaultSteps, modelLabel, promptOf, randomPrompt, type LoadedModel } from './model.ts';
+import { defaultSteps, modelLabel, promptOf, randomPrompt, takesNegativeText, takesText, type LoadedModel } from './model.ts';
+import { SizeControls, type RunShape } from './demo-size.ts';
+import { generateStaged } from './staged-run.ts';
+import { showStage, umt5Tokens } from './demo-stages.ts';
 import { ModelLoader, type LoaderHooks } from './model-loader.ts';
 import { PartsLoader } from './parts-loader.ts';
+import { sharedPromptStore } from './prompt-store.ts';
 import { notice, setPageState, startWebGpu } from './page.ts';
 import { encodeClip, initVideoEncoder, type Clip } from './video.ts';
 
@@ -21,6 +27,16 @@ const $ = {
   prompt: byId<HTMLTextAreaElement>('prompt'),
   examples: byId('examples'),
   promptNote: byId('prompt-note'),
+  negativeField: byId('negative-field'),
+  negative: byId<HTMLTextAreaElement>('negative-prompt'),
+  negativeNote: byId('negative-note'),
+  negativeReset: byId<HTMLButtonElement>('negative-reset'),
+  sizePreset: byId<HTMLSelectElement>('size-preset'),
+  gpuMemory: byId<HTMLInputElement>('gpu-memory'),
+  plan: byId('plan'),
+  estimate: byId('estimate'),
+  decoderGroup: byId('decoder-group'),
+  decoderChoice: byId<HTMLSelectElement>('decoder-choice'),
   steps: byId<HTMLInputElement>('steps'),
   guidance: byId<HTMLInputElement>('guidance'),
   seed: byId<HTMLInputElement>('seed'),
@@ -121,16 +137,24 @@ function describeModel(m: LoadedModel): void {
   $.modelName.textContent = modelLabel(m);
   $.modelName.title = bundle.name;
   $.modelDetail.textContent = `${cfg.numLayers} blocks · ${(params / 1e6).toFixed(params < 1e7 ? 2 : 0)} M parameters · ${m.origin}`;
+  if (bundle.promptEncoder) $.modelDetail.textContent += ` · Wan2.1: umT5 (${bundle.promptEncoder.config.numLayers} layers, streamed) → transformer → ${m.wan ? 'Wan VAE' : 'TAEHV'}`;
   const d = bundle.defaults;
   $.steps.value = String(defaultSteps(m));
   $.guidance.value = String(d.guidance);
-  $.frames.value = String(d.frames);
-  $.height.value = String(d.height);
-  $.width.value = String(d.width);
-  $.sizeHint.textContent = `The model's size: ${d.frames} frames of ${d.width}×${d.height}.`;
   $.stage.style.setProperty('--clip-aspect', `${d.width} / ${d.height}`);
+  $.negative.value = bundle.negativePrompt ?? '';
+  $.decoderGroup.hidden = !m.previewDecoder;
+  $.decoderChoice.value = 'model';
+  if (m.previewDecoder) $.decoderChoice.options[1].textContent = `TAEHV preview (${m.previewDecoder.name})`;
   renderExamples(m);
   updatePromptState();
+  sizeControls.setModel(m);
+}
+
+/** The decoder a run uses: the bundle's, or the TAEHV preview chosen beside a Wan2.1 folder's VAE. */
+function chosenDecoder(m: LoadedModel): { decoder: LoadedModel['bundle']['decoder']; key: string; name: string } {
+  if (m.previewDecoder && $.decoderChoice.value === 'preview') return { decoder: m.previewDecoder.decoder, key: 'preview', name: 'TAEHV (preview)' };
+  return { decoder: m.bundle.decoder, key: 'model', name: m.wan ? 'the Wan VAE' : 'the decoder' };
 }
 
 function renderExamples(m: LoadedModel): void {
@@ -171,7 +195,9 @@ function renderExamples(m: LoadedModel): void {
 function updatePromptState(): void {
   if (!model) return;
   const { bundle, embeds, extras } = model;
-  if (embeds || !bundle.textEncoder) {
+  const negative = takesNegativeText(model) && !embeds;
+  $.negativeField.hidden = $.negativeNote.hidden = !negative;
+  if (embeds || !takesText(model)) {
     $.prompt.disabled = true;
     $.examples.hidden = true;
     $.promptNote.hidden = false;
@@ -183,6 +209,11 @@ function updatePromptState(): void {
   }
   $.prompt.disabled = false;
   $.examples.hidden = false;
+  if (!bundle.textEncoder) {
+    // umT5's SentencePiece vocabulary covers any text: no unknown-word note.
+    $.promptNote.hidden = true;
+    return;
+  }
   const { unknown } = bundle.textEncoder.tokenize($.prompt.value);
   if (unknown.length) {
     const known = Object.entries(extras.words)
@@ -226,14 +257,47 @@ const loaderHooks: LoaderHooks = {
     notice($.loaderMessage, text, kind);
     if (text && kind === 'error') $.loadPanel.open = true;
   },
+  budget: () => sizeControls.budget(),
 };
 const loader = new ModelLoader(loaderHooks);
 new PartsLoader(loaderHooks);
+
+const sizeControls = new SizeControls(
+  { preset: $.sizePreset, frames: $.frames, height: $.height, width: $.width, hint: $.sizeHint, memory: $.gpuMemory, plan: $.plan, estimate: $.estimate },
+  {
+    limits: async () => (await sharedContext()).limits,
+    measure: async (m, decoder) => {
+      const ctx = await sharedContext();
+      // Real models are measured at more tokens and pixels, where their kernels near a real run's throughput;
+      // tiny test models at few, where the measurement stays quick on a CPU adapter.
+      const large = m.bundle.model.config.dim >= 512;
+      return runExclusive(() => measureAdapter(ctx, m.bundle.model, decoder, { latentSide: large ? 48 : 16, decodeSide: large ? 8 : 2 }));
+    },
+    shape: (): RunShape | undefined => {
+      if (!model) return undefined;
+      const steps = Number($.steps.value);
+      const guidance = Number($.guidance.value);
+      if (!(steps >= 1) || !(guidance >= 0)) return undefined;
+      let cache;
+      try {
+        cache = parseCacheSpec(cacheSpec());
+      } catch {
+        return undefined;
+      }
+      const { decoder, key } = chosenDecoder(model);
+      return { steps, guidance, cache, decoder, decoderKey: key, ...umt5Tokens(model, $.prompt.value, $.negative.value, guidance) };
+    },
+  },
+);
 
 // ---- generation --------------------------------------------------------------------------------
 
 interface RunSettings {
   promptLabel: string;
+  /** The negative prompt's text where the page offers one (undefined: the model's default handling). */
+  negative: string | undefined;
+  /** 'model' or 'preview' (the TAEHV file beside a Wan2.1 folder). */
+  decoder: string;
   steps: number;
   guidance: number;
   seed: number;
@@ -252,6 +316,8 @@ function intInput(el: HTMLInputElement, name: string): number {
 function readSettings(m: LoadedModel): RunSettings {
   return {
     promptLabel: m.embeds ? `embeddings:${m.embeds.promptName}` : $.prompt.value.trim(),
+    negative: takesNegativeText(m) && !m.embeds ? $.negative.value : undefined,
+    decoder: chosenDecoder(m).key,
     steps: intInput($.steps, 'steps'),
     guidance: intInput($.guidance, 'guidance'),
     seed: intInput($.seed, 'seed'),
@@ -287,12 +353,6 @@ function refreshControls(): void {
   $.generate.textContent = running ? 'Generating…' : 'Generate';
 }
 
-function onProgress(p: GenerateProgress): void {
-  $.runBar.value = p.step / p.steps;
-  $.runLabel.textContent = `Step ${p.step} of ${p.steps}`;
-  $.runEta.textContent = p.step < p.steps ? `about ${formatSeconds(p.etaMs / 1000)} left` : `${formatSeconds(p.elapsedMs / 1000)}`;
-}
-
 async function onGenerate(event: Event): Promise<void> {
   event.preventDefault();
   if (!model || running) return;
@@ -302,7 +362,9 @@ async function onGenerate(event: Event): Promise<void> {
   let prompt: ReturnType<typeof promptOf>;
   try {
     settings = readSettings(m);
-    prompt = promptOf(m, $.prompt.value);
+    prompt = promptOf(m, $.prompt.value, settings.negative);
+    const refusal = sizeControls.refusal();
+    if (refusal) throw new Error(refusal);
   } catch (e) {
     notice($.message, errorMessage(e), 'error');
     document.body.dataset.lastRun = 'error';
@@ -322,9 +384,11 @@ async function onGenerate(event: Event): Promise<void> {
       $.runLabel.textContent = `The GPU was reset: loading the model again (${Math.round((100 * status.loadedBytes) / Math.max(1, status.totalBytes))}%)…`;
     });
     m.bundle = bundle;
+    const decoder = chosenDecoder(m);
+    const promptStore = await sharedPromptStore();
     const result = await runExclusive(
       () =>
-        generateVideo(ctx, bundle, {
+        generateStaged(ctx, bundle, {
           prompt: prompt.prompt,
           negativePrompt: prompt.negativePrompt,
           frames: settings.frames,
@@ -335,7 +399,9 @@ async function onGenerate(event: Event): Promise<void> {
           seed: settings.seed,
           cache: settings.cache,
           signal: controller.signal,
-          onProgress,
+          promptStore,
+          decoder: decoder.key === 'preview' ? decoder.decoder : undefined,
+          onStage: (stage) => showStage({ bar: $.runBar, label: $.runLabel, eta: $.runEta }, stage, decoder.name),
         }),
       controller.signal,
     );
@@ -468,6 +534,13 @@ $.abort.addEventListener('click', () => {
 $.policy.addEventListener('change', onPolicyChange);
 $.param.addEventListener('input', updateSpec);
 $.prompt.addEventListener('input', updatePromptState);
+$.negativeReset.addEventListener('click', () => {
+  $.negative.value = model?.bundle.negativePrompt ?? '';
+  sizeControls.refresh();
+});
+// The plan and the estimate follow every setting (prompt lengths, steps, guidance, cache, decoder).
+$.form.addEventListener('input', () => sizeControls.refresh());
+$.form.addEventListener('change', () => sizeControls.refresh());
 $.newSeed.addEventListener('click', () => {
   $.seed.value = String(Math.floor(Math.random() * 1e6));
 });

@@ -2,12 +2,15 @@
 // from the user's disk; plus a decoder file and precomputed prompt embeddings. Every failure ends in
 // a message that says what was wrong, and the previously loaded model stays in use.
 
-import { clearDownloadCache, downloadCacheEnabled, downloadCacheSummary, forgetBundle, sharedModel } from './engine.ts';
+import { clearDownloadCache, downloadCacheEnabled, downloadCacheSummary, forgetBundle, sharedContext, sharedModel } from './engine.ts';
 import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
 import { describeLoad, errorMessage, formatBytes } from './format.ts';
 import { modelLabel, shippedModelUrl, type LoadedModel } from './model.ts';
 import { fileMapFolder, urlFolder, type ModelFolder } from '../weights/folder.ts';
 import { blobSource, HttpError } from '../weights/source.ts';
+import { readWanFolderConfigs, type WanFolderConfigs } from '../pipeline/memory-plan.ts';
+import { TaehvDecoder } from '../decoder/taehv.ts';
+import { checkPlan, sizeChoices, type AdapterBudget } from './size-plan.ts';
 
 export interface LoaderHooks {
   /** The model in use (embeddings files apply to it). */
@@ -22,6 +25,52 @@ export interface LoaderHooks {
   busy(): string | undefined;
   /** Shows a message in the panel (empty: hide). */
   say(text: string, kind?: 'error' | 'info' | 'ok'): void;
+  /** The adapter's memory (as the user gave it) and buffer limits, for a Wan2.1 folder's plan. */
+  budget(): Promise<AdapterBudget>;
+}
+
+/** A Wan2.1 diffusers folder (umT5 text encoder), as loadBundle recognises one. */
+async function isWanFolder(folder: ModelFolder): Promise<boolean> {
+  const indexText = await folder.readText('model_index.json');
+  try {
+    const index = indexText ? (JSON.parse(indexText) as Record<string, unknown>) : {};
+    if (index._class_name === 'WanPipeline') return true;
+    if (Array.isArray(index.text_encoder) && index.text_encoder[1] === 'UMT5EncoderModel') return true;
+  } catch {
+    // loadBundle names the bad JSON.
+  }
+  return (await folder.open('text_encoder/config.json')) !== undefined && (await folder.readText('text_encoder/vocab.json')) === undefined;
+}
+
+/**
+ * A Wan2.1 folder's configs, and the refusal of a folder that does not fit this adapter even at its
+ * smallest size, before any weight is read. Undefined when the parts cannot be read: loadBundle then
+ * says which part is missing or wrong.
+ */
+async function planWanFolder(folder: ModelFolder, budget: AdapterBudget): Promise<WanFolderConfigs | undefined> {
+  let configs: WanFolderConfigs;
+  try {
+    configs = await readWanFolderConfigs(folder);
+  } catch {
+    return undefined;
+  }
+  const choices = sizeChoices(await ownSize(folder), true);
+  const smallest = choices.reduce((a, b) => (b.size.frames * b.size.height * b.size.width < a.size.frames * a.size.height * a.size.width ? b : a));
+  const check = checkPlan(configs, smallest.size, budget, {}, choices);
+  if (check.refusal) throw new Error(`it does not fit this GPU even at its smallest size: ${check.refusal} (set the GPU memory under Size if it has more)`);
+  return configs;
+}
+
+/** model_index.json's size, else Wan2.1's default (as the bundle's defaults). */
+async function ownSize(folder: ModelFolder): Promise<{ frames: number; height: number; width: number }> {
+  let index: Record<string, unknown> = {};
+  try {
+    index = JSON.parse((await folder.readText('model_index.json')) ?? '{}') as Record<string, unknown>;
+  } catch {
+    // loadBundle names the bad JSON.
+  }
+  const n = (k: string, d: number) => (typeof index[k] === 'number' && Number.isFinite(index[k]) ? (index[k] as number) : d);
+  return { frames: n('frames', 81), height: n('height', 480), width: n('width', 832) };
 }
 
 /**
@@ -197,31 +246,49 @@ export class ModelLoader {
     this.setDisabled(true);
     const previous = this.hooks.current();
     const decoderFile = options.shipped ? undefined : this.decoderInput.files?.[0];
-    // The same folder with another decoder is another bundle.
-    if (decoderFile) key += ` + decoder ${decoderFile.name} (${decoderFile.size} bytes, ${decoderFile.lastModified})`;
     this.hooks.say('');
     this.hooks.progress(`Loading ${options.shipped ? 'the shipped model' : origin}…`, undefined);
     try {
       const folder = makeFolder();
       await checkFolder(folder);
+      const wan = !options.shipped && (await isWanFolder(folder)) ? await planWanFolder(folder, await this.hooks.budget()) : undefined;
+      // A Wan2.1 folder keeps its own VAE, and a TAEHV file beside it becomes the preview decoder.
+      const bundleDecoder = decoderFile && !wan ? decoderFile : undefined;
+      // The same folder with another decoder is another bundle.
+      if (bundleDecoder) key += ` + decoder ${bundleDecoder.name} (${bundleDecoder.size} bytes, ${bundleDecoder.lastModified})`;
       const shared = await sharedModel(key, () => folder, {
-        decoder: decoderFile ? blobSource(decoderFile) : undefined,
+        decoder: bundleDecoder ? blobSource(bundleDecoder) : undefined,
         cache: options.cache,
         onProgress: (status) => {
           const { text, fraction } = describeLoad(status);
           this.hooks.progress(text, fraction);
         },
       });
-      const model: LoadedModel = { key, origin, bundle: shared.bundle, extras: shared.extras };
+      const model: LoadedModel = { key, origin, bundle: shared.bundle, extras: shared.extras, wan };
+      let warning: string | undefined;
+      if (wan && decoderFile) {
+        try {
+          model.previewDecoder = await this.loadPreviewDecoder(model, decoderFile);
+        } catch (e) {
+          warning = `The model loaded, but its preview decoder did not: ${errorMessage(e)}`;
+        }
+      }
       try {
         model.embeds = await this.readEmbeds(model);
       } catch (e) {
-        this.hooks.say(`The model loaded, but its embeddings did not: ${errorMessage(e)}`, 'error');
+        warning = `The model loaded, but its embeddings did not: ${errorMessage(e)}`;
       }
       if (previous && previous.key !== key && previous.key !== shippedModelUrl()) void forgetBundle(previous.key);
+      if (previous?.previewDecoder && previous.previewDecoder !== model.previewDecoder) previous.previewDecoder.decoder.dispose();
       this.hooks.loaded(model);
       this.shippedButton.hidden = !!options.shipped;
-      if (!options.shipped) this.hooks.say(`Loaded ${modelLabel(model)}.`, 'ok');
+      if (warning) this.hooks.say(warning, 'error');
+      else if (!options.shipped) {
+        const decoderName = bundleDecoder ? `TAEHV decoder ${bundleDecoder.name}` : 'Wan VAE';
+        const kind = model.bundle.promptEncoder ? ` as a Wan2.1 model (umT5 text encoder, transformer, ${decoderName})` : '';
+        const preview = model.previewDecoder ? `, with ${model.previewDecoder.name} as the preview decoder` : '';
+        this.hooks.say(`Loaded ${modelLabel(model)}${kind}${preview}.`, 'ok');
+      }
       return true;
     } catch (e) {
       const what = options.shipped ? 'The shipped model did not load' : 'That model did not load';
@@ -235,6 +302,17 @@ export class ModelLoader {
       this.hooks.progress('', undefined, true);
       void this.refreshCacheSummary();
     }
+  }
+
+  /** A TAEHV file for a Wan2.1 folder's transformer (its latent channels must match). */
+  private async loadPreviewDecoder(model: LoadedModel, file: File): Promise<LoadedModel['previewDecoder']> {
+    const decoder = await TaehvDecoder.load(await sharedContext(), blobSource(file));
+    const channels = model.bundle.model.config.outChannels;
+    if (decoder.latentChannels !== channels) {
+      decoder.dispose();
+      throw new Error(`${file.name} decodes ${decoder.latentChannels} latent channels, but the transformer makes ${channels}: it is a decoder for another model`);
+    }
+    return { decoder, name: file.name };
   }
 
   /** Reads the embeddings inputs for `model` (undefined when none is chosen). */

@@ -3,6 +3,8 @@
 
 import type { ModelBundle } from '../pipeline/bundle.ts';
 import type { PromptEmbedding } from '../pipeline/generate.ts';
+import type { WanFolderConfigs } from '../pipeline/memory-plan.ts';
+import type { VideoDecoder } from '../decoder/decoder.ts';
 import type { ModelFolder } from '../weights/folder.ts';
 
 /**
@@ -69,6 +71,20 @@ export interface LoadedModel {
   extras: IndexExtras;
   /** Precomputed embeddings, for models without a text encoder in webdit (Wan2.1). */
   embeds?: { prompt: PromptEmbedding; negative?: PromptEmbedding; promptName: string };
+  /** A Wan2.1 folder's parts' configs and weight types (for its memory plan), read before its weights. */
+  wan?: WanFolderConfigs;
+  /** A TAEHV file given beside a Wan2.1 folder's own VAE: a faster, rougher preview decoder. */
+  previewDecoder?: { decoder: VideoDecoder; name: string };
+}
+
+/** Whether the model encodes typed text itself (webdit's word encoder, or umT5 for a Wan2.1 folder). */
+export function takesText(model: Pick<LoadedModel, 'bundle'>): boolean {
+  return !!(model.bundle.textEncoder || model.bundle.promptEncoder);
+}
+
+/** Whether the page offers a negative prompt field: umT5 models, and models whose folder names a negative prompt. */
+export function takesNegativeText(model: Pick<LoadedModel, 'bundle'>): boolean {
+  return takesText(model) && (!!model.bundle.promptEncoder || model.bundle.negativePrompt !== undefined);
 }
 
 /** A name to show: model_index.json's name, else the folder's last path segment (not a whole URL). */
@@ -88,16 +104,15 @@ export function defaultSteps(model: LoadedModel): number {
 }
 
 /**
- * The prompt (and negative prompt) of a run: the text, which the generate entry encodes with the model's
- * encoder (its negative prompt comes from model_index.json there), or the loaded embeddings.
+ * The prompt (and negative prompt) of a run: loaded embeddings win; else the text, which the generate
+ * entry encodes with the model's encoder, with `negativeText` (undefined: the model's own negative
+ * prompt, or none; an empty string is an empty negative prompt).
  */
-export function promptOf(model: LoadedModel, text: string): { prompt: string | PromptEmbedding; negativePrompt?: PromptEmbedding; unknown: string[] } {
-  const encoder = model.bundle.textEncoder;
-  if (encoder) return { prompt: text, unknown: encoder.tokenize(text).unknown };
-  if (!model.embeds) {
-    throw new Error(
-      `${model.bundle.name} has no text encoder in webdit: load a prompt embeddings file (prompt_embeds, .safetensors) in "Load model".`,
-    );
-  }
-  return { prompt: model.embeds.prompt, negativePrompt: model.embeds.negative, unknown: [] };
+export function promptOf(model: LoadedModel, text: string, negativeText?: string): { prompt: string | PromptEmbedding; negativePrompt?: string | PromptEmbedding; unknown: string[] } {
+  if (model.embeds) return { prompt: model.embeds.prompt, negativePrompt: model.embeds.negative, unknown: [] };
+  const { textEncoder, promptEncoder } = model.bundle;
+  const negativePrompt = takesNegativeText(model) ? negativeText : undefined;
+  if (textEncoder) return { prompt: text, negativePrompt, unknown: textEncoder.tokenize(text).unknown };
+  if (promptEncoder) return { prompt: text, negativePrompt, unknown: [] };
+  throw new Error(`${model.bundle.name} has no text encoder in webdit: load a prompt embeddings file (prompt_embeds, .safetensors) in "Load model".`);
 }

@@ -10,6 +10,7 @@
 // latent-space models), embeds / negative-embeds (URLs of prompt_embeds safetensors, for models without a
 // text encoder in webdit). Methods: generate() → Promise<result>, abort(). Events: loadprogress
 // {phase: 'download' | 'gpu', path?, loadedBytes, totalBytes}, progress {stage: 'encode', fromStore} |
+// {stage: 'encode-layer', layer, layers} | {stage: 'release', liveBytes, seconds} |
 // {stage: 'sample', step, steps, elapsedMs, etaMs} | {stage: 'decode'} | {stage: 'video'}, done
 // {seconds, frameCount, stats}, error {message}. A Wan2.1 prompt's umT5 embeddings are kept in
 // IndexedDB (src/ui/prompt-store.ts): the same prompt again skips the encoder. Every instance on a page shares one GPU device, one copy of each model's weights,
@@ -257,6 +258,8 @@ export class WebditVideo extends HTMLElement {
   private onStage(stage: GenerateStage): void {
     if (stage.stage === 'sample') return; // its steps are the progress events
     if (stage.stage === 'encode') this.showStatus(undefined, stage.fromStore ? 'Prompt embeddings from this browser…' : 'Encoding the prompt…');
+    else if (stage.stage === 'encode-layer') this.showStatus(undefined, `Encoding the prompt: layer ${stage.layer} of ${stage.layers}…`);
+    else if (stage.stage === 'release') this.showStatus(undefined, 'Prompt encoded…');
     else this.showStatus(undefined, 'Decoding the video…');
     this.dispatchEvent(new CustomEvent<WebditProgressDetail>('progress', { detail: { ...stage } }));
   }

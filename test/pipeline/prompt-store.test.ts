@@ -54,7 +54,11 @@ describe('prompt embedding store', () => {
     const request = { prompt: 'a cat in the snow', ...SIZE, promptStore: store, onStage: (s: GenerateStage) => stages.push(s) };
     const first = await generateVideo(ctx, bundle, request);
     expect(encode).toHaveBeenCalledTimes(1);
-    expect(stages).toEqual([{ stage: 'encode', fromStore: false }, { stage: 'sample' }, { stage: 'decode' }]);
+    const layers = bundle.promptEncoder!.config.numLayers;
+    const layerStages = Array.from({ length: layers }, (_, i) => ({ stage: 'encode-layer', layer: i + 1, layers }));
+    expect(stages.slice(0, 1 + layers)).toEqual([{ stage: 'encode', fromStore: false }, ...layerStages]);
+    expect(stages[1 + layers]).toMatchObject({ stage: 'release', liveBytes: expect.any(Number), seconds: expect.any(Number) });
+    expect(stages.slice(2 + layers)).toEqual([{ stage: 'sample' }, { stage: 'decode' }]);
     expect(store.size).toBe(1);
     // Only the rows the texts fill are kept (tokens + EOS), not 512 zero-padded rows.
     const tokens = bundle.promptEncoder!.tokenizer.encode('a cat in the snow').length;
