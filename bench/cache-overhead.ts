@@ -5,8 +5,9 @@
 // Generations: each cache spec (`npx webdit bench --help`) on the shipped toy model, seed 0, run in turn
 // `repeats` times over; per spec the median wall time and the median CPU time of this process (user +
 // system), and both as a ratio to the first spec. On a CPU adapter (SwiftShader) the "GPU" is threads of
-// this process, so the CPU time counts host recording and kernel work together and, unlike wall time,
-// barely moves when other jobs share the machine: use it to compare variants there.
+// this process, so the CPU time counts host recording and kernel work together. It moves less than wall
+// time when other jobs share the machine (still a few percent between runs): compare variants in
+// alternated runs.
 // --dispatches: the cost of one dispatch of a small kernel (an add of 4096 floats) recorded directly,
 // inside a conditional scope whose flag is set (it runs), and inside one whose flag is clear (skipped),
 // as host recording time and as total CPU time per dispatch.
