@@ -9,6 +9,19 @@ import { add } from '../gpu/kernels/add.ts';
 import { castToHalfChecked } from '../gpu/kernels/cast.ts';
 import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import {
+  DECISION_NONE,
+  DECISION_SLOTS,
+  decideBwCache,
+  decideStep,
+  flagWords,
+  recordWords,
+  stateWords,
+  type BwCacheDecision,
+  type DecisionBuffers,
+  type StepDecision,
+  type StepRule,
+} from '../gpu/kernels/cache-decide.ts';
 import type { ModulatedInputSource, RunBlock } from './policies/types.ts';
 
 export type Branch = 'cond' | 'uncond';
@@ -16,13 +29,7 @@ export const BRANCHES: Branch[] = ['cond', 'uncond'];
 /** Profiler label group of the similarity-indicator kernels (reductions, stores' checks, decisions). */
 export const INDICATOR_LABEL = 'indicator';
 
-const NONE = 0xffffffff;
-/** Words of one decision slot's state: 8 scalars, then per block "below δ" and the reuse run length. */
-export const stateWords = (numLayers: number) => 8 + 2 * numLayers;
-/** Words of one decision slot's flags: stack compute, stack reuse, then per block compute and reuse. */
-export const flagWords = (numLayers: number) => 2 + 2 * numLayers;
-/** Words of one branch's record at one step: has-indicator, the indicator (f32 bits), computed per block. */
-export const recordWords = (numLayers: number) => 2 + numLayers;
+export { recordWords };
 
 /** One CFG branch's stored tensors (never shared with the other branch). */
 export class BranchCache {
@@ -84,10 +91,10 @@ export class CacheRuntime {
     readonly indicatorBlocks: ReadonlySet<number>,
     readonly model?: ModulatedInputSource,
   ) {
-    const initial = new Uint32Array(2 * stateWords(numLayers));
-    initial[0] = initial[stateWords(numLayers)] = NONE; // no first trigger yet
+    const initial = new Uint32Array(DECISION_SLOTS * stateWords(numLayers));
+    for (let slot = 0; slot < DECISION_SLOTS; slot++) initial[slot * stateWords(numLayers)] = DECISION_NONE; // no first trigger yet
     this.state = ctx.upload(initial, [initial.length], 'u32', 'cache decision state');
-    this.flags = ctx.zeros([2 * flagWords(numLayers)], 'u32', 'cache decision flags');
+    this.flags = ctx.zeros([DECISION_SLOTS * flagWords(numLayers)], 'u32', 'cache decision flags');
     this.record = ctx.zeros([2 * steps * recordWords(numLayers)], 'u32', 'cache records');
     this.sums = ctx.zeros([2 * 2 * steps * numLayers], 'f32', 'cache indicator sums');
     this.overflow = ctx.zeros([2], 'u32', 'cache f16 overflow');
@@ -107,13 +114,20 @@ export class CacheRuntime {
   }
 
   /** The buffers every decision kernel binds. */
-  get decisionBindings(): Record<string, Tensor> {
+  get decisionBuffers(): DecisionBuffers {
     return { sums: this.sums, record: this.record, state: this.state, flags: this.flags, overflow: this.overflow };
   }
 
-  /** Uniforms of cache_decide_step.wgsl that every policy sets the same way; the policy overrides the rest. */
-  stepUniforms(branch: number, step: number): Record<string, number> {
-    return { step, steps: this.steps, numLayers: this.numLayers, branch, threshold: 0, interval: 1, warmupSteps: 0, tailSteps: 0, coefficientCount: 0 };
+  /** Dispatches BWCache's decision kernel, labelled as indicator work. */
+  decideBwCache(follow: Tensor, decision: Omit<BwCacheDecision, 'steps' | 'numLayers'>): void {
+    const d = { ...decision, steps: this.steps, numLayers: this.numLayers };
+    this.ctx.withLabel(INDICATOR_LABEL, () => decideBwCache(this.ctx, this.decisionBuffers, follow, d));
+  }
+
+  /** Dispatches a per-step rule's decision kernel for one branch at one step, labelled as indicator work. */
+  decideStep(rule: StepRule, decision: Omit<StepDecision, 'steps' | 'numLayers'>): void {
+    const d = { ...decision, steps: this.steps, numLayers: this.numLayers };
+    this.ctx.withLabel(INDICATOR_LABEL, () => decideStep(this.ctx, rule, this.decisionBuffers, d));
   }
 
   /** Index of a flag in `flags` for decision slot `slot`. */
@@ -122,13 +136,6 @@ export class CacheRuntime {
     if (which === 'stack-compute') return base;
     if (which === 'stack-reuse') return base + 1;
     return base + 2 + (which === 'block-reuse' ? this.numLayers : 0) + block;
-  }
-
-  /** Dispatches a decision kernel, labelled as indicator work. */
-  decide(shader: string, constants: Record<string, number> | undefined, bindings: Record<string, Tensor>, uniforms: Record<string, number>): void {
-    this.ctx.withLabel(INDICATOR_LABEL, () =>
-      this.ctx.dispatch({ shader, constants }, { bindings: { ...this.decisionBindings, ...bindings }, uniforms, workgroups: 1, label: 'decide' }),
-    );
   }
 
   /** Relative L1 of `current` against `previous` into the sums slot of (branch, step, block). */
@@ -155,9 +162,10 @@ export class CacheRuntime {
   /**
    * Blocks `first`.. as one unit: the compute path runs them (measuring the indicator blocks) and stores
    * the stack residual; the reuse path adds the stored residual to `input` into the same output tensor.
-   * Until a residual is stored (the decision kernel then forces compute) only the compute path is recorded.
+   * Until a residual is stored, or where the host knows the rule computes (`forced`: the decision kernel
+   * then sets the compute flag whatever it measured), only the compute path is recorded, with no scope.
    */
-  stackPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, first: number, slot: number): Tensor {
+  stackPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, first: number, slot: number, forced = false): Tensor {
     const compute = () => {
       let h = input;
       for (let i = first; i < this.numLayers; i++) {
@@ -175,14 +183,14 @@ export class CacheRuntime {
       return h;
     };
     const cached = b.stackResidual;
-    if (!cached || first >= this.numLayers) return compute();
+    if (!cached || forced || first >= this.numLayers) return compute();
     const out = this.ctx.conditional(this.flags, this.flagIndex(slot, 'stack-compute'), compute);
     this.ctx.conditional(this.flags, this.flagIndex(slot, 'stack-reuse'), () => add(this.ctx, input, cached, out));
     return out;
   }
 
-  /** Each block on its own: computed (its residual stored, measured if an indicator block) or its stored residual added. */
-  blockPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, slot: number): Tensor {
+  /** Each block on its own: computed (its residual stored, measured if an indicator block) or its stored residual added; `forced` as in `stackPaths`. */
+  blockPaths(b: BranchCache, step: number, input: Tensor, runBlock: RunBlock, slot: number, forced = false): Tensor {
     let h = input;
     for (let i = 0; i < this.numLayers; i++) {
       const cached = b.blockResiduals[i];
@@ -199,7 +207,7 @@ export class CacheRuntime {
         return next;
       };
       let next: Tensor;
-      if (!cached) next = compute();
+      if (!cached || forced) next = compute();
       else {
         next = this.ctx.conditional(this.flags, this.flagIndex(slot, 'block-compute', i), compute);
         this.ctx.conditional(this.flags, this.flagIndex(slot, 'block-reuse', i), () => add(this.ctx, blockInput, cached, next));

@@ -47,6 +47,8 @@ interface Run {
   stats: CacheStats;
   outputs: Float32Array[][];
   readsWhileRecording: number;
+  /** Conditional (indirect) dispatches recorded at each step, both branches. */
+  conditionalPerStep: number[];
 }
 
 /** Runs the manager over STEPS steps for the given branches; outputs[branch][step]. */
@@ -55,7 +57,9 @@ async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as reado
   const outputs: Float32Array[][] = branches.map(() => []);
   const pending: { k: number; t: Tensor }[] = [];
   const reads = ctx.readbacks;
+  const conditionalPerStep: number[] = [];
   for (let step = 0; step < STEPS; step++) {
+    const conditionalBefore = ctx.conditionalDispatches;
     const hidden = linearCombination(ctx, [{ tensor: directions[LAYERS], coef: scale * (1 + 0.02 * step) }]);
     const state = { timestep: step, memo: [] } as unknown as MemoState;
     for (const [k, branch] of branches.entries()) {
@@ -70,6 +74,7 @@ async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as reado
     }
     hidden.release();
     state.memo.forEach((t) => t?.release());
+    conditionalPerStep.push(ctx.conditionalDispatches - conditionalBefore);
   }
   const readsWhileRecording = ctx.readbacks - reads;
   for (const { k, t } of pending) {
@@ -78,7 +83,7 @@ async function run(config: CacheConfig, { branches = ['cond', 'uncond'] as reado
   }
   const stats = await manager.stats();
   manager.dispose();
-  return { stats, outputs, readsWhileRecording };
+  return { stats, outputs, readsWhileRecording, conditionalPerStep };
 }
 
 const stepPattern = (computed: boolean[][], from = 0) => computed.map((row) => (row.slice(from).every(Boolean) ? 'C' : row.slice(from).some(Boolean) ? 'P' : 'R')).join('');
@@ -154,6 +159,26 @@ describe('cache manager on dummy blocks', () => {
       expect(r.stats.storageOverflow).toEqual([]);
     });
   }
+
+  it('steps the host knows the rule computes record the compute path alone, with no conditional dispatch', async () => {
+    const last = STEPS - 1;
+    const cases: [string, number[]][] = [
+      // No trigger before step 2 (the first indicator is measured at step 1); the last step always computes.
+      ['bwcache:threshold=0.3,maxReuse=2', [0, 1, last]],
+      ['bwcache:threshold=0.3,maxReuse=2,mode=dynamic,reuse=block,tailSteps=3,branches=separate', [0, 1, last - 2, last - 1, last]],
+      ['static:interval=3,warmupSteps=2,tailSteps=2', [0, 1, 2, 5, 8, 11, 12, 13]],
+      ['teacache:threshold=0.5,coefficients=2;0.01,warmupSteps=3,tailSteps=2', [0, 1, 2, last - 1, last]],
+    ];
+    for (const [spec, forced] of cases) {
+      const config = parseCacheSpec(spec);
+      const r = await run(config);
+      const recorded = r.conditionalPerStep.map((n, s) => (n > 0 ? 'c' : '-')).join('');
+      const expected = r.conditionalPerStep.map((_, s) => (forced.includes(s) ? '-' : 'c')).join('');
+      expect(recorded, spec).toBe(expected);
+      expect(r.stats.branches.cond!.computed, spec).toEqual(hostPatterns(config, r.stats).cond);
+      for (const s of forced) expect(r.stats.branches.cond!.computed[s].every(Boolean), `${spec} step ${s}`).toBe(true);
+    }
+  });
 
   it('without guidance (one branch) joint and block decisions still follow the host rule', async () => {
     for (const spec of ['bwcache:threshold=0.3,maxReuse=2,branches=joint', 'bwcache:threshold=0.3,reuse=block,mode=dynamic', 'teacache:threshold=0.5']) {

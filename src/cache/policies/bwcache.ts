@@ -4,10 +4,10 @@
 
 import { defaultMaxReuse, selectedBlocks, type BwCacheConfig } from '../policies.ts';
 import type { Tensor } from '../../gpu/tensor.ts';
+import { DECISION_NONE } from '../../gpu/kernels/cache-decide.ts';
 import type { CacheRuntime } from '../runtime.ts';
 import type { CacheHook, CachePolicy, StepCall } from './types.ts';
 
-const NONE = 0xffffffff;
 
 /**
  * For per-block reuse: the indicator block whose "below δ" each block follows. An indicator block follows
@@ -20,6 +20,16 @@ export function followedBlocks(indicator: readonly number[], numLayers: number):
     const before = indicator.filter((j) => j <= i);
     return before.length ? before[before.length - 1] : indicator[0];
   });
+}
+
+/**
+ * Whether the rule computes `step` whatever the GPU measures, so the hook records only the compute path.
+ * Steps 0 and 1: the first indicator is measured at step 1 (against step 0), so no trigger can precede
+ * step 2. The last step, or an explicit tail (the default tail depends on the first trigger, unknown here).
+ */
+export function bwcacheForcedCompute(config: BwCacheConfig, steps: number, step: number): boolean {
+  const tail = config.tailSteps === undefined ? 1 : Math.max(1, config.tailSteps);
+  return step < 2 || step + tail >= steps;
 }
 
 export const bwcachePolicy: CachePolicy<BwCacheConfig> = {
@@ -53,26 +63,19 @@ class BwCacheHook implements CacheHook {
 
   private dispatchDecision(step: number, slot: number, firstBranch: number, branchCount: number, observeCount: number, hasResidual: boolean): void {
     const { config, rt } = this;
-    rt.decide(
-      'cache_decide_bwcache',
-      undefined,
-      { follow: this.follow },
-      {
-        step,
-        steps: rt.steps,
-        numLayers: rt.numLayers,
-        maxReuse: config.maxReuse ?? defaultMaxReuse(rt.steps),
-        tailSteps: config.tailSteps ?? NONE,
-        threshold: config.threshold,
-        dynamic: config.mode === 'dynamic' ? 1 : 0,
-        blockReuse: config.reuse === 'block' ? 1 : 0,
-        slot,
-        firstBranch,
-        branchCount,
-        observeCount,
-        hasResidual: hasResidual ? 1 : 0,
-      },
-    );
+    rt.decideBwCache(this.follow, {
+      step,
+      maxReuse: config.maxReuse ?? defaultMaxReuse(rt.steps),
+      tailSteps: config.tailSteps ?? DECISION_NONE,
+      threshold: config.threshold,
+      dynamic: config.mode === 'dynamic',
+      blockReuse: config.reuse === 'block',
+      slot,
+      firstBranch,
+      branchCount,
+      observeCount,
+      hasResidual,
+    });
   }
 
   private hasResidual(b: StepCall['b']): boolean {
@@ -89,8 +92,9 @@ class BwCacheHook implements CacheHook {
       // Records are written for both branch slots: a branch that joins later in the step follows this decision.
       this.dispatchDecision(step, slot, 0, 2, Math.max(...branches.map((x) => x.index)) + 1, branches.every((x) => this.hasResidual(x)));
     }
-    if (this.config.reuse === 'block') return rt.blockPaths(b, step, hidden, runBlock, slot);
-    return rt.stackPaths(b, step, hidden, runBlock, 0, slot);
+    const forced = bwcacheForcedCompute(this.config, rt.steps, step);
+    if (this.config.reuse === 'block') return rt.blockPaths(b, step, hidden, runBlock, slot, forced);
+    return rt.stackPaths(b, step, hidden, runBlock, 0, slot, forced);
   }
 
   finish(): void {

@@ -23,12 +23,7 @@ export const firstBlockPolicy: CachePolicy<FirstBlockCacheConfig> = {
       ]);
       const probe = b.probe;
       if (probe) rt.measure(b, step, 0, residual, probe);
-      rt.decide(
-        'cache_decide_step',
-        { OP: 1 },
-        { coefficients: rt.sums }, // unread by OP 1
-        { ...rt.stepUniforms(b.index, step), threshold: config.threshold, hasProbe: probe ? 1 : 0, hasResidual: b.stackResidual && rt.numLayers > 1 ? 1 : 0 },
-      );
+      rt.decideStep('first-block', { step, branch: b.index, threshold: config.threshold, hasProbe: probe !== undefined, hasResidual: b.stackResidual !== undefined && rt.numLayers > 1 });
       // Compared against the residual of the last fully computed step, so slow drift still triggers.
       const storeProbe = () => {
         b.probe = rt.store(b, residual, probe);

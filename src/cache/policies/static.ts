@@ -15,17 +15,25 @@ export const staticPolicy: CachePolicy<StaticCacheConfig> = {
     }
   },
   indicatorBlocks: () => [],
-  create: (config, rt: CacheRuntime) => ({
-    recordStep({ b, step, hidden, runBlock }: StepCall) {
-      rt.decide(
-        'cache_decide_step',
-        { OP: 0 },
-        { coefficients: rt.sums }, // unread by OP 0
-        { ...rt.stepUniforms(b.index, step), interval: config.interval, warmupSteps: config.warmupSteps, tailSteps: config.tailSteps, hasProbe: 0, hasResidual: b.stackResidual ? 1 : 0 },
-      );
-      return rt.stackPaths(b, step, hidden, runBlock, 0, b.index);
-    },
-  }),
+  create: (config, rt: CacheRuntime) => {
+    // The pattern is the host's to know: computed steps record only the compute path (an f16 overflow can
+    // turn a reused step into a computed one on the GPU, never the reverse).
+    const schedule = new StaticSchedule(config, rt.steps);
+    return {
+      recordStep({ b, step, hidden, runBlock }: StepCall) {
+        rt.decideStep('static', {
+          step,
+          branch: b.index,
+          interval: config.interval,
+          warmupSteps: config.warmupSteps,
+          tailSteps: config.tailSteps,
+          hasProbe: false,
+          hasResidual: b.stackResidual !== undefined,
+        });
+        return rt.stackPaths(b, step, hidden, runBlock, 0, b.index, schedule.decide(step) === 'compute');
+      },
+    };
+  },
 };
 
 /** The static pattern on the host (the reference). */

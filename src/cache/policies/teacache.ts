@@ -41,21 +41,19 @@ class TeaCacheHook implements CacheHook {
     if (previous) rt.measure(b, step, 0, probe, previous);
     b.probe = rt.store(b, probe, previous);
     probe.release();
-    rt.decide(
-      'cache_decide_step',
-      { OP: 2 },
-      { coefficients: this.coefficients },
-      {
-        ...rt.stepUniforms(b.index, step),
-        threshold: config.threshold,
-        warmupSteps: config.warmupSteps,
-        tailSteps: config.tailSteps,
-        coefficientCount: config.coefficients.length,
-        hasProbe: previous ? 1 : 0,
-        hasResidual: b.stackResidual ? 1 : 0,
-      },
-    );
-    return rt.stackPaths(b, step, hidden, runBlock, 0, b.index);
+    rt.decideStep('teacache', {
+      step,
+      branch: b.index,
+      threshold: config.threshold,
+      warmupSteps: config.warmupSteps,
+      tailSteps: config.tailSteps,
+      coefficients: this.coefficients,
+      hasProbe: previous !== undefined,
+      hasResidual: b.stackResidual !== undefined,
+    });
+    // Warm-up and tail steps compute whatever the indicator says (the kernel's `edge`): no reuse path to record.
+    const edge = step < config.warmupSteps || step + config.tailSteps >= rt.steps;
+    return rt.stackPaths(b, step, hidden, runBlock, 0, b.index, edge);
   }
 
   dispose(): void {
