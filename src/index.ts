@@ -8,6 +8,7 @@ export { AbortError, latentShape, type GenerateProgress, type GenerateResult, ty
 export { generateVideo, resolveRequest, checkRequest, type GenerateRequest, type GenerateSettings, type VideoResult } from './pipeline/generate-video.ts';
 export { WAN_NEGATIVE_PROMPT } from './pipeline/wan-text.ts';
 export { PRESETS, WAN21_FOLDER_CONFIGS, planGeneration, readWanFolderConfigs, largestFittingPreset, refuseIfTooLarge, type GenerationPlan, type Preset } from './pipeline/memory-plan.ts';
+export { AdapterTooSmallError, adapterShortfalls, checkAdapterFits, largestPresetForAdapter, type AdapterCapacity, type AdapterLimits, type Shortfall } from './pipeline/adapter-fit.ts';
 export { runCacheBenchmark, type BenchReport, type BenchSettings, type PolicyResult } from './pipeline/bench.ts';
 export { parseCacheSpec, formatCacheSpec } from './cache/spec.ts';
 export type { CacheConfig } from './cache/policies.ts';

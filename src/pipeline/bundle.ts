@@ -8,7 +8,9 @@
 // the caller. A Wan2.1 folder's parts are checked against each other before any weight is read.
 
 import type { GpuContext } from '../gpu/context.ts';
-import type { ModelFolder } from '../weights/folder.ts';
+import { subFolder, type ModelFolder } from '../weights/folder.ts';
+import { checkAdapterFits } from './adapter-fit.ts';
+import { readWanFolderConfigs, type CachePlan, type VideoSize } from './memory-plan.ts';
 import type { ByteSource } from '../weights/source.ts';
 import { loadWanTransformer } from '../model/load.ts';
 import type { WanTransformer } from '../model/transformer.ts';
@@ -71,16 +73,15 @@ export interface BundleLoadOptions {
   weights?: 'keep' | 'f32';
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * The size to be generated (and a GPU memory budget): a Wan2.1 folder with its VAE is then checked
+   * against the adapter's limits before any weight is read (see adapter-fit.ts); one it cannot run is
+   * refused with an AdapterTooSmallError naming what is short and the largest preset that fits.
+   */
+  fit?: { video: Partial<VideoSize>; memoryBytes?: number; cache?: CachePlan };
 }
 
-/** The folder's `sub/` part as a folder of its own. */
-export function subFolder(folder: ModelFolder, sub: string): ModelFolder {
-  return {
-    name: `${folder.name.replace(/\/$/, '')}/${sub}`,
-    open: (path) => folder.open(`${sub}/${path}`),
-    readText: (path) => folder.readText(`${sub}/${path}`),
-  };
-}
+export { subFolder };
 
 async function readJson(folder: ModelFolder, path: string): Promise<Record<string, unknown> | undefined> {
   const text = await folder.readText(path);
@@ -160,6 +161,15 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     index._class_name === 'WanPipeline' || listsUmt5 || ((await hasFile(folder, 'text_encoder/config.json')) && !(await hasFile(folder, 'text_encoder/vocab.json')));
   const hasOwnDecoder = options.videoDecoder !== undefined || options.decoder !== undefined;
   const wan = umt5 ? await checkWanParts(folder, index, hasOwnDecoder) : undefined;
+  if (wan?.vae && options.fit) {
+    const { video, memoryBytes, cache } = options.fit;
+    const size = {
+      frames: video.frames ?? numberField(index, 'frames', WAN_DEFAULTS.frames),
+      height: video.height ?? numberField(index, 'height', WAN_DEFAULTS.height),
+      width: video.width ?? numberField(index, 'width', WAN_DEFAULTS.width),
+    };
+    checkAdapterFits(await readWanFolderConfigs(folder), size, { limits: ctx.limits, memoryBytes }, { cache });
+  }
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
   if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);
   const hasTextEncoder = (await folder.readText('text_encoder/vocab.json')) !== undefined;

@@ -42,7 +42,8 @@ const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
     'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
-    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
+    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] [--memory-gib G] --out OUT(.mp4|.webm|.safetensors)\n' +
+    '  (a Wan2.1 folder is checked against the adapter\'s limits, and --memory-gib G of GPU memory, before any weight is read)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
@@ -57,6 +58,7 @@ const generateCommand: Command = {
     const scale = options.integer('scale');
     const out = options.requiredString('out');
     const quiet = options.flag('quiet');
+    const memoryGib = options.number('memory-gib');
     const sampling = samplingFromArgs(options);
     options.finish();
     // Everything that can be checked without the GPU, before it: a typo must not cost a generation.
@@ -66,6 +68,7 @@ const generateCommand: Command = {
     if (text !== undefined && embeds !== undefined) throw new UsageError('generate: give --prompt or --embeds, not both');
     if (negativeText !== undefined && negativeEmbeds !== undefined) throw new UsageError('generate: give --negative or --negative-embeds, not both');
     if (scale !== undefined && scale < 1) throw new UsageError(`generate: --scale must be a positive integer, got ${scale}`);
+    if (memoryGib !== undefined && !(memoryGib > 0)) throw new UsageError(`generate: --memory-gib must be a positive number, got ${memoryGib}`);
     if (modelDir !== undefined) checkModelPath('generate', modelDir);
     for (const [option, path] of [['decoder', decoderPath], ['embeds', embeds], ['negative-embeds', negativeEmbeds], ['latents', latentsPath]] as const) {
       if (path !== undefined) checkInputFile('generate', option, path);
@@ -96,7 +99,9 @@ const generateCommand: Command = {
     const ctx = await createNodeContext();
     let bundle: ModelBundle | undefined;
     try {
-      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
+      const video = { frames: sampling.frames, height: sampling.height, width: sampling.width };
+      const cachePlan = cache.policy === 'none' ? 'none' : cache.policy === 'bwcache' && cache.reuse === 'block' ? 'blocks' : 'stack';
+      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath, { video, memoryBytes: memoryGib === undefined ? undefined : Math.floor(memoryGib * 2 ** 30), cache: cachePlan });
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
       if (latentsPath) {
