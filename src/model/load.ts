@@ -9,7 +9,7 @@ import { loadTensors, openCheckpoint, openCheckpointFile, type Checkpoint } from
 import type { TensorInfo } from '../weights/safetensors.ts';
 import { expectedTensors, parseWanConfig, type WanConfig } from './config.ts';
 import { diffusersNameMap } from './keys.ts';
-import { WanTransformer } from './transformer.ts';
+import { WanTransformer, type WanWeights } from './transformer.ts';
 
 export interface WanLoadOptions {
   /** A single-file checkpoint in the folder (e.g. an original-key-name file); default: diffusers' layout. */
@@ -73,6 +73,11 @@ function isMatmulWeight(diffusersName: string, info: TensorInfo): boolean {
 
 export async function loadWanTransformer(ctx: GpuContext, folder: ModelFolder, options: WanLoadOptions = {}): Promise<WanTransformer> {
   const config = await readWanConfig(folder);
+  return new WanTransformer(ctx, config, await loadWanWeights(ctx, folder, config, options));
+}
+
+/** The transformer's weights from its folder (to load a model, or to restore released weights). */
+export async function loadWanWeights(ctx: GpuContext, folder: ModelFolder, config: WanConfig, options: WanLoadOptions = {}): Promise<WanWeights> {
   let checkpoint: Checkpoint;
   if (options.weightsFile) {
     const source = await folder.open(options.weightsFile);
@@ -92,7 +97,7 @@ export async function loadWanTransformer(ctx: GpuContext, folder: ModelFolder, o
       signal: options.signal,
     },
   );
-  const weights = new Map<string, Tensor>();
+  const weights: WanWeights = new Map<string, Tensor>();
   for (const [name, tensor] of loaded) weights.set(diffusersName.get(name)!, tensor);
-  return new WanTransformer(ctx, config, weights);
+  return weights;
 }

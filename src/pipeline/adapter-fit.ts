@@ -77,7 +77,7 @@ export function adapterShortfalls(
   }
   if (plan && capacity.memoryBytes !== undefined && plan.peakGpuBytes > capacity.memoryBytes) {
     const [peakStage] = (Object.entries(plan.stages) as [string, { gpuBytes: number }][]).reduce((a, b) => (b[1].gpuBytes > a[1].gpuBytes ? b : a));
-    shortfalls.push({ limit: 'GPU memory budget', have: capacity.memoryBytes, need: plan.peakGpuBytes, what: `the ${peakStage} stage`, unit: 'bytes' });
+    shortfalls.push({ limit: 'GPU memory budget', have: capacity.memoryBytes, need: plan.peakGpuBytes, what: `the ${peakStage} stage${options.releaseTransformer ? " (even with the transformer's weights released for decoding)" : ''}`, unit: 'bytes' });
   }
   return { shortfalls, plan };
 }

@@ -52,6 +52,8 @@ export interface GenerateOptions {
   latents?: Float32Array;
   onProgress?: (p: GenerateProgress) => void;
   signal?: AbortSignal;
+  /** Frees the model's weights once sampling is done, so the decoder has their memory (the caller reloads them for the next run). */
+  releaseModelWeightsForDecode?: boolean;
 }
 
 export interface GenerateResult {
@@ -188,6 +190,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.text.dispose();
     owned.negative?.dispose();
     owned.text = owned.negative = undefined;
+    if (options.releaseModelWeightsForDecode) options.model.releaseWeights();
     ctx.resetPeakBytes();
     const decodeStart = performance.now();
     // The model's latents are [C, T, h, w]; decoders take frames first, [T, C, h, w].

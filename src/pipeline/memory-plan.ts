@@ -1,6 +1,7 @@
 // The memory plan of a whole Wan2.1 generation, per stage, before anything allocates: the stages run
 // one after another (encode → sample → decode), the transformer's and the VAE's weights stay on the
-// GPU for all three (the bundle loads them), umT5 is streamed (one layer half at a time) and released.
+// GPU for all three (the bundle loads them; with releaseTransformer the transformer's are freed for
+// decoding), umT5 is streamed (one layer half at a time) and released.
 // Built from the three parts' own plans (model/plan.ts, model/umt5/plan.ts, decoder/wan-vae-plan.ts).
 
 import { subFolder, type ModelFolder } from '../weights/folder.ts';
@@ -85,6 +86,8 @@ export interface PlanOptions {
   cache?: CachePlan;
   /** The adapter's maxStorageBufferBindingSize (the VAE's spatial pieces depend on it). */
   maxBindingBytes?: number;
+  /** The transformer's weights are freed before decoding (a request's `releaseTransformer`). */
+  releaseTransformer?: boolean;
 }
 
 const dtypeOf = (dtype: string): WeightDType => (dtype === 'F32' ? 'f32' : dtype === 'BF16' ? 'bf16' : 'f16');
@@ -159,7 +162,10 @@ export function planGeneration(configs: WanFolderConfigs, video: VideoSize, opti
       embeddings + 2 * latentBytes,
     ),
     // The VAE plan counts its weights, carried frames, one chunk and the output frames; the latents are read back first.
-    decode: stage({ transformerWeights, vae: vae.peakBytes - vae.weightBytes + vaeWeights, latents: latentBytes }, vae.framesBytes + latentBytes),
+    decode: stage(
+      { ...(options.releaseTransformer ? {} : { transformerWeights }), vae: vae.peakBytes - vae.weightBytes + vaeWeights, latents: latentBytes },
+      vae.framesBytes + latentBytes,
+    ),
   };
   const textWeightBytes = configs.textEncoderDType === 'f32' ? 4 : 2;
   const largest = (...candidates: [number, string][]) => {
@@ -167,10 +173,11 @@ export function planGeneration(configs: WanFolderConfigs, video: VideoSize, opti
     return { bytes, what };
   };
   const resident: [number, string] = [largestTransformerWeight, 'a transformer weight'];
+  const residentAtDecode: [number, string] = options.releaseTransformer ? [0, ''] : resident;
   const largestBuffers = {
     encode: largest(resident, [bucketBytes(configs.textEncoder.dFf * configs.textEncoder.dModel * textWeightBytes), 'an umT5 FFN weight']),
     sample: largest(resident, [bucketBytes(sampling.largestTensorBytes), 'the transformer\'s largest activation (the FFN hidden layer)']),
-    decode: largest(resident, [bucketBytes(vae.pieces.largestTensorBytes), 'the Wan VAE\'s largest tensor of a spatial piece'], [bucketBytes(vae.framesBytes), 'the decoded frames (f32)']),
+    decode: largest(residentAtDecode, [bucketBytes(vae.pieces.largestTensorBytes), 'the Wan VAE\'s largest tensor of a spatial piece'], [bucketBytes(vae.framesBytes), 'the decoded frames (f32)']),
   };
   return {
     video,

@@ -42,8 +42,9 @@ const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
     'webdit generate [--model DIR] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
-    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] [--memory-gib G] --out OUT(.mp4|.webm|.safetensors)\n' +
-    '  (a Wan2.1 folder is checked against the adapter\'s limits, and --memory-gib G of GPU memory, before any weight is read)',
+    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] [--memory-gib G] [--release-transformer] --out OUT(.mp4|.webm|.safetensors)\n' +
+    '  (a Wan2.1 folder is checked against the adapter\'s limits, and --memory-gib G of GPU memory, before any weight is read; ' +
+    '--release-transformer frees the transformer\'s weights for decoding; without it, they are freed only where --memory-gib fits no other way)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
@@ -59,6 +60,7 @@ const generateCommand: Command = {
     const out = options.requiredString('out');
     const quiet = options.flag('quiet');
     const memoryGib = options.number('memory-gib');
+    const releaseTransformer = options.flag('release-transformer');
     const sampling = samplingFromArgs(options);
     options.finish();
     // Everything that can be checked without the GPU, before it: a typo must not cost a generation.
@@ -101,7 +103,12 @@ const generateCommand: Command = {
     try {
       const video = { frames: sampling.frames, height: sampling.height, width: sampling.width };
       const cachePlan = cache.policy === 'none' ? 'none' : cache.policy === 'bwcache' && cache.reuse === 'block' ? 'blocks' : 'stack';
-      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath, { video, memoryBytes: memoryGib === undefined ? undefined : Math.floor(memoryGib * 2 ** 30), cache: cachePlan });
+      bundle = await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath, {
+        video,
+        memoryBytes: memoryGib === undefined ? undefined : Math.floor(memoryGib * 2 ** 30),
+        cache: cachePlan,
+        releaseTransformer: releaseTransformer || 'auto',
+      });
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
       if (latentsPath) {
@@ -116,6 +123,7 @@ const generateCommand: Command = {
         seed,
         cache,
         latents,
+        releaseTransformer: releaseTransformer || undefined,
         signal: interrupt.signal,
         onProgress: quiet ? undefined : (p) => process.stderr.write(progressBar(p.step, p.steps, p.elapsedMs, p.etaMs)),
       });
