@@ -1,10 +1,12 @@
 // A Wan2.1 diffusers folder at real widths with random weights (the 1.3B transformer's, umT5-XXL's and
-// the Wan VAE's shapes; depth selectable, since umT5-XXL alone takes ≈ 30 min on SwiftShader), then one
-// generation through the bundle, stage by stage: per-stage peak GPU bytes (the context's live tensors)
-// and the process's peak resident memory, against the plan made before loading. One line of JSON.
+// the Wan VAE's shapes; full depth by default, 30 blocks and 24 layers; fewer with --layers/--text-layers,
+// since umT5-XXL alone takes ≈ 30 min on SwiftShader), then one generation through the bundle, stage by
+// stage: per-stage peak GPU bytes (the context's live tensors) and the process's peak resident memory,
+// against the plan made before loading. One line of JSON (also written to --json FILE).
 //
-//   npx tsx bench/wan-folder-scale.ts --out /tmp/wan-scale [--layers 30] [--text-layers 24] \
-//     [--frames 5 --height 64 --width 64 --steps 1] [--reuse]     (--reuse: the folder is already written)
+//   nice -n 10 npx tsx bench/wan-folder-scale.ts --out /tmp/wan-scale [--layers 30] [--text-layers 24] \
+//     [--frames 5 --height 64 --width 64 --steps 1] [--reuse] [--release-transformer] [--json FILE]
+//   (--reuse: the folder is already written; --release-transformer: the transformer's weights freed for decoding)
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,8 @@ const layers = option('layers') ?? '30';
 const textLayers = option('text-layers') ?? '24';
 const size = { frames: Number(option('frames') ?? 5), height: Number(option('height') ?? 64), width: Number(option('width') ?? 64) };
 const steps = Number(option('steps') ?? 1);
+const releaseTransformer = args.includes('--release-transformer');
+const jsonPath = option('json');
 
 function run(script: string, extra: string[]): void {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, script), ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -73,25 +77,27 @@ const ctx = await createNodeContext();
 const started = performance.now();
 const bundle = await loadBundle(ctx, folder);
 const tokens = [bundle.promptEncoder!.tokenizer.encode(prompt).length, bundle.promptEncoder!.tokenizer.encode(negative).length];
-const plan = planGeneration(configs, size, { promptTokens: tokens[0], negativeTokens: tokens[1] });
+const plan = planGeneration(configs, size, { promptTokens: tokens[0], negativeTokens: tokens[1], maxBindingBytes: ctx.bindingLimit, releaseTransformer });
 const loadSeconds = (performance.now() - started) / 1000;
 const loadRss = stageRss();
 ctx.resetPeakBytes();
 const t0 = performance.now();
 const pair = await bundle.promptEncoder!.encode(ctx, prompt, negative, bundle.textLen);
 const encode = { seconds: (performance.now() - t0) / 1000, gpuBytes: ctx.peakLiveBytes, rss: stageRss() };
-const result = await generateVideo(ctx, bundle, { prompt: pair.prompt, negativePrompt: pair.negative, ...size, steps, guidance: 5 });
+const result = await generateVideo(ctx, bundle, { prompt: pair.prompt, negativePrompt: pair.negative, ...size, steps, guidance: 5, releaseTransformer });
 const sampleDecodeRss = stageRss();
 clearInterval(sampler);
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
-console.log(JSON.stringify({
-  size, steps, layers: Number(layers), textLayers: Number(textLayers), tokens, adapter: ctx.adapterInfo?.description ?? ctx.adapterInfo?.architecture,
+const line = JSON.stringify({
+  size, steps, layers: Number(layers), textLayers: Number(textLayers), tokens, releaseTransformer, adapter: ctx.adapterInfo?.description ?? ctx.adapterInfo?.architecture,
   finite: result.frames.every(Number.isFinite),
   seconds: { load: loadSeconds, encode: encode.seconds, sample: result.samplingSeconds, decode: result.decodeSeconds },
   measuredGpuMib: { encode: mib(encode.gpuBytes), sample: mib(result.stagePeakGpuBytes.sample), decode: mib(result.stagePeakGpuBytes.decode) },
   plannedGpuMib: { encode: mib(plan.stages.encode.gpuBytes), sample: mib(plan.stages.sample.gpuBytes), decode: mib(plan.stages.decode.gpuBytes) },
   residentMib: { load: mib(loadRss), encode: mib(encode.rss), sampleAndDecode: mib(sampleDecodeRss) },
   plannedHostMib: { encode: mib(plan.stages.encode.hostBytes), sample: mib(plan.stages.sample.hostBytes), decode: mib(plan.stages.decode.hostBytes) },
-}));
+});
+console.log(line);
+if (jsonPath) writeFileSync(jsonPath, `${line}\n`);
 bundle.dispose();
 ctx.destroy();

@@ -7,11 +7,13 @@
 // a: [count] f32; b: [count] f32 or (B_F16) f16 packed two per word, element 2i in the low half (a
 // cached feature map compared without widening it first); partials: [2·partialCount]; out: [2·S] (only
 // the slot's pair is written)
+// Over the binding limit, the first pass runs once per segment of a and b (bound as ranges, count their
+// length) with its workgroups' pairs from partial partialBase on; the final pass then sums them all.
 
 override FINAL: bool = false;
 override B_F16: bool = false;
 
-struct Params { count: u32, partialCount: u32, slot: u32, zero: u32 }
+struct Params { count: u32, partialCount: u32, slot: u32, zero: u32, partialBase: u32 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<u32>;
@@ -71,7 +73,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   }
   if (lid == 0u) {
     let total = shared_sums[0];
-    let at = select(2u * wid.x, 2u * params.slot, FINAL);
+    let at = select(2u * (params.partialBase + wid.x), 2u * params.slot, FINAL);
     if (FINAL) {
       out[at] = total.x;
       out[at + 1u] = total.y;

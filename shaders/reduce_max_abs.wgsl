@@ -5,10 +5,12 @@
 //   FINAL = false: workgroup g strides over the data and writes its maximum's bits to partials[g];
 //   FINAL = true: one workgroup reduces the partialCount partials into out[slot].
 // a: [count], partials: [partialCount] (u32 bits), out: [S] (only out[slot] is written)
+// Over the binding limit, the first pass runs once per segment of a (bound as a range, count its length)
+// with its workgroups' maxima from partial partialBase on; the final pass then reduces them all.
 
 override FINAL: bool = false;
 
-struct Params { count: u32, partialCount: u32, slot: u32 }
+struct Params { count: u32, partialCount: u32, slot: u32, partialBase: u32 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read_write> partials: array<u32>;
@@ -45,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     if (FINAL) {
       out[params.slot] = bitcast<f32>(shared_max[0]);
     } else {
-      partials[wid.x] = shared_max[0];
+      partials[params.partialBase + wid.x] = shared_max[0];
     }
   }
 }

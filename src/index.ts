@@ -11,6 +11,7 @@ export { loadBundleFromParts, WAN21_SCHEDULER_CONFIG, type WanPartFiles } from '
 export { sharedPromptStore, IndexedDbPromptStore } from './ui/prompt-store.ts';
 export { WAN_NEGATIVE_PROMPT } from './pipeline/wan-text.ts';
 export { PRESETS, WAN21_FOLDER_CONFIGS, planGeneration, readWanFolderConfigs, largestFittingPreset, refuseIfTooLarge, type GenerationPlan, type Preset } from './pipeline/memory-plan.ts';
+export { AdapterTooSmallError, adapterShortfalls, checkAdapterFits, largestPresetForAdapter, type AdapterCapacity, type AdapterLimits, type Shortfall } from './pipeline/adapter-fit.ts';
 export { runCacheBenchmark, type BenchReport, type BenchSettings, type PolicyResult } from './pipeline/bench.ts';
 export { parseCacheSpec, formatCacheSpec } from './cache/spec.ts';
 export type { CacheConfig } from './cache/policies.ts';

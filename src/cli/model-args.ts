@@ -7,7 +7,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { directoryFolder, shippedModelDir } from '../weights/node-folder.ts';
 import { fileSource } from '../weights/node-source.ts';
 import { openSafetensors, readTensor } from '../weights/safetensors.ts';
-import { loadBundle, type ModelBundle } from '../pipeline/bundle.ts';
+import { loadBundle, type BundleLoadOptions, type ModelBundle } from '../pipeline/bundle.ts';
 import { unknownWordsWarning, type PromptEmbedding } from '../model/text-encoder.ts';
 import { loadWanVaeFile, loadWanVaeFolder } from '../decoder/wan-vae-load.ts';
 import type { WanVaeDecoder } from '../decoder/wan-vae.ts';
@@ -17,13 +17,19 @@ import { arrayBufferSource } from '../weights/source.ts';
 
 export const SHIPPED_MODEL_DIR = shippedModelDir();
 
-export async function loadBundleFromArgs(ctx: GpuContext, modelDir: string | undefined, decoderPath: string | undefined, vaePath?: string): Promise<ModelBundle> {
+export async function loadBundleFromArgs(
+  ctx: GpuContext,
+  modelDir: string | undefined,
+  decoderPath: string | undefined,
+  vaePath?: string,
+  fit?: BundleLoadOptions['fit'],
+): Promise<ModelBundle> {
   const dir = modelDir ?? SHIPPED_MODEL_DIR;
   if (decoderPath !== undefined && vaePath !== undefined) throw new UsageError('give --decoder (TAEHV) or --vae (the Wan VAE), not both');
   const decoder = decoderPath ? await fileSource(decoderPath) : undefined;
   const videoDecoder = vaePath ? await loadWanVaeFromPath(ctx, vaePath) : undefined;
   try {
-    return await loadBundle(ctx, directoryFolder(dir), { decoder, videoDecoder });
+    return await loadBundle(ctx, directoryFolder(dir), { decoder, videoDecoder, fit });
   } catch (e) {
     videoDecoder?.dispose();
     throw e;

@@ -382,16 +382,43 @@ export class GpuContext {
       // copyBufferToBuffer cannot be made indirect: a copy kernel can.
       if ((bytes | srcOffset | dstOffset) % 4 !== 0) throw new Error(`copy in a conditional scope: ${bytes} bytes at ${srcOffset} → ${dstOffset} are not whole words`);
       if (src.buffer === dst.buffer) throw new Error('copy in a conditional scope: source and destination must be different tensors');
-      const count = bytes / 4;
+      this.copyWords(src, dst, bytes / 4, srcOffset, dstOffset);
+      return;
+    }
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+    this.pendingDispatches++;
+  }
+
+  /** The copy kernel: whole tensors bound when they fit the binding limit, else runs of words from aligned offsets. */
+  private copyWords(src: Tensor, dst: Tensor, count: number, srcOffset: number, dstOffset: number): void {
+    const limit = this.bindingLimit;
+    const fits = (t: Tensor) => Math.min(t.buffer.size, Math.ceil(t.byteLength / 16) * 16) <= limit;
+    if (fits(src) && fits(dst)) {
       this.dispatch(
         { shader: 'copy' },
         { bindings: { x: src, out: dst }, uniforms: { count, srcWord: srcOffset / 4, dstWord: dstOffset / 4 }, workgroups: Math.ceil(count / 256), label: 'copy' },
       );
       return;
     }
-    this.endPass();
-    this.commandEncoder().copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
-    this.pendingDispatches++;
+    const align = this.bindingOffsetAlignment;
+    // Each run binds from the aligned offset at or below its start: room for up to align − 4 bytes before it.
+    const perRun = (Math.floor(limit / align) - 1) * (align / 4);
+    if (perRun < 1) throw new Error(`copy: the binding limit ${limit} leaves no room for a run of words at ${align}-byte aligned offsets`);
+    const bind = (t: Tensor, byteStart: number, words: number) => {
+      const offset = Math.floor(byteStart / align) * align;
+      const size = Math.min(t.buffer.size - offset, Math.ceil((byteStart - offset + 4 * words) / 16) * 16);
+      return { range: { tensor: t, offset, size }, word: (byteStart - offset) / 4 };
+    };
+    for (let done = 0; done < count; done += perRun) {
+      const words = Math.min(perRun, count - done);
+      const from = bind(src, srcOffset + 4 * done, words);
+      const to = bind(dst, dstOffset + 4 * done, words);
+      this.dispatch(
+        { shader: 'copy' },
+        { bindings: { x: from.range, out: to.range }, uniforms: { count: words, srcWord: from.word, dstWord: to.word }, workgroups: Math.ceil(words / 256), label: 'copy' },
+      );
+    }
   }
 
   /** Fills a tensor's words with one 32-bit pattern (0 for zeros; 0x7fc00000 for f32 NaN). */

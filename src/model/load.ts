@@ -9,7 +9,7 @@ import { loadTensors, openCheckpoint, openCheckpointFile, type Checkpoint } from
 import type { TensorInfo } from '../weights/safetensors.ts';
 import { expectedTensors, parseWanConfig, type WanConfig } from './config.ts';
 import { diffusersNameMap } from './keys.ts';
-import { WanTransformer } from './transformer.ts';
+import { WanTransformer, type WanWeights } from './transformer.ts';
 
 export interface WanLoadOptions {
   /** A single-file checkpoint in the folder (e.g. an original-key-name file); default: diffusers' layout. */
@@ -73,17 +73,27 @@ function isMatmulWeight(diffusersName: string, info: TensorInfo): boolean {
 
 export async function loadWanTransformer(ctx: GpuContext, folder: ModelFolder, options: WanLoadOptions = {}): Promise<WanTransformer> {
   const config = await readWanConfig(folder);
+  return new WanTransformer(ctx, config, await loadWanWeights(ctx, folder, config, options));
+}
+
+/** The transformer's weights from its folder (to load a model, or to restore released weights). */
+export async function loadWanWeights(ctx: GpuContext, folder: ModelFolder, config: WanConfig, options: WanLoadOptions = {}): Promise<WanWeights> {
   let checkpoint: Checkpoint;
   if (options.weightsFile) {
     const source = await folder.open(options.weightsFile);
     if (!source) throw new Error(`${folder.name}: no ${options.weightsFile}`);
     checkpoint = await openCheckpointFile(source);
   } else checkpoint = await openCheckpoint(folder);
-  return loadWanCheckpoint(ctx, config, checkpoint, folder.name, options);
+  return loadWanCheckpointWeights(ctx, config, checkpoint, folder.name, options);
 }
 
 /** A checkpoint already opened (e.g. one single file and the config its shapes imply) to the GPU. */
 export async function loadWanCheckpoint(ctx: GpuContext, config: WanConfig, checkpoint: Checkpoint, where: string, options: WanLoadOptions = {}): Promise<WanTransformer> {
+  return new WanTransformer(ctx, config, await loadWanCheckpointWeights(ctx, config, checkpoint, where, options));
+}
+
+/** An opened checkpoint's tensors on the GPU, under diffusers names, checked against the config. */
+export async function loadWanCheckpointWeights(ctx: GpuContext, config: WanConfig, checkpoint: Checkpoint, where: string, options: WanLoadOptions = {}): Promise<WanWeights> {
   const matched = matchCheckpoint(config, checkpoint, where);
   const diffusersName = new Map([...matched].map(([name, m]) => [m.name, name]));
   const widenAll = options.weights === 'f32';
@@ -97,7 +107,7 @@ export async function loadWanCheckpoint(ctx: GpuContext, config: WanConfig, chec
       signal: options.signal,
     },
   );
-  const weights = new Map<string, Tensor>();
+  const weights: WanWeights = new Map<string, Tensor>();
   for (const [name, tensor] of loaded) weights.set(diffusersName.get(name)!, tensor);
-  return new WanTransformer(ctx, config, weights);
+  return weights;
 }

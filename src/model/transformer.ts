@@ -80,8 +80,25 @@ export class WanTransformer {
 
   private w(name: string): Tensor {
     const t = this.weights.get(name);
-    if (!t) throw new Error(`model weight ${name} is not loaded`);
+    if (!t) throw new Error(this.weights.size ? `model weight ${name} is not loaded` : 'the transformer\'s weights were released: load them again (restoreWeights) before running it');
     return t;
+  }
+
+  /** Whether the weights are on the GPU (false after releaseWeights, until restoreWeights). */
+  get weightsResident(): boolean {
+    return this.weights.size > 0;
+  }
+
+  /** Frees the weights (e.g. for decoding, which does not need them); the model runs again after restoreWeights. */
+  releaseWeights(): void {
+    for (const t of this.weights.values()) t.release();
+    this.weights.clear();
+  }
+
+  /** Puts back weights loaded anew (the same names and shapes as released). */
+  restoreWeights(weights: WanWeights): void {
+    if (this.weights.size) throw new Error('restoreWeights: the transformer already holds its weights');
+    for (const [name, t] of weights) this.weights.set(name, t);
   }
 
   private linear(x: Tensor, name: string, options: Parameters<typeof matmul>[3] = {}): Tensor {
@@ -348,8 +365,7 @@ export class WanTransformer {
 
   /** Frees the weights and the cached RoPE tables. */
   dispose(): void {
-    for (const t of this.weights.values()) t.release();
-    this.weights.clear();
+    this.releaseWeights();
     for (const { cos, sin } of this.ropeCache.values()) {
       cos.release();
       sin.release();

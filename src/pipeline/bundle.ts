@@ -8,9 +8,11 @@
 // the caller. A Wan2.1 folder's parts are checked against each other before any weight is read.
 
 import type { GpuContext } from '../gpu/context.ts';
-import type { ModelFolder } from '../weights/folder.ts';
+import { subFolder, type ModelFolder } from '../weights/folder.ts';
+import { adapterShortfalls, checkAdapterFits } from './adapter-fit.ts';
+import { readWanFolderConfigs, type CachePlan, type VideoSize } from './memory-plan.ts';
 import type { ByteSource } from '../weights/source.ts';
-import { loadWanTransformer } from '../model/load.ts';
+import { loadWanTransformer, loadWanWeights } from '../model/load.ts';
 import type { WanTransformer } from '../model/transformer.ts';
 import { WordTextEncoder } from '../model/text-encoder.ts';
 import type { VideoDecoder } from '../decoder/decoder.ts';
@@ -51,6 +53,10 @@ export interface ModelBundle {
   negativePrompt: string | undefined;
   /** TeaCache polynomial fitted on this model by `webdit calibrate` (teacache.json), if any. */
   teacacheCoefficients: number[] | undefined;
+  /** Requests release the transformer's weights for decoding unless they say otherwise (set by loadBundle's fit 'auto'). */
+  releaseTransformer?: boolean;
+  /** Reads the transformer's weights again after `model.releaseWeights()` (a request's `releaseTransformer`); absent: they cannot be. */
+  reloadTransformerWeights?: (signal?: AbortSignal) => Promise<void>;
   dispose(): void;
 }
 
@@ -71,16 +77,21 @@ export interface BundleLoadOptions {
   weights?: 'keep' | 'f32';
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
-}
-
-/** The folder's `sub/` part as a folder of its own. */
-export function subFolder(folder: ModelFolder, sub: string): ModelFolder {
-  return {
-    name: `${folder.name.replace(/\/$/, '')}/${sub}`,
-    open: (path) => folder.open(`${sub}/${path}`),
-    readText: (path) => folder.readText(`${sub}/${path}`),
+  /**
+   * The size to be generated (and a GPU memory budget): a Wan2.1 folder with its VAE is then checked
+   * against the adapter's limits before any weight is read (see adapter-fit.ts); one it cannot run is
+   * refused with an AdapterTooSmallError naming what is short and the largest preset that fits.
+   */
+  fit?: {
+    video: Partial<VideoSize>;
+    memoryBytes?: number;
+    cache?: CachePlan;
+    /** Plan decoding without the transformer's weights; 'auto': only where keeping them does not fit and releasing does (the bundle's requests then release them). */
+    releaseTransformer?: boolean | 'auto';
   };
 }
+
+export { subFolder };
 
 async function readJson(folder: ModelFolder, path: string): Promise<Record<string, unknown> | undefined> {
   const text = await folder.readText(path);
@@ -169,13 +180,30 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     index._class_name === 'WanPipeline' || listsUmt5 || ((await hasFile(folder, 'text_encoder/config.json')) && !(await hasFile(folder, 'text_encoder/vocab.json')));
   const hasOwnDecoder = options.videoDecoder !== undefined || options.decoder !== undefined;
   const wan = umt5 ? await checkWanParts(folder, index, hasOwnDecoder) : undefined;
+  let releaseTransformer = false;
+  if (wan?.vae && options.fit) {
+    const { video, memoryBytes, cache } = options.fit;
+    const size = {
+      frames: video.frames ?? numberField(index, 'frames', WAN_DEFAULTS.frames),
+      height: video.height ?? numberField(index, 'height', WAN_DEFAULTS.height),
+      width: video.width ?? numberField(index, 'width', WAN_DEFAULTS.width),
+    };
+    const configs = await readWanFolderConfigs(folder);
+    const capacity = { limits: ctx.limits, memoryBytes };
+    const fitsWith = (release: boolean) => adapterShortfalls(configs, size, capacity, { cache, releaseTransformer: release }).shortfalls.length === 0;
+    // 'auto': released where keeping them does not fit (if releasing does not fit either, the refusal gives its smaller need).
+    const release = options.fit.releaseTransformer === 'auto' ? !fitsWith(false) : options.fit.releaseTransformer === true;
+    checkAdapterFits(configs, size, capacity, { cache, releaseTransformer: release });
+    releaseTransformer = release;
+  }
   const scheduler = await readJson(folder, 'scheduler/scheduler_config.json');
   if (!scheduler) throw new Error(`${folder.name}: no scheduler/scheduler_config.json`);
   const hasTextEncoder = (await folder.readText('text_encoder/vocab.json')) !== undefined;
   const textEncoder = hasTextEncoder ? await WordTextEncoder.load(subFolder(folder, 'text_encoder')) : undefined;
   const promptEncoder = umt5 ? await Umt5PromptEncoder.load(subFolder(folder, 'tokenizer'), subFolder(folder, 'text_encoder')) : undefined;
 
-  const model = await loadWanTransformer(ctx, subFolder(folder, 'transformer'), {
+  const transformerFolder = subFolder(folder, 'transformer');
+  const model = await loadWanTransformer(ctx, transformerFolder, {
     weights: options.weights,
     onProgress: options.onProgress,
     signal: options.signal,
@@ -223,6 +251,11 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     defaults,
     negativePrompt: typeof index.negative_prompt === 'string' ? index.negative_prompt : promptEncoder ? WAN_NEGATIVE_PROMPT : undefined,
     teacacheCoefficients,
+    releaseTransformer,
+    async reloadTransformerWeights(signal?: AbortSignal) {
+      if (model.weightsResident) return;
+      model.restoreWeights(await loadWanWeights(ctx, transformerFolder, model.config, { weights: options.weights, signal }));
+    },
     dispose() {
       model.dispose();
       decoder.dispose();

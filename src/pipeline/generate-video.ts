@@ -43,6 +43,13 @@ export interface GenerateRequest {
   cache?: string | CacheConfig;
   /** Initial latents [C, T, h, w] instead of seeded noise (to compare with another implementation). */
   latents?: Float32Array;
+  /**
+   * Frees the transformer's weights after sampling, so decoding does not hold them (its peak drops by
+   * their size); the next generation reads them again first. For a GPU where decoding is the stage that
+   * does not fit (see `planGeneration(…, { releaseTransformer: true })`). Default: the bundle's
+   * `releaseTransformer` (loadBundle's fit 'auto' sets it where only releasing fits), else false.
+   */
+  releaseTransformer?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: GenerateProgress) => void;
   /** Each stage as it begins (encode only where a text encoder runs or its stored output is used). */
@@ -70,6 +77,7 @@ export interface VideoResult extends GenerateResult {
 
 const REQUEST_FIELDS = new Set<string>([
   'prompt', 'negativePrompt', 'frames', 'height', 'width', 'steps', 'guidance', 'seed', 'cache', 'latents', 'signal', 'onProgress', 'onStage', 'promptStore', 'blockRunner',
+  'releaseTransformer',
 ]);
 
 function optionalNumber(request: GenerateRequest, name: 'frames' | 'height' | 'width' | 'steps' | 'guidance' | 'seed', fallback: number): number {
@@ -150,6 +158,9 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, li
   } catch (e) {
     throw where(e);
   }
+  if (request.releaseTransformer !== undefined && typeof request.releaseTransformer !== 'boolean') throw new Error('generate: releaseTransformer must be true or false');
+  const releaseTransformer = request.releaseTransformer ?? bundle.releaseTransformer === true;
+  if (releaseTransformer && !bundle.reloadTransformerWeights) throw new Error(`generate: releaseTransformer needs a bundle that can read its weights again (${bundle.name} cannot)`);
   if (request.latents !== undefined) {
     if (!(request.latents instanceof Float32Array)) throw new Error('generate: latents must be a Float32Array');
     if (request.latents.length !== count) throw new Error(`generate: latents have ${request.latents.length} values, expected [${shape.join(', ')}] = ${count}`);
@@ -171,6 +182,7 @@ export function resolveRequest(bundle: ModelBundle, request: GenerateRequest, li
     negativePrompt,
     ...settings,
     latents: request.latents,
+    releaseModelWeightsForDecode: releaseTransformer,
     signal: request.signal,
     onProgress: request.onProgress,
     onStage: request.onStage ? (stage) => request.onStage!({ stage }) : undefined,
@@ -262,6 +274,11 @@ export async function generateVideo(ctx: GpuContext, bundle: ModelBundle, reques
   const checked = checkRequest(bundle, request, ctx.limits);
   if (ctx.isLost) throw new GpuLostError('generate: the GPU device was lost before this run: generate again (a new device and the model are set up anew)');
   if (bundle.model.ctx !== ctx) throw new Error(`generate: ${bundle.name} was loaded on another GPU device: load it again on this one`);
+  if (!bundle.model.weightsResident) {
+    // Released by an earlier run's releaseTransformer. Outside releasingOnFailure: the weights outlive this run.
+    if (!bundle.reloadTransformerWeights) throw new Error(`generate: ${bundle.name}'s transformer weights were released and this bundle cannot read them again: load the model again`);
+    await bundle.reloadTransformerWeights(request.signal);
+  }
   try {
     // A failure mid-forward leaves intermediates the model had no chance to release: free them too.
     return await ctx.releasingOnFailure(async () => {

@@ -54,6 +54,8 @@ export interface GenerateOptions {
   /** Called as sampling, then decoding, begins. */
   onStage?: (stage: 'sample' | 'decode') => void;
   signal?: AbortSignal;
+  /** Frees the model's weights once sampling is done, so the decoder has their memory (the caller reloads them for the next run). */
+  releaseModelWeightsForDecode?: boolean;
 }
 
 export interface GenerateResult {
@@ -191,6 +193,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.text.dispose();
     owned.negative?.dispose();
     owned.text = owned.negative = undefined;
+    if (options.releaseModelWeightsForDecode) options.model.releaseWeights();
     ctx.resetPeakBytes();
     options.onStage?.('decode');
     const decodeStart = performance.now();

@@ -1,9 +1,10 @@
 // The memory plan of a whole Wan2.1 generation, per stage, before anything allocates: the stages run
 // one after another (encode → sample → decode), the transformer's and the VAE's weights stay on the
-// GPU for all three (the bundle loads them), umT5 is streamed (one layer half at a time) and released.
+// GPU for all three (the bundle loads them; with releaseTransformer the transformer's are freed for
+// decoding), umT5 is streamed (one layer half at a time) and released.
 // Built from the three parts' own plans (model/plan.ts, model/umt5/plan.ts, decoder/wan-vae-plan.ts).
 
-import type { ModelFolder } from '../weights/folder.ts';
+import { subFolder, type ModelFolder } from '../weights/folder.ts';
 import { openCheckpoint } from '../weights/checkpoint.ts';
 import { expectedTensors, parseWanConfig, WAN21_T2V_CONFIGS, type WanConfig } from '../model/config.ts';
 import { bucketBytes } from '../gpu/context.ts';
@@ -13,7 +14,6 @@ import { parseUmt5Config, type Umt5Config } from '../model/umt5/config.ts';
 import { planUmt5Memory } from '../model/umt5/plan.ts';
 import { decoderTensorShapes, parseWanVaeConfig, WAN21_VAE_CONFIG, type WanVaeConfig } from '../decoder/wan-vae-config.ts';
 import { planWanVaeDecode } from '../decoder/wan-vae-plan.ts';
-import { subFolder } from './bundle.ts';
 
 export interface VideoSize {
   frames: number;
@@ -71,6 +71,8 @@ export interface GenerationPlan {
   peakHostBytes: number;
   /** The largest tensor the transformer or the VAE binds at once (the VAE splits into spatial pieces). */
   largestTensorBytes: number;
+  /** Per stage, the largest single GPU buffer (in its pool size class) and what it holds: each must fit the adapter's maxBufferSize. */
+  largestBuffers: Record<'encode' | 'sample' | 'decode', { bytes: number; what: string }>;
 }
 
 export type CachePlan = 'none' | 'stack' | 'blocks';
@@ -84,6 +86,8 @@ export interface PlanOptions {
   cache?: CachePlan;
   /** The adapter's maxStorageBufferBindingSize (the VAE's spatial pieces depend on it). */
   maxBindingBytes?: number;
+  /** The transformer's weights are freed before decoding (a request's `releaseTransformer`). */
+  releaseTransformer?: boolean;
 }
 
 const dtypeOf = (dtype: string): WeightDType => (dtype === 'F32' ? 'f32' : dtype === 'BF16' ? 'bf16' : 'f16');
@@ -134,9 +138,12 @@ export function planGeneration(configs: WanFolderConfigs, video: VideoSize, opti
 
   // As the GPU pool holds them: each tensor in its size class (up to 1/8 more than its bytes).
   let transformerWeights = 0;
+  let largestTransformerWeight = 0;
   for (const [name, shape] of expectedTensors(configs.transformer)) {
     const matrix = name.endsWith('.weight') && shape.length >= 2 && configs.transformerDType !== 'f32';
-    transformerWeights += bucketBytes(shape.reduce((a, b) => a * b, 1) * (matrix ? 2 : 4));
+    const bytes = bucketBytes(shape.reduce((a, b) => a * b, 1) * (matrix ? 2 : 4));
+    transformerWeights += bytes;
+    largestTransformerWeight = Math.max(largestTransformerWeight, bytes);
   }
   let vaeWeights = 0;
   for (const shape of decoderTensorShapes(configs.vae).values()) vaeWeights += bucketBytes(shape.reduce((a, b) => a * b, 1) * (configs.vaeDType === 'f32' ? 4 : 2));
@@ -155,7 +162,22 @@ export function planGeneration(configs: WanFolderConfigs, video: VideoSize, opti
       embeddings + 2 * latentBytes,
     ),
     // The VAE plan counts its weights, carried frames, one chunk and the output frames; the latents are read back first.
-    decode: stage({ transformerWeights, vae: vae.peakBytes - vae.weightBytes + vaeWeights, latents: latentBytes }, vae.framesBytes + latentBytes),
+    decode: stage(
+      { ...(options.releaseTransformer ? {} : { transformerWeights }), vae: vae.peakBytes - vae.weightBytes + vaeWeights, latents: latentBytes },
+      vae.framesBytes + latentBytes,
+    ),
+  };
+  const textWeightBytes = configs.textEncoderDType === 'f32' ? 4 : 2;
+  const largest = (...candidates: [number, string][]) => {
+    const [bytes, what] = candidates.reduce((a, b) => (b[0] > a[0] ? b : a));
+    return { bytes, what };
+  };
+  const resident: [number, string] = [largestTransformerWeight, 'a transformer weight'];
+  const residentAtDecode: [number, string] = options.releaseTransformer ? [0, ''] : resident;
+  const largestBuffers = {
+    encode: largest(resident, [bucketBytes(configs.textEncoder.dFf * configs.textEncoder.dModel * textWeightBytes), 'an umT5 FFN weight']),
+    sample: largest(resident, [bucketBytes(sampling.largestTensorBytes), 'the transformer\'s largest activation (the FFN hidden layer)']),
+    decode: largest(residentAtDecode, [bucketBytes(vae.pieces.largestTensorBytes), 'the Wan VAE\'s largest tensor of a spatial piece'], [bucketBytes(vae.framesBytes), 'the decoded frames (f32)']),
   };
   return {
     video,
@@ -163,6 +185,7 @@ export function planGeneration(configs: WanFolderConfigs, video: VideoSize, opti
     peakGpuBytes: Math.max(...Object.values(stages).map((s) => s.gpuBytes)),
     peakHostBytes: Math.max(...Object.values(stages).map((s) => s.hostBytes)),
     largestTensorBytes: Math.max(sampling.largestTensorBytes, vae.pieces.largestTensorBytes),
+    largestBuffers,
   };
 }
 

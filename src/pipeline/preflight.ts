@@ -90,9 +90,9 @@ export function checkFootprint(footprint: RunFootprint, limits: DeviceLimits | u
   const needs = `${what} needs about ${formatGiB(totalBytes)} of GPU memory, with one buffer of ${formatGiB(largestBufferBytes)}`;
   const advice = 'use fewer frames or a smaller size';
   if (limits) {
-    const bufferLimit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-    if (largestBufferBytes > bufferLimit) {
-      throw new Error(`${needs}; your adapter's largest buffer is ${formatGiB(bufferLimit)} (maxBufferSize ${limits.maxBufferSize}, maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}): ${advice}`);
+    // A tensor over maxStorageBufferBindingSize is processed in segments; one over maxBufferSize cannot be made.
+    if (largestBufferBytes > limits.maxBufferSize) {
+      throw new Error(`${needs}; your adapter's largest buffer is ${formatGiB(limits.maxBufferSize)} (maxBufferSize ${limits.maxBufferSize}): ${advice}`);
     }
     if (limits.memoryBytes !== undefined && totalBytes > limits.memoryBytes) {
       throw new Error(`${needs}; your adapter has ${formatGiB(limits.memoryBytes)}: ${advice}`);

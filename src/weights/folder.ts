@@ -13,6 +13,15 @@ export interface ModelFolder {
   readText(path: string): Promise<string | undefined>;
 }
 
+/** The folder's `sub/` part as a folder of its own. */
+export function subFolder(folder: ModelFolder, sub: string): ModelFolder {
+  return {
+    name: `${folder.name.replace(/\/$/, '')}/${sub}`,
+    open: (path) => folder.open(`${sub}/${path}`),
+    readText: (path) => folder.readText(`${sub}/${path}`),
+  };
+}
+
 /**
  * Checks a path relative to a folder and returns its '/'-separated segments. Paths come from files
  * such as an index.json, so '..' or an absolute path must not reach outside the folder.

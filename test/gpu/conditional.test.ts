@@ -33,6 +33,27 @@ describe('GpuContext.conditional', () => {
     [flags, a, b, src].forEach((t) => t.release());
   });
 
+  // 64 KiB: the smallest cap the scopes' own 64 KiB dispatch table fits under.
+  it('copies over the binding limit in runs of words from aligned offsets (64 KiB cap, unaligned ends)', async () => {
+    const ctx = await testContext();
+    const flags = ctx.upload(Uint32Array.from([1]), [1], 'u32');
+    const n = 40_001;
+    const src = ctx.upload(Float32Array.from({ length: n }, (_, i) => i + 0.5), [n]);
+    const dst = ctx.zeros([n + 7]);
+    const before = ctx.rangeBindings.copy ?? 0;
+    ctx.setBindingLimit(65536);
+    try {
+      ctx.conditional(flags, 0, () => ctx.copy(src, dst, (n - 5) * 4, 5 * 4, 9 * 4)); // src words 5.. → dst words 9..
+    } finally {
+      ctx.setBindingLimit(undefined);
+    }
+    expect((ctx.rangeBindings.copy ?? 0) - before, 'runs bound as ranges').toBeGreaterThanOrEqual(Math.ceil((n - 5) / 16320));
+    const got = await ctx.read(dst);
+    const expected = Float32Array.from({ length: n + 7 }, (_, i) => (i >= 9 && i < n + 4 ? i - 4 + 0.5 : 0));
+    expect(got).toEqual(expected);
+    [flags, src, dst].forEach((t) => t.release());
+  });
+
   it('follows a flag written by earlier GPU work in the same submission', async () => {
     const ctx = await testContext();
     const flags = ctx.zeros([1], 'u32');

@@ -145,6 +145,44 @@ describe(`reductions (seed ${runSeed})`, () => {
     [a, maxima].forEach((t) => t.release());
   });
 
+  it('over the binding limit: both reductions in segments (4 KiB cap), f32 and f16 b, against float64', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 4);
+    const sizes = [257, 4097, 30001]; // 1, 5 and 34 segments of 896 elements (f16 b: aligned in 128s)
+    const sums = ctx.empty([4 * sizes.length]);
+    const maxima = ctx.empty([sizes.length]);
+    const refs: { l1: [number, number]; l1Half: [number, number]; max: number }[] = [];
+    const rangesBefore = ctx.rangeBindings.reduce_l1 ?? 0;
+    for (const [slot, n] of sizes.entries()) {
+      const aData = randomArray(n, rand, 2);
+      aData[Math.floor(rand() * n)] = -40.5;
+      const a = ctx.upload(aData, [n]);
+      const b = ctx.upload(Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1), [n]);
+      const b16 = cast(ctx, b, 'f16');
+      ctx.setBindingLimit(4096);
+      try {
+        relativeL1(ctx, a, b, sums, 2 * slot);
+        relativeL1(ctx, a, b16, sums, 2 * slot + 1);
+        maxAbs(ctx, a, maxima, slot);
+      } finally {
+        ctx.setBindingLimit(undefined);
+      }
+      refs.push({ l1: l1Sums(aData, await ctx.read(b)), l1Half: l1Sums(aData, await ctx.read(b16)), max: maxAbsReference(aData) });
+      [a, b, b16].forEach((t) => t.release());
+    }
+    expect((ctx.rangeBindings.reduce_l1 ?? 0) - rangesBefore, 'segments bound as ranges').toBeGreaterThan(2 * 40);
+    const [gotSums, gotMax] = [await ctx.read(sums), await ctx.read(maxima)];
+    sizes.forEach((n, slot) => {
+      const { l1, l1Half, max } = refs[slot];
+      expect(relative(gotSums[4 * slot], l1[0]), `Σ|a − b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(gotSums[4 * slot + 1], l1[1]), `Σ|b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(gotSums[4 * slot + 2], l1Half[0]), `Σ|a − b16|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(gotSums[4 * slot + 3], l1Half[1]), `Σ|b16|, n ${n}`).toBeLessThan(1e-5);
+      expect(gotMax[slot], `max, n ${n}`).toBe(max);
+    });
+    [sums, maxima].forEach((t) => t.release());
+  });
+
   it('leaves no scratch tensors alive', async () => {
     const ctx = await testContext();
     const a = ctx.zeros([5000]);

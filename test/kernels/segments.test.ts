@@ -13,8 +13,10 @@ import { rope } from '../../src/gpu/kernels/rope.ts';
 import { add } from '../../src/gpu/kernels/add.ts';
 import { multiply } from '../../src/gpu/kernels/multiply.ts';
 import { unary } from '../../src/gpu/kernels/unary.ts';
-import { cast } from '../../src/gpu/kernels/cast.ts';
+import { cast, castToHalfChecked } from '../../src/gpu/kernels/cast.ts';
 import { linearCombination } from '../../src/gpu/kernels/linear-combination.ts';
+import { patchify, unpatchify, type PatchSize } from '../../src/gpu/kernels/patchify.ts';
+import { swapOuter } from '../../src/gpu/kernels/swap-outer.ts';
 
 const seeds = rng(runSeed);
 
@@ -165,6 +167,60 @@ describe(`segmented elementwise kernels (seed ${runSeed})`, () => {
       const wide = cast(ctx, half, 'f32');
       const y = linearCombination(ctx, [{ tensor: wide, coef: 0.7 }, { tensor: b, coef: -1.3 }, { tensor: c, coef: 1 / 3 }]);
       [a, b, c, half, wide].forEach((t) => t.release());
+      return y;
+    });
+  });
+});
+
+describe(`patchify and unpatchify in tiles: the video by channels, the tokens by frames (seed ${runSeed})`, () => {
+  const cases: { video: [number, number, number, number]; patch: PatchSize }[] = [
+    { video: [5, 4, 8, 8], patch: [1, 2, 2] }, // 5 channel × 4 frame tiles
+    { video: [3, 6, 8, 8], patch: [2, 2, 2] }, // 3 × 3, each frame tile 2 frames
+  ];
+  for (const { video: shape, patch } of cases) {
+    it(`video [${shape.join(', ')}], patch [${patch.join(', ')}], 2 KiB cap`, async () => {
+      const [channels, frames, height, width] = shape;
+      const grid = [frames / patch[0], height / patch[1], width / patch[2]] as const;
+      await expectSameUnderCap(2048, (ctx, upload) => {
+        const video = upload(shape);
+        const tokens = patchify(ctx, video, patch);
+        const back = unpatchify(ctx, tokens, { channels, grid, patch });
+        const y = ctx.empty([tokens.size + back.size]);
+        ctx.copy(tokens, y);
+        ctx.copy(back, y, back.byteLength, 0, tokens.byteLength);
+        [video, tokens, back].forEach((t) => t.release());
+        return y;
+      });
+    });
+  }
+});
+
+describe('swapOuter in tiles: x by its outer rows, out by its own', () => {
+  it('latents [5, 4, 8, 8] → [4, 5, 8, 8], 2 KiB cap (5 × 4 tiles)', async () => {
+    await expectSameUnderCap(2048, (ctx, upload) => {
+      const x = upload([5, 4, 8, 8]);
+      const y = swapOuter(ctx, x);
+      x.release();
+      return y;
+    });
+  });
+});
+
+describe('the cache\'s checked f16 store in segments', () => {
+  it('castToHalfChecked along elements: 1001 values (one past f16 range), 1 KiB cap, output and flag', async () => {
+    await expectSameUnderCap(1024, (ctx, upload) => {
+      const x = upload([1001]);
+      ctx.fill(x, 0x47800000); // 65536: beyond ±65504, everywhere
+      const values = upload([1001]);
+      const flags = ctx.zeros([2], 'u32');
+      const half = ctx.empty([1001], 'f16');
+      castToHalfChecked(ctx, values, half, flags, 0); // in range: flag 0 stays 0
+      const over = ctx.empty([1001], 'f16');
+      castToHalfChecked(ctx, x, over, flags, 1);
+      const y = ctx.empty([Math.ceil(half.size / 2) + 2]);
+      ctx.copy(half, y, Math.ceil(half.byteLength / 4) * 4);
+      ctx.copy(flags, y, 8, 0, Math.ceil(half.byteLength / 4) * 4);
+      [x, values, flags, half, over].forEach((t) => t.release());
       return y;
     });
   });

@@ -1,6 +1,6 @@
 // Issue 19, binding limits, end to end: a whole generation of the tiny random model (text encoder →
-// transformer with CFG → UniPC → decoder; no cache: the cache's reductions are not split yet) under an
-// artificial binding cap gives exactly the frames of the uncapped run.
+// transformer with CFG → UniPC → decoder) under an artificial binding cap gives exactly the frames of the
+// uncapped run. Cached runs under a cap: test/cache/binding-cap.test.ts.
 import { describe, expect, it } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { writeTinyModel } from '../helpers/tiny-model.ts';

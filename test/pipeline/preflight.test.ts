@@ -45,7 +45,7 @@ describe('checkFootprint', () => {
   it("the issue's 100000 × 4096 × 4096 on Wan2.1 1.3B: the GiB it needs against the adapter's buffer limit", () => {
     const fp = runFootprint(WAN_1_3B, { frames: 100001, height: 4096, width: 4096 }, { temporal: 4, spatial: 8 }, 512);
     expect(() => checkFootprint(fp, LIMITS, 'this video')).toThrow(
-      /^this video needs about \d+ GiB of GPU memory, with one buffer of \d+ GiB; your adapter's largest buffer is 2\.00 GiB \(maxBufferSize 2147483648, maxStorageBufferBindingSize 2147483648\): use fewer frames or a smaller size$/,
+      /^this video needs about \d+ GiB of GPU memory, with one buffer of \d+ GiB; your adapter's largest buffer is 2\.00 GiB \(maxBufferSize 2147483648\): use fewer frames or a smaller size$/,
     );
     // Without an adapter (planning only), JavaScript's own typed array limit still refuses it with the numbers.
     expect(fp.largestHostElements).toBeGreaterThan(MAX_TYPED_ARRAY_ELEMENTS);

@@ -42,7 +42,9 @@ const generateCommand: Command = {
   summary: 'Generate a video from a prompt (default model: the shipped toy model) and write .mp4, .webm or .safetensors.',
   usage:
     'webdit generate [--model DIR | --transformer FILE [--transformer-config FILE] --text-encoder FILE --tokenizer spiece.model] [--decoder FILE | --vae PATH] (--prompt TEXT | --embeds FILE) [--negative-prompt TEXT | --negative-embeds FILE] ' +
-    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] --out OUT(.mp4|.webm|.safetensors)',
+    '[--frames F --height H --width W --steps N --guidance G] [--seed S] [--cache SPEC] [--latents FILE] [--scale K] [--memory-gib G] [--release-transformer] --out OUT(.mp4|.webm|.safetensors)\n' +
+    '  (a Wan2.1 folder is checked against the adapter\'s limits, and --memory-gib G of GPU memory, before any weight is read; ' +
+    '--release-transformer frees the transformer\'s weights for decoding; without it, they are freed only where --memory-gib fits no other way)',
   async run(options) {
     const modelDir = options.string('model');
     const decoderPath = options.string('decoder');
@@ -63,6 +65,8 @@ const generateCommand: Command = {
     const scale = options.integer('scale');
     const out = options.requiredString('out');
     const quiet = options.flag('quiet');
+    const memoryGib = options.number('memory-gib');
+    const releaseTransformer = options.flag('release-transformer');
     const sampling = samplingFromArgs(options);
     options.finish();
     // Everything that can be checked without the GPU, before it: a typo must not cost a generation.
@@ -72,6 +76,7 @@ const generateCommand: Command = {
     if (text !== undefined && embeds !== undefined) throw new UsageError('generate: give --prompt or --embeds, not both');
     if (negativeText !== undefined && negativeEmbeds !== undefined) throw new UsageError('generate: give --negative or --negative-embeds, not both');
     if (scale !== undefined && scale < 1) throw new UsageError(`generate: --scale must be a positive integer, got ${scale}`);
+    if (memoryGib !== undefined && !(memoryGib > 0)) throw new UsageError(`generate: --memory-gib must be a positive number, got ${memoryGib}`);
     if (modelDir !== undefined) checkModelPath('generate', modelDir);
     if (modelDir !== undefined && givesParts(parts)) throw new UsageError('generate: give --model DIR or single files (--transformer, --text-encoder, --tokenizer), not both');
     if (givesParts(parts) && vaePath !== undefined) checkInputFile('generate', 'vae', vaePath);
@@ -105,7 +110,15 @@ const generateCommand: Command = {
     const ctx = await createNodeContext();
     let bundle: ModelBundle | undefined;
     try {
-      bundle = givesParts(parts) ? await loadPartsFromArgs(ctx, parts, decoderPath, vaePath) : await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath);
+      const video = { frames: sampling.frames, height: sampling.height, width: sampling.width };
+      const cachePlan = cache.policy === 'none' ? 'none' : cache.policy === 'bwcache' && cache.reuse === 'block' ? 'blocks' : 'stack';
+      const fit = {
+        video,
+        memoryBytes: memoryGib === undefined ? undefined : Math.floor(memoryGib * 2 ** 30),
+        cache: cachePlan,
+        releaseTransformer: releaseTransformer || 'auto',
+      } as const;
+      bundle = givesParts(parts) ? await loadPartsFromArgs(ctx, parts, decoderPath, vaePath) : await loadBundleFromArgs(ctx, modelDir, decoderPath, vaePath, fit);
       const { prompt, negative } = await promptFromArgs(bundle, text, embeds, negativeText, negativeEmbeds);
       let latents: Float32Array | undefined;
       if (latentsPath) {
@@ -120,6 +133,7 @@ const generateCommand: Command = {
         seed,
         cache,
         latents,
+        releaseTransformer: releaseTransformer || undefined,
         signal: interrupt.signal,
         onProgress: quiet ? undefined : (p) => process.stderr.write(progressBar(p.step, p.steps, p.elapsedMs, p.etaMs)),
       });

@@ -65,11 +65,12 @@ async function planModel(options: Options): Promise<void> {
   const promptTokens = options.integer('prompt-tokens');
   const negativeTokens = options.integer('negative-tokens');
   const limitMib = options.number('binding-limit-mib', 2048)!;
+  const releaseTransformer = options.flag('release-transformer');
   options.finish();
   if (!['none', 'stack', 'blocks'].includes(cache)) throw new UsageError(`plan: --cache must be none, stack or blocks, got ${cache}`);
   if ((frames === undefined) !== (height === undefined) || (frames === undefined) !== (width === undefined)) throw new UsageError('plan: give --frames, --height and --width together');
   const configs = released ?? (await readWanFolderConfigs(directoryFolder(dir)));
-  const planOptions: PlanOptions = { cache, promptTokens, negativeTokens, maxBindingBytes: limitMib * MIB };
+  const planOptions: PlanOptions = { cache, promptTokens, negativeTokens, maxBindingBytes: limitMib * MIB, releaseTransformer };
   const mib = (b: number) => Math.round((b / MIB) * 10) / 10;
   const describe = (p: GenerationPlan) => ({
     video: p.video,
@@ -107,8 +108,9 @@ async function textEncoderPlan(path: string, promptTokens: number, negativeToken
 const plan: Command = {
   summary: 'Print the GPU memory a generation would need (weights, activations, attention, cache), without allocating it.',
   usage:
-    'webdit plan --model (DIR | 1.3b | 14b) [--frames 33 --height 272 --width 480] [--memory-gib 8] [--cache none|stack|blocks] [--prompt-tokens N --negative-tokens N] [--binding-limit-mib 2048]\n' +
-    '  (--model: a Wan2.1 diffusers folder; GPU and host memory per stage (encode, sample, decode), the presets on 8 and 16 GB GPUs; --memory-gib refuses a size that does not fit, naming the largest preset that does)\n' +
+    'webdit plan --model (DIR | 1.3b | 14b) [--frames 33 --height 272 --width 480] [--memory-gib 8] [--cache none|stack|blocks] [--prompt-tokens N --negative-tokens N] [--binding-limit-mib 2048] [--release-transformer]\n' +
+    '  (--model: a Wan2.1 diffusers folder; GPU and host memory per stage (encode, sample, decode), the presets on 8 and 16 GB GPUs; --memory-gib refuses a size that does not fit, naming the largest preset that does; ' +
+    '--release-transformer: its weights freed for decoding, as generate --release-transformer does)\n' +
     '       webdit plan --config FILE --frames N --height H --width W [--dtype f16|f32] [--text-len N] ' +
     '[--text-encoder-config FILE [--prompt-tokens 40] [--negative-tokens N] [--text-encoder-dtype f16|bf16|f32]]\n' +
     '       webdit plan --vae [--vae-config vae/config.json] --frames 81 --height 480 --width 832 [--binding-limit-mib 2048] [--dtype f32|f16|bf16] [--carried-f16]\n' +

@@ -40,9 +40,17 @@ export function castToHalfChecked(ctx: GpuContext, x: Tensor, out: Tensor, flags
   expectDType('castToHalfChecked', 'flags', flags, 'u32');
   expectSameShape('castToHalfChecked', 'x', x, 'out', out);
   if (!Number.isInteger(flagIndex) || flagIndex < 0 || flagIndex >= flags.size) throw new Error(`castToHalfChecked: flag ${flagIndex} outside 0..${flags.size - 1}`);
-  ctx.dispatch(
-    { shader: 'cast_f16_checked' },
-    { bindings: { x, out, flags }, uniforms: { count: x.size, flagIndex }, workgroups: groupsFor(Math.ceil(x.size / 2)), label: 'cast f32→f16 checked' },
-  );
+  const n = x.size;
+  for (const s of rowSegments(ctx, 'castToHalfChecked', n, [{ tensor: x, rowBytes: 4 }, { tensor: out, rowBytes: 2 }], [flags])) {
+    ctx.dispatch(
+      { shader: 'cast_f16_checked' },
+      {
+        bindings: { x: rowRange(x, 4, s, n), out: rowRange(out, 2, s, n), flags },
+        uniforms: { count: s.count, flagIndex },
+        workgroups: groupsFor(Math.ceil(s.count / 2)),
+        label: 'cast f32→f16 checked',
+      },
+    );
+  }
   return out;
 }

@@ -1,6 +1,7 @@
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectShape } from './check.ts';
+import { rowRange, rowSegments } from './segments.ts';
 
 /** Patch size [pt, ph, pw] along frames, height, width. */
 export type PatchSize = readonly [number, number, number];
@@ -16,8 +17,29 @@ function patchKernel(shader: 'patchify' | 'unpatchify', [pt, ph, pw]: PatchSize)
   return { shader, constants: { PT: pt, PH: ph, PW: pw } };
 }
 
-function videoGrid([channels, frames, height, width]: readonly number[]): [number, number, number] {
-  return [Math.ceil(width / 16), Math.ceil(height / 16), channels * frames];
+/**
+ * Both shaders, one dispatch per tile: the video split along channels, the tokens along frames (whole
+ * patches of pt frames), each only when over the binding limit. Every element is still moved by the same
+ * thread code, so tiles give exactly the one-dispatch result.
+ */
+function dispatchTiles(ctx: GpuContext, shader: 'patchify' | 'unpatchify', patch: PatchSize, video: Tensor, tokens: Tensor, videoShape: readonly number[]): void {
+  const [channels, frames, height, width] = videoShape;
+  const [pt] = patch;
+  const planeBytes = frames * height * width * 4;
+  const patchRows = frames / pt;
+  const patchRowBytes = tokens.byteLength / patchRows;
+  const channelTiles = rowSegments(ctx, shader, channels, [{ tensor: video, rowBytes: planeBytes }]);
+  const frameTiles = rowSegments(ctx, shader, patchRows, [{ tensor: tokens, rowBytes: patchRowBytes }]);
+  for (const cs of channelTiles) {
+    for (const fs of frameTiles) {
+      ctx.dispatch(patchKernel(shader, patch), {
+        bindings: { video: rowRange(video, planeBytes, cs, channels), tokens: rowRange(tokens, patchRowBytes, fs, patchRows) },
+        uniforms: { channels, frames, height, width, channelStart: cs.start, frameStart: fs.start * pt, segmentFrames: fs.count * pt },
+        workgroups: [Math.ceil(width / 16), Math.ceil(height / 16), cs.count * fs.count * pt],
+        label: shader,
+      });
+    }
+  }
 }
 
 /**
@@ -43,12 +65,7 @@ export function patchify(ctx: GpuContext, video: Tensor, patch: PatchSize, out?:
   }
   const tokens = out ?? ctx.empty(shape, 'f32', op);
   if (video.size === 0) return tokens;
-  ctx.dispatch(patchKernel(op, patch), {
-    bindings: { video, tokens },
-    uniforms: { channels, frames, height, width },
-    workgroups: videoGrid(video.shape),
-    label: op,
-  });
+  dispatchTiles(ctx, op, patch, video, tokens, video.shape);
   return tokens;
 }
 
@@ -83,12 +100,6 @@ export function unpatchify(ctx: GpuContext, tokens: Tensor, options: UnpatchifyO
     if (options.out.buffer === tokens.buffer) throw new Error(`${op}: out must not alias tokens`);
   }
   const video = options.out ?? ctx.empty(shape, 'f32', op);
-  const [, frames, height, width] = shape;
-  ctx.dispatch(patchKernel(op, patch), {
-    bindings: { tokens, video },
-    uniforms: { channels, frames, height, width },
-    workgroups: videoGrid(shape),
-    label: op,
-  });
+  dispatchTiles(ctx, op, patch, video, tokens, shape);
   return video;
 }

@@ -1,9 +1,11 @@
 // Reductions over large buffers whose results stay on the GPU, one slot of a results tensor per
-// call, so a caller can record many (one per block) and read them back together.
+// call, so a caller can record many (one per block) and read them back together. A tensor over the
+// binding limit is reduced in segments (each writes its own partials) before the one final pass.
 
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
 import { expectDType, expectRank, expectSameShape } from './check.ts';
+import { rowRange, rowSegments, type RowSegment, type RowSplit } from './segments.ts';
 
 const THREADS = 256;
 /** Enough workgroups to fill a large GPU; each thread then loops over the rest of the data. */
@@ -24,6 +26,43 @@ function checkSlot(op: string, out: Tensor, slot: number, width: number): void {
 }
 
 /**
+ * Both reductions: the first pass once per segment of the inputs (one segment when they fit the binding
+ * limit), each segment's workgroups writing `perPartial` values from its own base, then the final pass
+ * over all partials into the slot.
+ */
+function reduceInSegments(
+  ctx: GpuContext,
+  op: string,
+  shader: 'reduce_l1' | 'reduce_max_abs',
+  constants: Record<string, number>,
+  inputs: RowSplit[],
+  out: Tensor,
+  slot: number,
+  perPartial: number,
+  extraUniforms: Record<string, number>,
+): void {
+  const count = inputs[0].tensor.size;
+  const segments = rowSegments(ctx, op, count, inputs, [out]);
+  const partialsOf = segments.map((s) => partialCount(s.count));
+  const total = partialsOf.reduce((a, b) => a + b, 0);
+  const scratch = ctx.empty([perPartial * total], shader === 'reduce_l1' ? 'f32' : 'u32', `${op} partials`);
+  const bind = (segment: RowSegment) => ({
+    ...Object.fromEntries(inputs.map(({ tensor, rowBytes }, i) => [i === 0 ? 'a' : 'b', rowRange(tensor, rowBytes, segment, count)])),
+    partials: scratch,
+    out,
+  });
+  let base = 0;
+  segments.forEach((segment, i) => {
+    const uniforms = { ...extraUniforms, count: segment.count, partialCount: partialsOf[i], slot, partialBase: base };
+    ctx.dispatch({ shader, constants: { ...constants, FINAL: 0 } }, { bindings: bind(segment), uniforms, workgroups: partialsOf[i], label: op });
+    base += partialsOf[i];
+  });
+  const uniforms = { ...extraUniforms, count, partialCount: total, slot, partialBase: 0 };
+  ctx.dispatch({ shader, constants: { ...constants, FINAL: 1 } }, { bindings: bind(segments[0]), uniforms, workgroups: 1, label: `${op} final` });
+  scratch.release(); // recorded: the pool hands it out only to later commands
+}
+
+/**
  * Σ|a − b| → out[2·slot] and Σ|b| → out[2·slot + 1], in one pass over a and b (same shape; a f32,
  * b f32 or f16 read in place).
  * out is an f32 tensor [2·S]; the rest of it is left untouched. Nothing is read back.
@@ -35,14 +74,9 @@ export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, s
   expectSameShape(op, 'a', a, 'b', b);
   checkSlot(op, out, slot, 2);
   if (out.buffer === a.buffer || out.buffer === b.buffer) throw new Error(`${op}: out must not alias a or b`);
-  const partials = partialCount(a.size);
-  const scratch = ctx.empty([2 * partials], 'f32', `${op} partials`);
-  const uniforms = { count: a.size, partialCount: partials, slot, zero: 0 };
-  const bindings = { a, b, partials: scratch, out };
   const half = b.dtype === 'f16' ? 1 : 0;
-  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 0, B_F16: half } }, { bindings, uniforms, workgroups: partials, label: op });
-  ctx.dispatch({ shader: 'reduce_l1', constants: { FINAL: 1, B_F16: half } }, { bindings, uniforms, workgroups: 1, label: `${op} final` });
-  scratch.release(); // recorded: the pool hands it out only to later commands
+  const inputs = [{ tensor: a, rowBytes: 4 }, { tensor: b, rowBytes: half ? 2 : 4 }];
+  reduceInSegments(ctx, op, 'reduce_l1', { B_F16: half }, inputs, out, slot, 2, { zero: 0 });
 }
 
 /** max|a| → out[slot] (NaN if a holds a NaN). out is an f32 tensor [S]; nothing is read back. */
@@ -51,11 +85,5 @@ export function maxAbs(ctx: GpuContext, a: Tensor, out: Tensor, slot: number): v
   expectDType(op, 'a', a, 'f32');
   checkSlot(op, out, slot, 1);
   if (out.buffer === a.buffer) throw new Error(`${op}: out must not alias a`);
-  const partials = partialCount(a.size);
-  const scratch = ctx.empty([partials], 'u32', `${op} partials`);
-  const uniforms = { count: a.size, partialCount: partials, slot };
-  const bindings = { a, partials: scratch, out };
-  ctx.dispatch({ shader: 'reduce_max_abs', constants: { FINAL: 0 } }, { bindings, uniforms, workgroups: partials, label: op });
-  ctx.dispatch({ shader: 'reduce_max_abs', constants: { FINAL: 1 } }, { bindings, uniforms, workgroups: 1, label: `${op} final` });
-  scratch.release();
+  reduceInSegments(ctx, op, 'reduce_max_abs', {}, [{ tensor: a, rowBytes: 4 }], out, slot, 1, {});
 }
