@@ -206,8 +206,12 @@ export class WanVaeDecoder implements VideoDecoder {
           const doubled = cur.reshape([2 * n, layer.dim, hh, ww]);
           for (let f = 0; f < doubled.shape[0]; f++) {
             const frame = sliceFrames(ctx, doubled, f, 1);
-            const up = this.upsampleConv(ctx, layer, frame);
-            frame.release();
+            let up: Tensor;
+            try {
+              up = this.upsampleConv(ctx, layer, frame);
+            } finally {
+              frame.release();
+            }
             try {
               this.upAndHead(ctx, up, carried, firstChunk, emit, i + 1);
             } finally {
