@@ -74,7 +74,7 @@ console.log(
     vaePeakMiB: mib(v.peakBytes),
     planPeakMiBWithoutWeights: mib(plan.peakBytes - plan.weightBytes),
     weightsMiB: mib(weightsBytes),
-    spatialPieces: plan.pieces.bands.length,
+    spatialPieces: plan.pieces.tiles.length,
   }),
 );
 vae.dispose();

@@ -1,31 +1,43 @@
-// What the Wan VAE decoder needs before it runs: the bands of latent rows it decodes in (spatial
+// What the Wan VAE decoder needs before it runs: the tiles of latent pixels it decodes in (spatial
 // pieces, when a whole frame's tensors would pass the binding limit), and its peak GPU memory.
-// Pure arithmetic over the decoder's structure, mirroring wan-vae.ts's order of allocations.
+// Pure arithmetic over the decoder's structure, mirroring wan-vae.ts's order of allocations (the up
+// path runs one frame at a time: a time conv's doubled frames go on one by one).
 
 import { decoderStructure, decoderTensorShapes, type WanVaeConfig } from './wan-vae-config.ts';
 
 const F32 = 4;
 
-export interface Band {
-  /** The latent rows this band decodes: [row0, row0 + rows). */
-  row0: number;
-  rows: number;
-  /** The latent rows it reads from the middle's output, halo included. */
-  inputRow0: number;
-  inputRows: number;
+/** One run of latent rows or columns a tile decodes, and what it reads with its halo. */
+export interface Span {
+  /** The latent rows (or columns) this span decodes: [start, start + count). */
+  start: number;
+  count: number;
+  /** The latent rows (or columns) it reads from the middle's output, halo included. */
+  inputStart: number;
+  inputCount: number;
+}
+
+/** A band of rows × a strip of columns. */
+export interface Tile {
+  rows: Span;
+  cols: Span;
 }
 
 export interface PiecePlan {
-  bands: Band[];
-  /** Latent rows of halo each side of a cut. */
+  /** Row-major: every strip of the first band, then of the next. */
+  tiles: Tile[];
+  bands: Span[];
+  strips: Span[];
+  /** Latent rows (and columns) of halo each side of a cut. */
   haloLatentRows: number;
-  /** The largest tensor of a band, bytes. */
+  /** The largest tensor of a tile, bytes. */
   largestTensorBytes: number;
 }
 
 /**
  * Rows of the final resolution that a cut can corrupt (where the band sees zeros instead of its
  * neighbours): two 3×3 convs per residual block, ×2 then one 3×3 conv per resample, the head's conv.
+ * The same holds for columns.
  */
 export function haloLatentRows(cfg: WanVaeConfig): number {
   const s = decoderStructure(cfg);
@@ -35,71 +47,112 @@ export function haloLatentRows(cfg: WanVaeConfig): number {
   return Math.ceil(rows / s.spatialScale);
 }
 
-/** Per latent row of width w, the bytes of every tensor of the up path for a chunk of the most frames. */
-function upPathTensors(cfg: WanVaeConfig, w: number): { perRow: number[]; largestPerRow: number } {
+/**
+ * Per latent pixel, the bytes of every tensor of the up path for one frame (the up path runs frame by
+ * frame), and of what each time conv keeps alive while its frames go on.
+ */
+function upPathTensors(cfg: WanVaeConfig): { perPixel: number[]; held: number } {
   const s = decoderStructure(cfg);
-  const perRow: number[] = [];
-  let frames = 1;
+  const perPixel: number[] = [];
   let scale = 1;
-  let ch = s.middleDim;
-  const size = (n: number, c: number, sc: number) => n * c * sc * sc * w * F32;
-  perRow.push(size(frames, ch, scale));
+  let held = 0;
+  const size = (c: number, sc: number) => c * sc * sc * F32;
+  perPixel.push(size(s.middleDim, scale));
   for (const layer of s.upLayers) {
-    if (layer.kind === 'residual') {
-      ch = layer.outDim;
-      perRow.push(size(frames, layer.inDim, scale), size(frames, ch, scale));
-    } else {
+    if (layer.kind === 'residual') perPixel.push(size(layer.inDim, scale), size(layer.outDim, scale));
+    else {
       if (layer.mode === 'upsample3d') {
-        perRow.push(size(frames, 2 * layer.dim, scale));
-        frames *= 2;
+        perPixel.push(size(2 * layer.dim, scale));
+        // The doubled frames, and the spatial part's output of the frame going on.
+        held += size(2 * layer.dim, scale) + size(layer.dim / 2, 2 * scale);
       }
       scale *= 2;
-      perRow.push(size(frames, layer.dim, scale));
-      ch = layer.dim / 2;
-      perRow.push(size(frames, ch, scale));
+      perPixel.push(size(layer.dim, scale), size(layer.dim / 2, scale));
     }
   }
-  perRow.push(size(frames, 3, scale));
-  return { perRow, largestPerRow: Math.max(...perRow) };
+  perPixel.push(size(3, scale));
+  return { perPixel, held };
 }
 
-/** Bytes of the up path's largest tensor per latent row of width w (a chunk with the most frames). */
+/** Bytes of the up path's largest tensor per latent pixel. */
+export function largestBytesPerLatentPixel(cfg: WanVaeConfig): number {
+  return Math.max(...upPathTensors(cfg).perPixel);
+}
+
+/** Bytes of the up path's largest tensor per latent row of width w. */
 export function largestBytesPerLatentRow(cfg: WanVaeConfig, w: number): number {
-  return upPathTensors(cfg, w).largestPerRow;
+  return largestBytesPerLatentPixel(cfg) * w;
+}
+
+/** Cuts n latent rows (or columns) into spans of `own`, each reading `halo` more on each cut side. */
+export function spans(n: number, own: number, halo: number): Span[] {
+  const out: Span[] = [];
+  for (let start = 0; start < n; start += own) {
+    const count = Math.min(own, n - start);
+    const inputStart = Math.max(0, start - halo);
+    out.push({ start, count, inputStart, inputCount: Math.min(n, start + count + halo) - inputStart });
+  }
+  return out;
+}
+
+const widest = (s: Span[]) => Math.max(...s.map((x) => x.inputCount));
+const sumInputs = (s: Span[]) => s.reduce((a, x) => a + x.inputCount, 0);
+
+/** The most own rows (or columns) per span such that no span reads more than `fit` (0 when none does). */
+function ownThatFits(n: number, fit: number, halo: number): number {
+  for (let own = n; own >= 1; own--) if (widest(spans(n, own, halo)) <= fit) return own;
+  return 0;
+}
+
+export interface PieceOptions {
+  /** Latent rows per band, forced (a test of the pieces on small images, where the whole frame fits). */
+  bandRows?: number;
+  /** Latent columns per strip, forced. */
+  stripColumns?: number;
 }
 
 /**
- * Bands of latent rows such that no tensor of a band passes `maxBindingBytes`: one band when the
- * whole frame fits, else the most rows that fit with their halos. `bandRows` forces bands of that
- * many rows (a test of the pieces on small images, where the whole frame always fits).
+ * Tiles of latent pixels such that no tensor of a tile passes `maxBindingBytes`: one tile when the
+ * whole frame fits, else the tiling that reads the fewest latent pixels (halos included) in all, the
+ * fewest tiles among those.
  */
-export function planPieces(cfg: WanVaeConfig, h: number, w: number, maxBindingBytes: number, bandRows?: number): PiecePlan {
+export function planPieces(cfg: WanVaeConfig, h: number, w: number, maxBindingBytes: number, forced: PieceOptions = {}): PiecePlan {
   const halo = haloLatentRows(cfg);
-  const { largestPerRow } = upPathTensors(cfg, w);
-  if (bandRows !== undefined && (!Number.isInteger(bandRows) || bandRows < 1)) throw new Error(`Wan VAE: bandRows must be a positive integer, got ${bandRows}`);
-  if (bandRows === undefined && largestPerRow * h <= maxBindingBytes) {
-    return { bands: [{ row0: 0, rows: h, inputRow0: 0, inputRows: h }], haloLatentRows: halo, largestTensorBytes: largestPerRow * h };
+  const perPixel = largestBytesPerLatentPixel(cfg);
+  if (!(maxBindingBytes > 0)) throw new Error(`Wan VAE: the binding limit must be a positive number of bytes, got ${maxBindingBytes}`);
+  for (const [name, v] of Object.entries(forced)) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`Wan VAE: ${name} must be a positive integer, got ${v}`);
   }
-  const fitRows = Math.floor(maxBindingBytes / largestPerRow);
-  const own = bandRows ?? fitRows - 2 * halo;
-  if (own < 1) {
-    throw new Error(
-      `Wan VAE: ${w} latent columns need ${(largestPerRow / 2 ** 20).toFixed(1)} MiB per latent row in the largest tensor; ` +
-        `a band of 1 row with its ${halo}-row halo on each side (${((1 + 2 * halo) * largestPerRow / 2 ** 20).toFixed(0)} MiB) passes this GPU's binding limit of ${(maxBindingBytes / 2 ** 20).toFixed(0)} MiB`,
-    );
+  const plan = (bands: Span[], strips: Span[]): PiecePlan => ({
+    tiles: bands.flatMap((rows) => strips.map((cols) => ({ rows, cols }))),
+    bands,
+    strips,
+    haloLatentRows: halo,
+    largestTensorBytes: widest(bands) * widest(strips) * perPixel,
+  });
+  let best: PiecePlan | undefined;
+  if (forced.bandRows !== undefined || forced.stripColumns !== undefined) {
+    best = plan(spans(h, forced.bandRows ?? h, halo), spans(w, forced.stripColumns ?? w, halo));
+  } else if (h * w * perPixel <= maxBindingBytes) {
+    best = plan(spans(h, h, halo), spans(w, w, halo));
+  } else {
+    let bestCost = Infinity;
+    for (let ownCols = w; ownCols >= 1; ownCols--) {
+      const strips = spans(w, ownCols, halo);
+      const ownRows = ownThatFits(h, Math.floor(maxBindingBytes / (perPixel * widest(strips))), halo);
+      if (ownRows < 1) continue;
+      const bands = spans(h, ownRows, halo);
+      const cost = sumInputs(bands) * sumInputs(strips);
+      if (cost < bestCost || (cost === bestCost && bands.length * strips.length < best!.tiles.length)) [best, bestCost] = [plan(bands, strips), cost];
+    }
   }
-  const bands: Band[] = [];
-  for (let row0 = 0; row0 < h; row0 += own) {
-    const rows = Math.min(own, h - row0);
-    const inputRow0 = Math.max(0, row0 - halo);
-    const inputEnd = Math.min(h, row0 + rows + halo);
-    bands.push({ row0, rows, inputRow0, inputRows: inputEnd - inputRow0 });
+  if (!best || best.largestTensorBytes > maxBindingBytes) {
+    const smallest = Math.min(h, 1 + 2 * halo) * Math.min(w, 1 + 2 * halo) * perPixel;
+    const what = best ? `tiles of ${best.bands[0].count}×${best.strips[0].count} latent pixels need ${(best.largestTensorBytes / 2 ** 20).toFixed(1)} MiB in one tensor` : `a tile of 1 latent pixel with its ${halo}-pixel halo on each cut side needs ${(smallest / 2 ** 20).toFixed(1)} MiB in one tensor`;
+    throw new Error(`Wan VAE: ${h}×${w} latent pixels at ${(perPixel / 2 ** 10).toFixed(0)} KiB each in the largest tensor: ${what}, more than this GPU's binding limit of ${(maxBindingBytes / 2 ** 20).toFixed(1)} MiB`);
   }
-  const largestTensorBytes = Math.max(...bands.map((b) => b.inputRows)) * largestPerRow;
-  if (largestTensorBytes > maxBindingBytes) throw new Error(`Wan VAE: bands of ${own} latent rows need ${largestTensorBytes} bytes in one tensor; the binding limit is ${maxBindingBytes}`);
-  return { bands, haloLatentRows: halo, largestTensorBytes };
+  return best;
 }
-
 export interface WanVaePlan {
   frames: number;
   height: number;
@@ -135,34 +188,40 @@ export function planWanVaeDecode(
   const frameCount = s.temporalScale * (T - 1) + 1;
   const H = h * s.spatialScale;
   const W = w * s.spatialScale;
-  const plane = (c: number, rows: number, sc: number) => c * rows * sc * sc * w * F32;
+  const plane = (c: number, rows: number, cols: number, sc: number) => c * rows * sc * sc * cols * F32;
 
-  // Carried frames: 2 input frames of every 3-frame conv, per band (the middle's once, at full height).
-  const carriedFor = (rows: number): number => {
+  // Carried frames: 2 input frames of every 3-frame conv, per tile (the middle's once, whole).
+  const carriedFor = (rows: number, cols: number): number => {
     let bytes = 0;
     let scale = 1;
     for (const layer of s.upLayers) {
-      if (layer.kind === 'residual') bytes += 2 * (plane(layer.inDim, rows, scale) + plane(layer.outDim, rows, scale));
+      if (layer.kind === 'residual') bytes += 2 * (plane(layer.inDim, rows, cols, scale) + plane(layer.outDim, rows, cols, scale));
       else {
-        if (layer.mode === 'upsample3d') bytes += 2 * plane(layer.dim, rows, scale);
+        if (layer.mode === 'upsample3d') bytes += 2 * plane(layer.dim, rows, cols, scale);
         scale *= 2;
       }
     }
-    return bytes + 2 * plane(s.outDim, rows, scale);
+    return bytes + 2 * plane(s.outDim, rows, cols, scale);
   };
-  const middleCarried = 2 * plane(cfg.zDim, h, 1) + 4 * 2 * plane(s.middleDim, h, 1);
-  const carriedBytes = ((middleCarried + pieces.bands.reduce((sum, b) => sum + carriedFor(b.inputRows), 0)) * carriedBytesPerValue) / F32;
+  const middleCarried = 2 * plane(cfg.zDim, h, w, 1) + 4 * 2 * plane(s.middleDim, h, w, 1);
+  const tilesCarried = pieces.tiles.reduce((sum, t) => sum + carriedFor(t.rows.inputCount, t.cols.inputCount), 0);
+  const carriedBytes = ((middleCarried + tilesCarried) * carriedBytesPerValue) / F32;
 
-  // Within a chunk: the conv2 output of every latent frame and the middle's output stay alive; a
-  // residual block holds its input, shortcut, second norm and output; a resample its input, doubled
-  // frames, upsampled frames and output.
-  const { perRow } = upPathTensors(cfg, w);
-  const rows = Math.max(...pieces.bands.map((b) => b.inputRows));
+  // Within a chunk: the conv2 output of every latent frame and the middle's output stay alive (and a
+  // tile's crop of it); the time convs' doubled frames while their frames go on; a residual block holds
+  // its input, shortcut, second norm and output; a resample its input, upsampled frame and output.
+  const { perPixel, held } = upPathTensors(cfg);
+  const area = Math.max(...pieces.bands.map((b) => b.inputCount)) * Math.max(...pieces.strips.map((c) => c.inputCount));
   let busiest = 0;
-  for (let i = 0; i + 1 < perRow.length; i++) busiest = Math.max(busiest, (perRow[i] + 3 * perRow[i + 1]) * rows);
+  // A conv's carry builds its next two frames while the old ones are still alive.
+  for (let i = 0; i + 1 < perPixel.length; i++) busiest = Math.max(busiest, (perPixel[i] + 3 * perPixel[i + 1] + 2 * Math.max(perPixel[i], perPixel[i + 1])) * area);
+  busiest += held * area;
   const L = h * w;
   const attention = 3 * s.middleDim * L * F32 + Math.min(L * L * F32, maxBindingBytes) * 2;
-  const chunkBytes = T * plane(cfg.zDim, h, 1) + plane(s.middleDim, h, 1) * (pieces.bands.length > 1 ? 2 : 1) + Math.max(busiest, attention);
+  const crops = pieces.tiles.length > 1 ? plane(s.middleDim, Math.max(...pieces.bands.map((b) => b.inputCount)), w, 1) + plane(s.middleDim, 1, area, 1) : 0;
+  // Pasting a strip: its own rows of one RGB frame, and the full-width rows they go into.
+  const paste = pieces.strips.length > 1 ? plane(3, Math.max(...pieces.bands.map((b) => b.count)), w + Math.max(...pieces.strips.map((c) => c.count)), s.spatialScale) : 0;
+  const chunkBytes = T * plane(cfg.zDim, h, w, 1) + plane(s.middleDim, h, w, 1) + crops + Math.max(busiest + paste, attention);
   const weightBytes = weightValues * weightBytesPerValue;
   const framesBytes = frameCount * 3 * H * W * F32;
   return {

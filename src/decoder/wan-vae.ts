@@ -9,24 +9,27 @@
 // as upstream's feat_cache does; its first chunk sees zeros before it. Upstream's time conv starts at
 // the second chunk (its 'Rep' marker), so its carried frames start there too.
 //
-// Spatial pieces: when a chunk's largest tensor would exceed the binding limit, everything after the
-// middle (local operations only) runs on bands of latent rows with a halo of `haloLatentRows` on each
-// side; each band keeps its own carried frames. Rows within the halo of a cut see zeros where the
-// real neighbours were, and the halo is wide enough that none of them reach the band's own rows: the
-// output is the same as without pieces.
+// The up path runs one frame at a time (a time conv's two frames one after the other, through every
+// later layer), so its largest tensors hold one frame.
+// Spatial pieces: when that frame's largest tensor would exceed the binding limit, everything after
+// the middle (local operations only) runs on tiles (bands of latent rows × strips of columns) with a
+// halo of `haloLatentRows` on each cut side; each tile keeps its own carried frames. Pixels within the
+// halo of a cut see zeros where the real neighbours were, and the halo is wide enough that none of
+// them reach the tile's own pixels: the output is the same as without pieces.
 
 import type { GpuContext } from '../gpu/context.ts';
 import { formatShape, type Tensor } from '../gpu/tensor.ts';
 import { expectDType, expectRank } from '../gpu/kernels/check.ts';
 import { cast } from '../gpu/kernels/cast.ts';
 import { causalConv3d, type CausalConvActivation } from '../gpu/kernels/causal-conv3d.ts';
+import { copyColumns } from '../gpu/kernels/copy-columns.ts';
 import { matmul } from '../gpu/kernels/matmul.ts';
 import { rmsNormChannels } from '../gpu/kernels/rms-norm-channels.ts';
 import { softmaxRows } from '../gpu/kernels/softmax.ts';
 import { swapOuter } from '../gpu/kernels/swap-outer.ts';
 import { upsampleNearest2x } from '../gpu/kernels/upsample.ts';
 import { decoderStructure, type DecoderStructure, type ResampleSpec, type WanVaeConfig } from './wan-vae-config.ts';
-import { planPieces } from './wan-vae-plan.ts';
+import { planPieces, type Tile } from './wan-vae-plan.ts';
 import type { DecodeOptions, VideoDecoder } from './decoder.ts';
 import { Scope } from './scope.ts';
 
@@ -35,6 +38,8 @@ export interface WanVaeDecodeOptions extends DecodeOptions {
   maxBindingBytes?: number;
   /** Latent rows per spatial piece, forced (by default pieces are used only when a frame does not fit). */
   bandRows?: number;
+  /** Latent columns per spatial piece, forced. */
+  stripColumns?: number;
   /** Query rows per block of attention scores, forced (by default as many as the binding limit allows). */
   attentionQueryRows?: number;
   /** Keep the carried frames in f16 (half their memory, the largest part at 480p; error measured in the tests). */
@@ -108,7 +113,7 @@ export class WanVaeDecoder implements VideoDecoder {
       throw new Error(`${op}: latents must be [T ≥ 1, ${this.latentChannels}, h, w], got ${formatShape(latents.shape)}`);
     }
     const limit = Math.min(options.maxBindingBytes ?? Infinity, ctx.bindingLimit, ctx.limits.maxBufferSize);
-    const pieces = planPieces(this.config, h, w, limit, options.bandRows);
+    const pieces = planPieces(this.config, h, w, limit, { bandRows: options.bandRows, stripColumns: options.stripColumns });
     const L = h * w;
     const queryRows = options.attentionQueryRows ?? Math.max(1, Math.min(L, Math.floor(limit / (4 * L))));
     if (!Number.isInteger(queryRows) || queryRows < 1) throw new Error(`${op}: attentionQueryRows must be a positive integer, got ${queryRows}`);
@@ -117,7 +122,7 @@ export class WanVaeDecoder implements VideoDecoder {
     const frameCount = this.temporalScale * (T - 1) + 1;
     const frames = ctx.empty([frameCount, RGB, H, W], 'f32', 'Wan VAE frames');
     const dtype = options.carriedF16 ? 'f16' : 'f32';
-    const carried: Carried[] = pieces.bands.map(() => new CarriedFrames(dtype));
+    const carried: Carried[] = pieces.tiles.map(() => new CarriedFrames(dtype));
     const middleCarried: Carried = new CarriedFrames(dtype);
     const scope = new Scope();
     try {
@@ -129,17 +134,16 @@ export class WanVaeDecoder implements VideoDecoder {
         const frame = scope.add(sliceFrames(ctx, x0, t, 1));
         const middle = scope.add(this.middle(ctx, frame, middleCarried, queryRows));
         scope.release(frame);
-        let n = 0;
-        for (const [p, band] of pieces.bands.entries()) {
-          const input = pieces.bands.length === 1 ? middle : scope.add(cropRows(ctx, middle, band.inputRow0, band.inputRows));
-          const rgb = this.upAndHead(ctx, input, carried[p], t === 0);
+        let chunkFrames = 0;
+        for (const [p, tile] of pieces.tiles.entries()) {
+          const input = pieces.tiles.length === 1 ? middle : scope.add(cropTile(ctx, middle, tile));
+          let frame = written;
+          this.upAndHead(ctx, input, carried[p], t === 0, (rgb) => pasteTile(ctx, rgb, frames, frame++, tile, this.spatialScale));
           if (input !== middle) scope.release(input);
-          n = rgb.shape[0];
-          pasteRows(ctx, rgb, frames, written, (band.row0 - band.inputRow0) * this.spatialScale, band.row0 * this.spatialScale, band.rows * this.spatialScale);
-          rgb.release();
+          chunkFrames = frame - written;
         }
         scope.release(middle);
-        written += n;
+        written += chunkFrames;
         // Waiting per chunk makes an abort prompt and surfaces GPU errors near their chunk.
         if (t + 1 < T) await ctx.sync();
       }
@@ -166,23 +170,60 @@ export class WanVaeDecoder implements VideoDecoder {
     return d;
   }
 
-  /** The up stages and the head on the middle's output (or a band of it) → RGB in [0, 1]. */
-  private upAndHead(ctx: GpuContext, x: Tensor, carried: Carried, firstChunk: boolean): Tensor {
+  /**
+   * The up stages and the head on the middle's output (or a tile of it), one frame at a time: a time
+   * conv's doubled frames go on one after the other, each through every later layer (the carried
+   * frames see them in order, as a whole chunk would), so no tensor holds more than one frame at the
+   * higher resolutions. `emit` gets each RGB frame in [0, 1], in order, and must not keep it.
+   */
+  private upAndHead(ctx: GpuContext, x: Tensor, carried: Carried, firstChunk: boolean, emit: (rgb: Tensor) => void, from = 0): void {
+    const layers = this.structure.upLayers;
+    if (x.shape[0] > 1) {
+      for (let f = 0; f < x.shape[0]; f++) {
+        const frame = sliceFrames(ctx, x, f, 1);
+        try {
+          this.upAndHead(ctx, frame, carried, firstChunk, emit, from);
+        } finally {
+          frame.release();
+        }
+      }
+      return;
+    }
     let cur = x;
     const replace = (next: Tensor) => {
       if (cur !== x) cur.release();
       cur = next;
     };
     try {
-      for (const layer of this.structure.upLayers) {
-        replace(layer.kind === 'residual' ? this.residualBlock(ctx, carried, layer.key, cur) : this.resample(ctx, carried, layer, cur, firstChunk));
+      for (let i = from; i < layers.length; i++) {
+        const layer = layers[i];
+        if (layer.kind === 'residual') replace(this.residualBlock(ctx, carried, layer.key, cur));
+        else if (layer.mode === 'upsample3d' && !firstChunk) {
+          // Its two frames go on one by one through the spatial part and every later layer.
+          const [n, , hh, ww] = cur.shape;
+          replace(this.timeConv(ctx, carried, layer, cur));
+          // Channel half s of frame n is frame 2n + s: the NCHW result read as [2n, C, h, w].
+          const doubled = cur.reshape([2 * n, layer.dim, hh, ww]);
+          for (let f = 0; f < doubled.shape[0]; f++) {
+            const frame = sliceFrames(ctx, doubled, f, 1);
+            let up: Tensor;
+            try {
+              up = this.upsampleConv(ctx, layer, frame);
+            } finally {
+              frame.release();
+            }
+            try {
+              this.upAndHead(ctx, up, carried, firstChunk, emit, i + 1);
+            } finally {
+              up.release();
+            }
+          }
+          return;
+        } else replace(this.upsampleConv(ctx, layer, cur));
       }
-      const normed = rmsNormChannels(ctx, cur, this.gamma('decoder.head.0.gamma'), { silu: true, label: 'vae.head.0' });
-      replace(normed);
+      replace(rmsNormChannels(ctx, cur, this.gamma('decoder.head.0.gamma'), { silu: true, label: 'vae.head.0' }));
       replace(this.cachedConv(ctx, carried, 'decoder.head.2', cur, { activation: 'wan-frames' }));
-      const out = cur;
-      cur = x;
-      return out;
+      emit(cur);
     } finally {
       if (cur !== x) cur.release();
     }
@@ -228,20 +269,17 @@ export class WanVaeDecoder implements VideoDecoder {
     }
   }
 
-  /** Resample: (time conv: [n, C] → [2n, C], not in the first chunk) → nearest ×2 → 3×3 conv to C/2. */
-  private resample(ctx: GpuContext, carried: Carried, layer: ResampleSpec, x: Tensor, firstChunk: boolean): Tensor {
-    let frames = x;
-    let doubled: Tensor | undefined;
-    if (layer.mode === 'upsample3d' && !firstChunk) {
-      const key = `${layer.key}.time_conv`;
-      doubled = causalConv3d(ctx, x, this.convWeight(key), { padding: 0, past: carried.get(key), bias: this.weight(`${key}.bias`), label: key });
-      carry(ctx, carried, key, x);
-      // Channel half s of frame n is frame 2n + s: the NCHW result read as [2n, C, h, w].
-      const [n, , hh, ww] = x.shape;
-      frames = doubled.reshape([2 * n, layer.dim, hh, ww]);
-    }
-    const up = upsampleNearest2x(ctx, frames);
-    doubled?.release();
+  /** A resample's time conv: [n, C, h, w] → [n, 2C, h, w] (twice the frames, in channel halves). */
+  private timeConv(ctx: GpuContext, carried: Carried, layer: ResampleSpec, x: Tensor): Tensor {
+    const key = `${layer.key}.time_conv`;
+    const doubled = causalConv3d(ctx, x, this.convWeight(key), { padding: 0, past: carried.get(key), bias: this.weight(`${key}.bias`), label: key });
+    carry(ctx, carried, key, x);
+    return doubled;
+  }
+
+  /** A resample's spatial part: nearest ×2, then a 3×3 conv to C/2. */
+  private upsampleConv(ctx: GpuContext, layer: ResampleSpec, x: Tensor): Tensor {
+    const up = upsampleNearest2x(ctx, x);
     try {
       return causalConv3d(ctx, up, this.convWeight(`${layer.key}.resample.1`), { padding: 1, bias: this.weight(`${layer.key}.resample.1.bias`), label: `${layer.key}.resample.1` });
     } finally {
@@ -351,17 +389,46 @@ function cropRows(ctx: GpuContext, x: Tensor, row0: number, rows: number): Tenso
   return out;
 }
 
-/** Rows [srcRow0, srcRow0 + rows) of src [n, C, Hs, W] into rows from dstRow0 of frames [frame0 + i] of dst [F, C, Hd, W]. */
-function pasteRows(ctx: GpuContext, src: Tensor, dst: Tensor, frame0: number, srcRow0: number, dstRow0: number, rows: number): void {
-  const [n, C, Hs, W] = src.shape;
-  const [, , Hd] = dst.shape;
-  if (srcRow0 === 0 && dstRow0 === 0 && rows === Hs && Hs === Hd) {
-    ctx.copy(src, dst, src.size * 4, 0, frame0 * C * Hd * W * 4);
-    return;
+/** The input of a tile (its rows and columns with their halos) out of x [n, C, h, w]. */
+function cropTile(ctx: GpuContext, x: Tensor, tile: Tile): Tensor {
+  const [n, C, , w] = x.shape;
+  const band = cropRows(ctx, x, tile.rows.inputStart, tile.rows.inputCount);
+  if (tile.cols.inputCount === w) return band;
+  try {
+    const out = ctx.empty([n, C, tile.rows.inputCount, tile.cols.inputCount], 'f32', `${x.label} tile`);
+    copyColumns(ctx, band, { start: tile.cols.inputStart, count: tile.cols.inputCount }, out, { start: 0, count: tile.cols.inputCount });
+    return out;
+  } finally {
+    band.release();
   }
-  for (let f = 0; f < n; f++)
-    for (let c = 0; c < C; c++) {
-      ctx.copy(src, dst, rows * W * 4, ((f * C + c) * Hs + srcRow0) * W * 4, (((frame0 + f) * C + c) * Hd + dstRow0) * W * 4);
-    }
 }
 
+/**
+ * A tile's own pixels of one RGB frame [1, 3, Hs, Ws] (its output, halos included) into frame `frame`
+ * of dst [F, 3, H, W]. A strip narrower than the frame goes through its rows at full width: read,
+ * its columns replaced, written back (other strips' columns kept).
+ */
+function pasteTile(ctx: GpuContext, rgb: Tensor, dst: Tensor, frame: number, tile: Tile, scale: number): void {
+  const [n, C, Hs, Ws] = rgb.shape;
+  const [F, , H, W] = dst.shape;
+  if (n !== 1 || frame >= F) throw new Error(`Wan VAE: frame ${frame} of a tile does not fit the ${F} output frames`);
+  const rows = tile.rows.count * scale;
+  const srcRow0 = (tile.rows.start - tile.rows.inputStart) * scale;
+  const dstRow0 = tile.rows.start * scale;
+  const plane = (t: number, c: number, height: number, width: number, row: number) => ((t * C + c) * height + row) * width * 4;
+  if (Ws === W) {
+    for (let c = 0; c < C; c++) ctx.copy(rgb, dst, rows * W * 4, plane(0, c, Hs, W, srcRow0), plane(frame, c, H, W, dstRow0));
+    return;
+  }
+  const own = cropRows(ctx, rgb, srcRow0, rows);
+  const full = ctx.empty([1, C, rows, W], 'f32', 'Wan VAE strip rows');
+  try {
+    for (let c = 0; c < C; c++) ctx.copy(dst, full, rows * W * 4, plane(frame, c, H, W, dstRow0), plane(0, c, rows, W, 0));
+    const cols = tile.cols.count * scale;
+    copyColumns(ctx, own, { start: (tile.cols.start - tile.cols.inputStart) * scale, count: cols }, full, { start: tile.cols.start * scale, count: cols });
+    for (let c = 0; c < C; c++) ctx.copy(full, dst, rows * W * 4, plane(0, c, rows, W, 0), plane(frame, c, H, W, dstRow0));
+  } finally {
+    own.release();
+    full.release();
+  }
+}

@@ -59,7 +59,7 @@ export function adapterShortfalls(
     if (have < need) shortfalls.push({ limit: name, have, need, what: "webdit's kernels", unit: name.endsWith('Size') ? 'bytes' : 'count' });
   }
   let plan: GenerationPlan | undefined;
-  // The Wan VAE sizes its spatial pieces to the smaller of the two (wan-vae.ts): one latent row with its halo must fit.
+  // The Wan VAE sizes its spatial pieces to the smaller of the two (wan-vae.ts): one latent pixel with its halos must fit.
   const pieceLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   try {
     plan = planGeneration(configs, video, { ...options, maxBindingBytes: pieceLimit });

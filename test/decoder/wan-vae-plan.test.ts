@@ -22,9 +22,9 @@ describe('Wan VAE plan', () => {
     expect(p.framesBytes).toBe(81 * 3 * 480 * 832 * 4);
     const half = planWanVaeDecode(WAN21_VAE_CONFIG, 21, 60, 104, 2048 * MIB, 4, 2);
     expect(half.carriedBytes).toBe(p.carriedBytes / 2);
-    const pieces = planWanVaeDecode(WAN21_VAE_CONFIG, 21, 60, 104, 1024 * MIB);
-    expect(pieces.pieces.bands.length).toBe(3);
-    expect(pieces.pieces.largestTensorBytes).toBeLessThanOrEqual(1024 * MIB);
+    const pieces = planWanVaeDecode(WAN21_VAE_CONFIG, 21, 60, 104, 128 * MIB);
+    expect([pieces.pieces.bands.length, pieces.pieces.strips.length]).toEqual([2, 3]);
+    expect(pieces.pieces.largestTensorBytes).toBeLessThanOrEqual(128 * MIB);
     expect(pieces.carriedBytes).toBeGreaterThan(p.carriedBytes); // the halos are carried too
   });
 
@@ -39,8 +39,13 @@ describe('Wan VAE plan', () => {
       expect(out.spatialPieces).toBe(1);
       expect(out.mib.weights).toBeCloseTo((73_295_603 * 4) / MIB, 1);
       expect(await main(['plan', '--vae', '--frames', '80', '--height', '480', '--width', '832'])).toBe(2);
-      expect(await main(['plan', '--vae', '--frames', '81', '--height', '480', '--width', '832', '--binding-limit-mib', '128'])).toBe(1);
-      expect(err.mock.calls.flat().join('\n')).toMatch(/1 \+ 4·k frames[\s\S]*passes this GPU's binding limit of 128 MiB/);
+      // WebGPU's default 128 MiB: 2 × 3 tiles; 32 MiB is under one latent pixel with its halos.
+      expect(await main(['plan', '--vae', '--frames', '81', '--height', '480', '--width', '832', '--binding-limit-mib', '128'])).toBe(0);
+      const tiled = JSON.parse(String(log.mock.calls[1][0])) as { spatialPieces: number; tileGrid: string; largestTensorMib: number };
+      expect([tiled.spatialPieces, tiled.tileGrid]).toEqual([6, '2×3']);
+      expect(tiled.largestTensorMib).toBeLessThanOrEqual(128);
+      expect(await main(['plan', '--vae', '--frames', '81', '--height', '480', '--width', '832', '--binding-limit-mib', '32'])).toBe(1);
+      expect(err.mock.calls.flat().join('\n')).toMatch(/1 \+ 4·k frames[\s\S]*more than this GPU's binding limit of 32.0 MiB/);
     } finally {
       log.mockRestore();
       err.mockRestore();

@@ -48,11 +48,15 @@ describe('checkPlan', () => {
     expect(refused).toMatch(/^832×480, 81 frames needs one GPU buffer of [\d.]+ (GiB|MiB), more than this adapter's largest \(maxBufferSize 1\.00 GiB\): the largest size that fits is 480p-short \(832×480, 33 frames\)\.$/);
   });
 
-  it("refuses a size whose plan the adapter's binding limit rules out (the VAE cannot cut it into pieces), naming one that fits", () => {
-    const tight = { maxBufferSize: 4 * GiB, maxStorageBufferBindingSize: 128 * 2 ** 20 };
+  it("plans 480p at WebGPU's default 128 MiB bindings (the VAE in 2-D tiles); refuses a size whose plan a smaller binding limit rules out, naming one that fits", () => {
+    const defaults = { maxBufferSize: 4 * GiB, maxStorageBufferBindingSize: 128 * 2 ** 20 };
+    const fits = checkPlan(WAN13, choices[0].size, { memoryBytes: 80 * GiB, ...defaults }, {}, choices);
+    expect(fits.plan).toBeDefined();
+    expect(fits.refusal).toBeUndefined();
+    const tight = { maxBufferSize: 4 * GiB, maxStorageBufferBindingSize: 32 * 2 ** 20 };
     const check = checkPlan(WAN13, choices[0].size, { memoryBytes: 80 * GiB, ...tight }, {}, choices);
     expect(check.plan).toBeUndefined();
-    expect(check.refusal).toMatch(/^832×480, 81 frames cannot be planned on this adapter \(Wan VAE: 104 latent columns .* passes this GPU's binding limit of 128 MiB\): the largest size that fits is \w+/);
+    expect(check.refusal).toMatch(/^832×480, 81 frames cannot be planned on this adapter \(Wan VAE: 60×104 latent pixels .* more than this GPU's binding limit of 32\.0 MiB\): the largest size that fits is \w+/);
   });
 
   it('formats the stages with the peak marked', () => {

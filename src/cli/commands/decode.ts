@@ -50,6 +50,7 @@ export async function decodeLatentsFile(
       chunkFrames: options.chunkFrames,
       maxBindingBytes: options.maxBindingBytes,
       bandRows: options.bandRows,
+      stripColumns: options.stripColumns,
       carriedF16: options.carriedF16,
     };
     const frames = await decoder.decode(ctx, latents, decodeOptions);
