@@ -360,11 +360,13 @@ async function onGenerate(event: Event): Promise<void> {
   notice($.message, '');
   let settings: RunSettings;
   let prompt: ReturnType<typeof promptOf>;
+  let releaseTransformer = false;
   try {
     settings = readSettings(m);
     prompt = promptOf(m, $.prompt.value, settings.negative);
     const refusal = sizeControls.refusal();
     if (refusal) throw new Error(refusal);
+    releaseTransformer = sizeControls.releasesTransformer();
   } catch (e) {
     notice($.message, errorMessage(e), 'error');
     document.body.dataset.lastRun = 'error';
@@ -400,6 +402,7 @@ async function onGenerate(event: Event): Promise<void> {
           cache: settings.cache,
           signal: controller.signal,
           promptStore,
+          releaseTransformer,
           decoder: decoder.key === 'preview' ? decoder.decoder : undefined,
           onStage: (stage) => showStage({ bar: $.runBar, label: $.runLabel, eta: $.runEta }, stage, decoder.name),
         }),

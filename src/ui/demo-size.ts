@@ -124,6 +124,11 @@ export class SizeControls {
     return this.lastCheck?.refusal;
   }
 
+  /** Whether the current size fits only with the transformer's weights freed for decoding (after refresh()). */
+  releasesTransformer(): boolean {
+    return !!this.lastCheck?.releaseTransformer;
+  }
+
   /** Plan and estimate for the current fields (cheap: arithmetic, plus one measurement per model and decoder). */
   refresh(): void {
     const m = this.model;
@@ -145,14 +150,11 @@ export class SizeControls {
     }
     const budget = { memoryBytes: this.memoryBytes(), ...this.limits };
     try {
-      const check = checkPlan(m.wan, size, budget, {
-        textLen: m.bundle.textLen,
-        promptTokens: shape.promptTokens,
-        negativeTokens: shape.negativeTokens,
-        cache: cachePlanOf(shape.cache),
-      }, this.choices);
+      const planOptions = { textLen: m.bundle.textLen, promptTokens: shape.promptTokens, negativeTokens: shape.negativeTokens, cache: cachePlanOf(shape.cache) };
+      const check = checkPlan(m.wan, size, budget, planOptions, this.choices, !!m.bundle.reloadTransformerWeights);
       this.lastCheck = check;
-      const head = check.plan ? `Memory plan for ${sizeLabel(size)} (GPU): ${formatStages(check.plan)}; ${formatGiB(check.usableBytes)} usable.` : '';
+      const released = check.releaseTransformer ? " The transformer's weights are freed for decoding (read again, from the browser's copy, for the next clip)." : '';
+      const head = check.plan ? `Memory plan for ${sizeLabel(size)} (GPU): ${formatStages(check.plan)}; ${formatGiB(check.usableBytes)} usable.${released}` : '';
       planEl.textContent = check.refusal ? `${head} Refused: ${check.refusal}`.trim() : head;
       planEl.classList.toggle('refused', !!check.refusal);
     } catch (e) {

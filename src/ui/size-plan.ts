@@ -47,6 +47,8 @@ export interface AdapterBudget {
 export interface PlanCheck {
   /** Undefined when the size cannot be planned on this adapter at all (the refusal says why). */
   plan?: GenerationPlan;
+  /** The size fits only with the transformer's weights freed for decoding (read again for the next run). */
+  releaseTransformer?: boolean;
   usableBytes: number;
   /** Why this size cannot run on this adapter, naming the largest size that can; undefined when it fits. */
   refusal?: string;
@@ -73,16 +75,33 @@ function problem(plan: GenerationPlan, budget: AdapterBudget): string | undefine
   return undefined;
 }
 
-/** Plans `size` and, when it does not fit, says why and which of `choices` is the largest that fits. */
-export function checkPlan(configs: WanFolderConfigs, size: VideoSize, budget: AdapterBudget, options: PlanOptions, choices: readonly SizeChoice[]): PlanCheck {
+/**
+ * Plans `size` and, when it does not fit, says why and which of `choices` is the largest that fits. Where
+ * `canRelease` (the model can read its transformer weights again) and keeping them is what does not fit,
+ * the plan frees them for decoding instead.
+ */
+export function checkPlan(
+  configs: WanFolderConfigs,
+  size: VideoSize,
+  budget: AdapterBudget,
+  options: PlanOptions,
+  choices: readonly SizeChoice[],
+  canRelease = false,
+): PlanCheck {
   const planOptions = { ...options, maxBindingBytes: budget.maxStorageBufferBindingSize };
   const usableBytes = budget.memoryBytes * USABLE_FRACTION;
-  const whyNot = (s: VideoSize) => {
-    const { plan, why } = planOrWhy(configs, s, planOptions);
-    return { plan, why: why ?? problem(plan!, budget) };
+  const attempt = (s: VideoSize, releaseTransformer: boolean) => {
+    const { plan, why } = planOrWhy(configs, s, { ...planOptions, releaseTransformer });
+    return { plan, releaseTransformer, why: why ?? problem(plan!, budget) };
   };
-  const { plan, why } = whyNot(size);
-  if (!why) return { plan, usableBytes };
+  const whyNot = (s: VideoSize) => {
+    const kept = attempt(s, false);
+    if (!kept.why || !canRelease) return kept;
+    const released = attempt(s, true);
+    return released.why ? kept : released;
+  };
+  const { plan, why, releaseTransformer } = whyNot(size);
+  if (!why) return { plan, usableBytes, ...(releaseTransformer ? { releaseTransformer } : {}) };
   const pixels = (s: VideoSize) => s.frames * s.height * s.width;
   const largest = [...choices].sort((a, b) => pixels(b.size) - pixels(a.size)).find((c) => !whyNot(c.size).why);
   const advice = largest ? `the largest size that fits is ${largest.label}` : 'no size offered here fits: even the smallest needs more';

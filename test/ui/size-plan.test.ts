@@ -41,6 +41,22 @@ describe('checkPlan', () => {
     expect(checkPlan(WAN13, p480, { memoryBytes: 16 * GiB, ...roomy }, {}, choices).refusal).toBeUndefined();
   });
 
+  it("fits 480p on an 8 GiB GPU by freeing the transformer's weights for decoding, where the model can read them again", () => {
+    const p480 = choices[0].size;
+    const budget = { memoryBytes: 8 * GiB, ...roomy };
+    const released = checkPlan(WAN13, p480, budget, {}, choices, true);
+    expect(released.refusal).toBeUndefined();
+    expect(released.releaseTransformer).toBe(true);
+    const expected = planGeneration(WAN13, p480, { maxBindingBytes: roomy.maxStorageBufferBindingSize, releaseTransformer: true });
+    expect(released.plan!.peakGpuBytes).toBe(expected.peakGpuBytes);
+    expect(expected.peakGpuBytes).toBeLessThanOrEqual(8 * GiB * USABLE_FRACTION);
+    // What fits with the weights kept keeps them; what fits neither way is refused, naming a size.
+    expect(checkPlan(WAN13, p480, { memoryBytes: 16 * GiB, ...roomy }, {}, choices, true).releaseTransformer).toBeUndefined();
+    const four = checkPlan(WAN13, p480, { memoryBytes: 4.5 * GiB, ...roomy }, {}, choices, true);
+    expect(four.releaseTransformer).toBeUndefined();
+    expect(four.refusal).toMatch(/the largest size that fits is (preview|small)/);
+  });
+
   it('says when no size fits, and refuses a buffer over the adapter\'s maxBufferSize', () => {
     expect(checkPlan(WAN13, choices[4].size, { memoryBytes: 1 * GiB, ...roomy }, {}, choices).refusal).toMatch(/no size offered here fits: even the smallest needs more\.$/);
     const small = { maxBufferSize: 1 * GiB, maxStorageBufferBindingSize: 1 * GiB };
