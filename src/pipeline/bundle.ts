@@ -181,6 +181,8 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
   const hasOwnDecoder = options.videoDecoder !== undefined || options.decoder !== undefined;
   const wan = umt5 ? await checkWanParts(folder, index, hasOwnDecoder) : undefined;
   let releaseTransformer = false;
+  /** The transformer weights being read again (after a run released them), shared by overlapping runs. */
+  let reloading: Promise<void> | undefined;
   if (wan?.vae && options.fit) {
     const { video, memoryBytes, cache } = options.fit;
     const size = {
@@ -252,9 +254,13 @@ export async function loadBundle(ctx: GpuContext, modelFolder: ModelFolder, opti
     negativePrompt: typeof index.negative_prompt === 'string' ? index.negative_prompt : promptEncoder ? WAN_NEGATIVE_PROMPT : undefined,
     teacacheCoefficients,
     releaseTransformer,
-    async reloadTransformerWeights(signal?: AbortSignal) {
-      if (model.weightsResident) return;
-      model.restoreWeights(await loadWanWeights(ctx, transformerFolder, model.config, { weights: options.weights, signal }));
+    reloadTransformerWeights(signal?: AbortSignal) {
+      if (model.weightsResident) return Promise.resolve();
+      // Runs that overlap share one read, so the weights are never loaded twice.
+      reloading ??= loadWanWeights(ctx, transformerFolder, model.config, { weights: options.weights, signal })
+        .then((weights) => model.restoreWeights(weights))
+        .finally(() => (reloading = undefined));
+      return reloading;
     },
     dispose() {
       model.dispose();

@@ -193,7 +193,12 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.text.dispose();
     owned.negative?.dispose();
     owned.text = owned.negative = undefined;
-    if (options.releaseModelWeightsForDecode) options.model.releaseWeights();
+    if (options.releaseModelWeightsForDecode) {
+      options.model.releaseWeights();
+      // Released tensors go to the context's pool, which a real device never trims by itself: destroy
+      // them, so the decoder really gets their memory (the GPU is done with them: the latents were read).
+      ctx.trimPool();
+    }
     ctx.resetPeakBytes();
     options.onStage?.('decode');
     const decodeStart = performance.now();

@@ -271,7 +271,11 @@ const sizeControls = new SizeControls(
       // Real models are measured at more tokens and pixels, where their kernels near a real run's throughput;
       // tiny test models at few, where the measurement stays quick on a CPU adapter.
       const large = m.bundle.model.config.dim >= 512;
-      return runExclusive(() => measureAdapter(ctx, m.bundle.model, decoder, { latentSide: large ? 48 : 16, decodeSide: large ? 8 : 2 }));
+      return runExclusive(async () => {
+        // A run that freed the transformer's weights for decoding left them out: the block timing needs them.
+        if (!m.bundle.model.weightsResident) await m.bundle.reloadTransformerWeights?.();
+        return measureAdapter(ctx, m.bundle.model, decoder, { latentSide: large ? 48 : 16, decodeSide: large ? 8 : 2 });
+      });
     },
     shape: (): RunShape | undefined => {
       if (!model) return undefined;
@@ -385,6 +389,12 @@ async function onGenerate(event: Event): Promise<void> {
     const { ctx, bundle } = await liveBundle(m.key, m.bundle, (status) => {
       $.runLabel.textContent = `The GPU was reset: loading the model again (${Math.round((100 * status.loadedBytes) / Math.max(1, status.totalBytes))}%)…`;
     });
+    if (bundle !== m.bundle && m.previewDecoder) {
+      // The TAEHV preview lived on the lost device: it is gone with it (load the file again for previews).
+      m.previewDecoder = undefined;
+      $.decoderGroup.hidden = true;
+      $.decoderChoice.value = 'model';
+    }
     m.bundle = bundle;
     const decoder = chosenDecoder(m);
     const promptStore = await sharedPromptStore();

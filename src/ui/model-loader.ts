@@ -56,7 +56,8 @@ async function planWanFolder(folder: ModelFolder, budget: AdapterBudget): Promis
   }
   const choices = sizeChoices(await ownSize(folder), true);
   const smallest = choices.reduce((a, b) => (b.size.frames * b.size.height * b.size.width < a.size.frames * a.size.height * a.size.width ? b : a));
-  const check = checkPlan(configs, smallest.size, budget, {}, choices);
+  // A folder's bundle can read its transformer weights again, so freeing them for decoding counts.
+  const check = checkPlan(configs, smallest.size, budget, {}, choices, true);
   if (check.refusal) throw new Error(`it does not fit this GPU even at its smallest size: ${check.refusal} (set the GPU memory under Size if it has more)`);
   return configs;
 }
