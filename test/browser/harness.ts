@@ -173,7 +173,13 @@ export async function serveStatic(
     url: `http://127.0.0.1:${address.port}`,
     requests,
     answers,
-    close: () => new Promise<void>((ok) => server.close(() => ok())),
+    // Without closeAllConnections, close() waits for every connection the browser keeps open (requests a
+    // failed page load left in flight included): a test's `finally` then hung past its timeout.
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
 }
 
