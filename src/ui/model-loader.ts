@@ -4,7 +4,7 @@
 
 import { clearDownloadCache, downloadCacheEnabled, downloadCacheSummary, forgetBundle, sharedContext, sharedModel } from './engine.ts';
 import { NEGATIVE_TENSORS, PROMPT_TENSORS, readPromptEmbedding } from './embeddings.ts';
-import { describeLoad, errorMessage, formatBytes } from './format.ts';
+import { byId, describeLoad, errorMessage, formatBytes } from './format.ts';
 import { modelLabel, shippedModelUrl, type LoadedModel } from './model.ts';
 import { fileMapFolder, urlFolder, type ModelFolder } from '../weights/folder.ts';
 import { blobSource, HttpError } from '../weights/source.ts';
@@ -117,12 +117,6 @@ async function droppedFiles(items: DataTransferItemList): Promise<Map<string, Fi
   const entries = [...items].map((item) => item.webkitGetAsEntry?.()).filter((e): e is FileSystemEntry => !!e);
   for (const entry of entries) await visit(entry, '');
   return files;
-}
-
-function byId<T extends HTMLElement>(id: string): T {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`page has no element #${id}`);
-  return el as T;
 }
 
 export class ModelLoader {
