@@ -5,7 +5,7 @@
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { matmul } from '../gpu/kernels/matmul.ts';
+import { matmul, VECTOR_ROWS } from '../gpu/kernels/matmul.ts';
 import { attention } from '../gpu/kernels/attention.ts';
 import { rope } from '../gpu/kernels/rope.ts';
 import { layerNorm } from '../gpu/kernels/layer-norm.ts';
@@ -13,6 +13,8 @@ import { rmsNorm } from '../gpu/kernels/rms-norm.ts';
 import { add } from '../gpu/kernels/add.ts';
 import { unary } from '../gpu/kernels/unary.ts';
 import { patchify, unpatchify } from '../gpu/kernels/patchify.ts';
+import { copyColumns } from '../gpu/kernels/copy-columns.ts';
+import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { ropeTables } from './rope-tables.ts';
 import type { WanConfig } from './config.ts';
 
@@ -51,6 +53,47 @@ export type BlockStackRunner = (
   step: StepState,
 ) => Tensor | Promise<Tensor>;
 
+/**
+ * Input channels that stay the same for a whole generation (a condition concatenated after the latents),
+ * put through their columns of the patch embedding, bias included, once: each step then embeds only the
+ * latents' columns and adds this. Owned by the caller (`release`).
+ */
+export interface FixedChannelsState {
+  /** [tokens, dim] */
+  embedding: Tensor;
+  /** Channels the latents bring (the first ones of the model's input). */
+  latentChannels: number;
+  grid: [number, number, number];
+  release(): void;
+}
+
+/**
+ * The timestep embedding (temb [S, dim]) and its projection (timestep_proj [S, 6·dim]) of every step of
+ * a schedule, made before sampling in a few batched products instead of three per step. Owned by the
+ * caller (`release`).
+ */
+export interface TimestepTable {
+  timesteps: readonly number[];
+  temb: Tensor;
+  proj: Tensor;
+  release(): void;
+}
+
+/** What a step shares beside the latents and timestep. */
+export interface StepInputs {
+  /** The schedule's timestep embeddings (see `embedTimesteps`); a timestep not in it is embedded as usual. */
+  timesteps?: TimestepTable;
+  /** The fixed channels' embedding (see `embedFixedChannels`); the latents then hold only their own channels. */
+  fixed?: FixedChannelsState;
+  /**
+   * Classifier-free guidance over exactly two branches (conditional, unconditional): one velocity
+   * uncond + g·(cond − uncond) instead of one per branch. The combination is taken on the head's
+   * normalised tokens, before its projection and the unpatchify, which are affine with weights summing to 1
+   * (so the same result, one projection instead of two).
+   */
+  guidance?: number;
+}
+
 export interface ForwardOptions {
   runBlocks?: BlockStackRunner;
   /** When given, receives copies of the golden-comparable intermediates (see test/golden/README.md). */
@@ -71,6 +114,8 @@ export function timestepSinusoid(timestep: number, freqDim: number): Float32Arra
 
 export class WanTransformer {
   private readonly ropeCache = new Map<string, { cos: Tensor; sin: Tensor }>();
+  /** The patch embedding's weight split into the latents' columns and the fixed channels' (f32 weights only). */
+  private patchSplit: { latentChannels: number; latent: Tensor; fixed: Tensor } | undefined;
 
   constructor(
     readonly ctx: GpuContext,
@@ -91,6 +136,7 @@ export class WanTransformer {
 
   /** Frees the weights (e.g. for decoding, which does not need them); the model runs again after restoreWeights. */
   releaseWeights(): void {
+    this.releasePatchSplit();
     for (const t of this.weights.values()) t.release();
     this.weights.clear();
   }
@@ -105,12 +151,12 @@ export class WanTransformer {
     return matmul(this.ctx, x, this.w(`${name}.weight`), { bias: this.w(`${name}.bias`), ...options });
   }
 
-  /** Token grid of a latent video [C, F, H, W]. */
-  gridOf(latents: Tensor): [number, number, number] {
+  /** Token grid of a latent video [C, F, H, W] (C: the model's input channels, or `channels`). */
+  gridOf(latents: Tensor, channels = this.config.inChannels): [number, number, number] {
     const [c, f, h, w] = latents.shape;
     const [pt, ph, pw] = this.config.patchSize;
-    if (latents.shape.length !== 4 || c !== this.config.inChannels) {
-      throw new Error(`latents must be [${this.config.inChannels}, F, H, W], got [${latents.shape.join(', ')}]`);
+    if (latents.shape.length !== 4 || c !== channels) {
+      throw new Error(`latents must be [${channels}, F, H, W], got [${latents.shape.join(', ')}]`);
     }
     if (f % pt || h % ph || w % pw) throw new Error(`latent size ${f}×${h}×${w} is not a multiple of the patch ${pt}×${ph}×${pw}`);
     return [f / pt, h / ph, w / pw];
@@ -160,21 +206,129 @@ export class WanTransformer {
     return tables;
   }
 
-  /** Patch embedding and timestep embedding: tokens [L, dim] and the step's shared state. */
-  embed(latents: Tensor, timestep: number): { hidden: Tensor; step: StepState } {
-    const { patchSize, dim, freqDim, inChannels } = this.config;
-    const grid = this.gridOf(latents);
-    const patches = patchify(this.ctx, latents, patchSize);
-    const patchWeight = this.w('patch_embedding.weight').reshape([dim, inChannels * patchSize[0] * patchSize[1] * patchSize[2]]);
-    const hidden = matmul(this.ctx, patches, patchWeight, { bias: this.w('patch_embedding.bias') });
-    patches.release();
+  private releasePatchSplit(): void {
+    this.patchSplit?.latent.release();
+    this.patchSplit?.fixed.release();
+    this.patchSplit = undefined;
+  }
 
-    const sinusoid = this.ctx.upload(timestepSinusoid(timestep, freqDim), [1, freqDim], 'f32', 'timestep sinusoid');
+  /** The patch weight [dim, C·P] split at channel `latentChannels` (made once); undefined unless the weight is f32. */
+  private splitPatchWeight(latentChannels: number): { latent: Tensor; fixed: Tensor } | undefined {
+    const { patchSize, dim, inChannels } = this.config;
+    const weight = this.w('patch_embedding.weight');
+    if (weight.dtype !== 'f32') return undefined;
+    if (this.patchSplit?.latentChannels !== latentChannels) {
+      this.releasePatchSplit();
+      const P = patchSize[0] * patchSize[1] * patchSize[2];
+      const full = weight.reshape([dim, inChannels * P]);
+      const columns = (start: number, count: number) => {
+        const part = this.ctx.keep(this.ctx.empty([dim, count], 'f32', 'patch embedding columns'));
+        copyColumns(this.ctx, full, { start, count }, part, { start: 0, count });
+        return part;
+      };
+      this.patchSplit = { latentChannels, latent: columns(0, latentChannels * P), fixed: columns(latentChannels * P, (inChannels - latentChannels) * P) };
+    }
+    return this.patchSplit;
+  }
+
+  /**
+   * Embeds input channels that stay fixed for a whole generation, [C_fixed, F, H, W] (they follow the
+   * latents' channels in the model's input), through their columns of the patch embedding with its bias,
+   * so that each step embeds only the latents' columns. Undefined where the patch weight is stored in
+   * halves: the caller then concatenates [latents; fixed] every step instead.
+   */
+  embedFixedChannels(fixed: Tensor): FixedChannelsState | undefined {
+    const { patchSize, inChannels } = this.config;
+    const latentChannels = inChannels - fixed.shape[0];
+    if (fixed.shape.length !== 4 || latentChannels < 1) {
+      throw new Error(`fixed channels must be [C, F, H, W] with C < ${inChannels}, got [${fixed.shape.join(', ')}]`);
+    }
+    const split = this.splitPatchWeight(latentChannels);
+    if (!split) return undefined;
+    const grid = this.gridOf(fixed, fixed.shape[0]);
+    const patches = patchify(this.ctx, fixed, patchSize);
+    const embedding = matmul(this.ctx, patches, split.fixed, { bias: this.w('patch_embedding.bias') });
+    patches.release();
+    return { embedding, latentChannels, grid, release: () => embedding.release() };
+  }
+
+  /** The condition embedder's time path on sinusoid rows [M, freqDim]: temb [M, dim] and timestep_proj [M, 6·dim]. */
+  private timeEmbedding(sinusoid: Tensor): { temb: Tensor; proj: Tensor } {
     const t1 = this.linear(sinusoid, 'condition_embedder.time_embedder.linear_1', { activation: 'silu' });
     const temb = this.linear(t1, 'condition_embedder.time_embedder.linear_2');
     const tembSilu = unary(this.ctx, 'silu', temb);
     const proj = this.linear(tembSilu, 'condition_embedder.time_proj');
-    [sinusoid, t1, tembSilu].forEach((t) => t.release());
+    t1.release();
+    tembSilu.release();
+    return { temb, proj };
+  }
+
+  /**
+   * Every step's timestep embedding and projection, before sampling. Rows go through the same products a
+   * single step's do (the vector path, a few rows at a time, each row's sums in the same order), so a
+   * step that takes its row from the table gets the very same values.
+   */
+  embedTimesteps(timesteps: readonly number[]): TimestepTable {
+    const { dim, freqDim } = this.config;
+    const S = timesteps.length;
+    const temb = this.ctx.empty([S, dim], 'f32', 'temb table');
+    const proj = this.ctx.empty([S, 6 * dim], 'f32', 'timestep_proj table');
+    try {
+      for (let first = 0; first < S; first += VECTOR_ROWS) {
+        const rows = Math.min(VECTOR_ROWS, S - first);
+        const sinusoids = new Float32Array(rows * freqDim);
+        for (let r = 0; r < rows; r++) sinusoids.set(timestepSinusoid(timesteps[first + r], freqDim), r * freqDim);
+        const sinusoid = this.ctx.upload(sinusoids, [rows, freqDim], 'f32', 'timestep sinusoids');
+        const part = this.timeEmbedding(sinusoid);
+        sinusoid.release();
+        this.ctx.copy(part.temb, temb, rows * dim * 4, 0, first * dim * 4);
+        this.ctx.copy(part.proj, proj, rows * 6 * dim * 4, 0, first * 6 * dim * 4);
+        part.temb.release();
+        part.proj.release();
+      }
+    } catch (e) {
+      temb.release();
+      proj.release();
+      throw e;
+    }
+    return { timesteps: [...timesteps], temb, proj, release: () => (temb.release(), proj.release()) };
+  }
+
+  /** Patch embedding and timestep embedding: tokens [L, dim] and the step's shared state. */
+  embed(latents: Tensor, timestep: number, fixed?: FixedChannelsState, table?: TimestepTable): { hidden: Tensor; step: StepState } {
+    const { patchSize, dim, freqDim, inChannels } = this.config;
+    let hidden: Tensor;
+    let grid: [number, number, number];
+    if (fixed) {
+      fixed.embedding.assertLive('embed');
+      grid = this.gridOf(latents, fixed.latentChannels);
+      if (grid.join('x') !== fixed.grid.join('x')) throw new Error(`latents give a ${grid.join('×')} token grid, the fixed channels ${fixed.grid.join('×')}`);
+      const split = this.splitPatchWeight(fixed.latentChannels)!;
+      const patches = patchify(this.ctx, latents, patchSize);
+      hidden = matmul(this.ctx, patches, split.latent, { residual: fixed.embedding });
+      patches.release();
+    } else {
+      grid = this.gridOf(latents);
+      const patches = patchify(this.ctx, latents, patchSize);
+      const patchWeight = this.w('patch_embedding.weight').reshape([dim, inChannels * patchSize[0] * patchSize[1] * patchSize[2]]);
+      hidden = matmul(this.ctx, patches, patchWeight, { bias: this.w('patch_embedding.bias') });
+      patches.release();
+    }
+
+    const row = table ? table.timesteps.indexOf(timestep) : -1;
+    let temb: Tensor;
+    let proj: Tensor;
+    if (table && row >= 0) {
+      table.temb.assertLive('embed');
+      temb = this.ctx.empty([1, dim], 'f32', 'temb');
+      proj = this.ctx.empty([1, 6 * dim], 'f32', 'timestep_proj');
+      this.ctx.copy(table.temb, temb, dim * 4, row * dim * 4);
+      this.ctx.copy(table.proj, proj, 6 * dim * 4, row * 6 * dim * 4);
+    } else {
+      const sinusoid = this.ctx.upload(timestepSinusoid(timestep, freqDim), [1, freqDim], 'f32', 'timestep sinusoid');
+      ({ temb, proj } = this.timeEmbedding(sinusoid));
+      sinusoid.release();
+    }
     const modulations = new Array<Tensor | undefined>(this.config.numLayers).fill(undefined);
     const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid), modulations };
     return { hidden, step };
@@ -283,10 +437,15 @@ export class WanTransformer {
 
   /** Output head: modulated LayerNorm with temb, projection to patches [L, prod(patch)·C_out]. */
   headTokens(hidden: Tensor, step: StepState): Tensor {
-    const h = layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: this.headModulation(step), shiftRow: 0, scaleRow: 1 } });
+    const h = this.headNorm(hidden, step);
     const out = this.linear(h, 'proj_out');
     h.release();
     return out;
+  }
+
+  /** The head's modulated LayerNorm (before its projection). */
+  private headNorm(hidden: Tensor, step: StepState): Tensor {
+    return layerNorm(this.ctx, hidden, { eps: this.config.eps, modulation: { table: this.headModulation(step), shiftRow: 0, scaleRow: 1 } });
   }
 
   /** (scale_shift_table [1, 2, dim] + temb) → rows shift, scale; owned by `step`. */
@@ -316,23 +475,56 @@ export class WanTransformer {
   /**
    * The model on the same latents and timestep for several prompts (CFG's conditional and unconditional
    * branches): the patch and timestep embeddings depend on neither, so they are computed once and shared;
-   * each branch then runs its own block stack and head. Returns one velocity per branch, in order.
+   * each branch then runs its own block stack and head. Returns one velocity per branch, in order, or with
+   * `inputs.guidance` the one guided velocity.
    */
-  async forwardBranches(latents: Tensor, timestep: number, branches: (ForwardOptions & { text: TextState })[]): Promise<Tensor[]> {
-    const { hidden, step } = this.embed(latents, timestep);
+  async forwardBranches(latents: Tensor, timestep: number, branches: (ForwardOptions & { text: TextState })[], inputs: StepInputs = {}): Promise<Tensor[]> {
+    if (inputs.guidance !== undefined && (branches.length !== 2 || !Number.isFinite(inputs.guidance))) {
+      throw new Error(`guidance takes a finite scale and two branches (conditional, unconditional), got ${inputs.guidance} and ${branches.length}`);
+    }
+    const { hidden, step } = this.embed(latents, timestep, inputs.fixed, inputs.timesteps);
+    const normed: Tensor[] = []; // each branch's head-normalised tokens, until its projection consumes them
     const outputs: Tensor[] = [];
     try {
-      for (const branch of branches) outputs.push(await this.runBranch(hidden, step, branch));
+      for (const branch of branches) normed.push(await this.runBranch(hidden, step, branch));
+      if (inputs.guidance !== undefined) {
+        // uncond + g·(cond − uncond), as one combination.
+        const [cond, uncond] = normed;
+        const guided = linearCombination(this.ctx, [
+          { tensor: uncond, coef: 1 - inputs.guidance },
+          { tensor: cond, coef: inputs.guidance },
+        ]);
+        normed.forEach((t) => t.release());
+        normed.splice(0, normed.length, guided);
+      }
+      branches.forEach((branch, i) => {
+        if (i < normed.length) outputs.push(this.finishHead(normed[i], step, inputs.guidance === undefined ? branch.intermediates : undefined));
+      });
+      return outputs;
     } catch (e) {
       outputs.forEach((t) => t.release());
       throw e;
     } finally {
+      normed.forEach((t) => t.release()); // release() is idempotent: the heads' inputs stay here until the end
       hidden.release();
       this.releaseStep(step);
     }
-    return outputs;
   }
 
+  /** The head's projection and unpatchify of normalised tokens: velocity [C_out, F, H, W]. */
+  private finishHead(normed: Tensor, step: StepState, intermediates?: Map<string, Tensor>): Tensor {
+    const tokens = this.linear(normed, 'proj_out');
+    if (intermediates) {
+      const copy = this.ctx.empty(tokens.shape, tokens.dtype, 'head');
+      this.ctx.copy(tokens, copy);
+      intermediates.set('head', copy);
+    }
+    const video = this.unpatchify(tokens, step);
+    tokens.release();
+    return video;
+  }
+
+  /** A branch's block stack and the head's normalisation: normalised tokens [L, dim]. */
   private async runBranch(hidden: Tensor, step: StepState, options: ForwardOptions & { text: TextState }): Promise<Tensor> {
     const { text } = options;
     const keep = options.intermediates;
@@ -355,12 +547,9 @@ export class WanTransformer {
     const runner = options.runBlocks ?? defaultBlockStack(this.config.numLayers);
     // The runner never releases `hidden` (it is shared by the branches); it may return it unchanged.
     const blocksOut = await runner(hidden, runBlock, step);
-    const tokens = this.headTokens(blocksOut, step);
+    const normed = this.headNorm(blocksOut, step);
     if (blocksOut !== hidden) blocksOut.release();
-    snapshot('head', tokens);
-    const video = this.unpatchify(tokens, step);
-    tokens.release();
-    return video;
+    return normed;
   }
 
   /** Frees the weights and the cached RoPE tables. */

@@ -7,16 +7,15 @@
 
 import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { swapOuter } from '../gpu/kernels/swap-outer.ts';
-import type { BlockStackRunner, TextState, WanTransformer } from '../model/transformer.ts';
+import type { BlockStackRunner, FixedChannelsState, TextState, TimestepTable, WanTransformer } from '../model/transformer.ts';
 import type { PromptEmbedding } from '../model/text-encoder.ts';
 import { CacheManager, type Branch, type CacheStats } from '../cache/manager.ts';
 import type { CacheConfig } from '../cache/policies.ts';
 import { createScheduler } from '../sampler/schedulers/index.ts';
 import { gaussianNoise } from '../sampler/noise.ts';
 import type { VideoDecoder } from '../decoder/decoder.ts';
-import { checkConditionChannels, conditionValues, type ModelCondition } from '../model/condition.ts';
+import { CONDITION_CHANNELS, checkConditionChannels, conditionValues, type ModelCondition } from '../model/condition.ts';
 
 export type { PromptEmbedding };
 
@@ -129,7 +128,7 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
   scheduler.setTimesteps(steps);
   const cache = new CacheManager(ctx, model, options.cache ?? { policy: 'none' }, steps);
   const runner = options.blockRunner ?? ((branch: Branch, step: number) => cache.runner(branch, step));
-  const owned: { text?: TextState; negative?: TextState; latents?: Tensor; input?: Tensor } = {};
+  const owned: { text?: TextState; negative?: TextState; latents?: Tensor; input?: Tensor; fixed?: FixedChannelsState; timesteps?: TimestepTable } = {};
   /** Completion of the last submitted step (settled before anything is released). */
   let inFlight: Promise<void> | undefined;
   ctx.resetPeakBytes();
@@ -146,10 +145,22 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       owned.negative = model.encodeText(neg.data, neg.rows, options.textLen);
     }
     owned.latents = ctx.upload(options.latents ?? gaussianNoise(options.seed, count), shape, 'f32', 'latents');
+    owned.timesteps = model.embedTimesteps(scheduler.timesteps); // all steps' at once: fewer, fuller products
     if (options.condition) {
-      // [latents; condition] along C: the condition's channels are written once, the latents every step.
-      owned.input = ctx.empty([model.config.inChannels, ...shape.slice(1)], 'f32', 'model input');
-      ctx.writeTensor(owned.input, conditionValues(options.condition, shape), count * 4);
+      // The model takes [latents; condition] along C. The condition never changes, so its share of the
+      // patch embedding is computed once; where the model cannot split that (a patch weight stored in
+      // halves), the condition's channels are written once after the latents' and the latents copied in every step.
+      const condition = conditionValues(options.condition, shape);
+      const fixed = ctx.upload(condition, [CONDITION_CHANNELS[options.condition], ...shape.slice(1)], 'f32', 'condition');
+      try {
+        owned.fixed = model.embedFixedChannels(fixed);
+      } finally {
+        fixed.release();
+      }
+      if (!owned.fixed) {
+        owned.input = ctx.empty([model.config.inChannels, ...shape.slice(1)], 'f32', 'model input');
+        ctx.writeTensor(owned.input, condition, count * 4);
+      }
     }
 
     const readbacksBefore = ctx.readbacks;
@@ -158,19 +169,10 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
       const t = scheduler.timesteps[i];
       const branches = [{ text: owned.text, runBlocks: runner('cond', i) }];
       if (useCfg) branches.push({ text: owned.negative!, runBlocks: runner('uncond', i) });
-      // Both branches see the same latents and timestep: one shared embedding, then a stack and head each.
+      // Both branches see the same latents and timestep: one shared embedding, then a stack each, and
+      // with guidance one head on the guided combination of their normalised tokens.
       if (owned.input) ctx.copy(owned.latents, owned.input, count * 4);
-      const [cond, uncond] = await model.forwardBranches(owned.input ?? owned.latents, t, branches);
-      let velocity = cond;
-      if (uncond) {
-        // uncond + g·(cond − uncond), as one combination.
-        velocity = linearCombination(ctx, [
-          { tensor: uncond, coef: 1 - guidance },
-          { tensor: cond, coef: guidance },
-        ]);
-        uncond.release();
-        cond.release();
-      }
+      const [velocity] = await model.forwardBranches(owned.input ?? owned.latents, t, branches, { fixed: owned.fixed, timesteps: owned.timesteps, guidance: useCfg ? guidance : undefined });
       const next = scheduler.step(ctx, velocity, owned.latents);
       velocity.release();
       owned.latents.release();
@@ -234,6 +236,8 @@ export async function generate(ctx: GpuContext, options: GenerateOptions): Promi
     owned.negative?.dispose();
     owned.latents?.release();
     owned.input?.release();
+    owned.fixed?.release();
+    owned.timesteps?.release();
     cache.dispose();
     scheduler.reset();
   }
