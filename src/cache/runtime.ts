@@ -7,8 +7,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { add } from '../gpu/kernels/add.ts';
 import { castToHalfChecked } from '../gpu/kernels/cast.ts';
-import { linearCombination } from '../gpu/kernels/linear-combination.ts';
 import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import { subtractInto } from '../gpu/kernels/subtract-store.ts';
 import {
   DECISION_NONE,
   DECISION_SLOTS,
@@ -152,6 +152,12 @@ export class CacheRuntime {
     return target;
   }
 
+  /** Stores `output − input` as cache storage (into `previous` when there is one), in one dispatch. */
+  private storeResidual(b: BranchCache, output: Tensor, input: Tensor, previous: Tensor | undefined): Tensor {
+    const target = previous ?? this.ctx.empty(output.shape, this.storage, 'cached features');
+    return subtractInto(this.ctx, output, input, target, this.overflow, b.index);
+  }
+
   /** Measures an indicator block's change against its previous computed step, then stores its features. */
   private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
     const previous = b.prevFeatures[i];
@@ -174,12 +180,7 @@ export class CacheRuntime {
         h = next;
         if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, h);
       }
-      const residual = linearCombination(this.ctx, [
-        { tensor: h, coef: 1 },
-        { tensor: input, coef: -1 },
-      ]);
-      b.stackResidual = this.store(b, residual, b.stackResidual);
-      residual.release();
+      b.stackResidual = this.storeResidual(b, h, input, b.stackResidual);
       return h;
     };
     const cached = b.stackResidual;
@@ -197,12 +198,7 @@ export class CacheRuntime {
       const blockInput = h;
       const compute = () => {
         const next = runBlock(i, blockInput);
-        const residual = linearCombination(this.ctx, [
-          { tensor: next, coef: 1 },
-          { tensor: blockInput, coef: -1 },
-        ]);
-        b.blockResiduals[i] = this.store(b, residual, cached);
-        residual.release();
+        b.blockResiduals[i] = this.storeResidual(b, next, blockInput, cached);
         if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, next);
         return next;
       };
