@@ -7,7 +7,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { add } from '../gpu/kernels/add.ts';
 import { castToHalfChecked } from '../gpu/kernels/cast.ts';
-import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import { relativeL1, relativeL1AndStore } from '../gpu/kernels/reduce.ts';
 import { subtractInto } from '../gpu/kernels/subtract-store.ts';
 import {
   DECISION_NONE,
@@ -158,11 +158,18 @@ export class CacheRuntime {
     return subtractInto(this.ctx, output, input, target, this.overflow, b.index);
   }
 
-  /** Measures an indicator block's change against its previous computed step, then stores its features. */
+  /**
+   * Measures an indicator block's change against its previous computed step and stores its features
+   * over the previous ones, in one pass over the data (the first step only stores).
+   */
   private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
     const previous = b.prevFeatures[i];
-    if (previous) this.measure(b, step, i, features, previous);
-    b.prevFeatures[i] = this.store(b, features, previous);
+    if (!previous) {
+      b.prevFeatures[i] = this.store(b, features, undefined);
+      return;
+    }
+    const slot = (b.index * this.steps + step) * this.numLayers + i;
+    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1AndStore(this.ctx, features, previous, this.sums, slot, this.overflow, b.index));
   }
 
   /**

@@ -62,6 +62,14 @@ function reduceInSegments(
   scratch.release(); // recorded: the pool hands it out only to later commands
 }
 
+function checkMeasured(op: string, a: Tensor, b: Tensor, out: Tensor, slot: number): void {
+  expectDType(op, 'a', a, 'f32');
+  expectDType(op, 'b', b, 'f32', 'f16');
+  expectSameShape(op, 'a', a, 'b', b);
+  checkSlot(op, out, slot, 2);
+  if (out.buffer === a.buffer || out.buffer === b.buffer) throw new Error(`${op}: out must not alias a or b`);
+}
+
 /**
  * Σ|a − b| → out[2·slot] and Σ|b| → out[2·slot + 1], in one pass over a and b (same shape; a f32,
  * b f32 or f16 read in place).
@@ -69,14 +77,55 @@ function reduceInSegments(
  */
 export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, slot: number): void {
   const op = 'relativeL1';
-  expectDType(op, 'a', a, 'f32');
-  expectDType(op, 'b', b, 'f32', 'f16');
-  expectSameShape(op, 'a', a, 'b', b);
-  checkSlot(op, out, slot, 2);
-  if (out.buffer === a.buffer || out.buffer === b.buffer) throw new Error(`${op}: out must not alias a or b`);
+  checkMeasured(op, a, b, out, slot);
   const half = b.dtype === 'f16' ? 1 : 0;
   const inputs = [{ tensor: a, rowBytes: 4 }, { tensor: b, rowBytes: half ? 2 : 4 }];
   reduceInSegments(ctx, op, 'reduce_l1', { B_F16: half }, inputs, out, slot, 2, { zero: 0 });
+}
+
+/**
+ * `relativeL1(a, stored)` into the slot, then a stored into `stored` (f32: copied; f16: packed as
+ * `castToHalfChecked` does, raising `flags[flagIndex]` for a value f16 cannot hold), with the first pass
+ * and the store fused: the data is read once. For f16 the sums may differ from `relativeL1`'s in their
+ * last bits (each thread sums whole f16 words). Nothing is read back.
+ */
+export function relativeL1AndStore(ctx: GpuContext, a: Tensor, stored: Tensor, out: Tensor, slot: number, flags: Tensor, flagIndex: number): void {
+  const op = 'relativeL1AndStore';
+  checkMeasured(op, a, stored, out, slot);
+  expectDType(op, 'flags', flags, 'u32');
+  if (!Number.isInteger(flagIndex) || flagIndex < 0 || flagIndex >= flags.size) throw new Error(`${op}: flag ${flagIndex} outside 0..${flags.size - 1}`);
+  if (flags.buffer === a.buffer || flags.buffer === stored.buffer || a.buffer === stored.buffer) throw new Error(`${op}: a, stored and flags must be distinct buffers`);
+  const half = stored.dtype === 'f16' ? 1 : 0;
+  const storedBytes = half ? 2 : 4;
+  const count = a.size;
+  const segments = rowSegments(ctx, op, count, [{ tensor: a, rowBytes: 4 }, { tensor: stored, rowBytes: storedBytes }], [out, flags]);
+  const partialsOf = segments.map((s) => partialCount(s.count));
+  const total = partialsOf.reduce((x, y) => x + y, 0);
+  const scratch = ctx.empty([2 * total], 'f32', `${op} partials`);
+  let base = 0;
+  segments.forEach((segment, i) => {
+    ctx.dispatch(
+      { shader: 'reduce_l1_store', constants: { B_F16: half } },
+      {
+        bindings: { a: rowRange(a, 4, segment, count), b: rowRange(stored, storedBytes, segment, count), partials: scratch, flags },
+        uniforms: { count: segment.count, partialCount: partialsOf[i], zero: 0, partialBase: base, flagIndex },
+        workgroups: partialsOf[i],
+        label: op,
+      },
+    );
+    base += partialsOf[i];
+  });
+  const first = segments[0];
+  ctx.dispatch(
+    { shader: 'reduce_l1', constants: { B_F16: half, FINAL: 1 } },
+    {
+      bindings: { a: rowRange(a, 4, first, count), b: rowRange(stored, storedBytes, first, count), partials: scratch, out },
+      uniforms: { count, partialCount: total, slot, partialBase: 0, zero: 0 },
+      workgroups: 1,
+      label: `${op} final`,
+    },
+  );
+  scratch.release(); // recorded: the pool hands it out only to later commands
 }
 
 /** max|a| → out[slot] (NaN if a holds a NaN). out is an f32 tensor [S]; nothing is read back. */
