@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { randomArray, rng, runSeed } from '../helpers/reference.ts';
 import { maxAbs, relativeL1, relativeL1AndStore } from '../../src/gpu/kernels/reduce.ts';
@@ -249,6 +249,43 @@ describe(`reductions (seed ${runSeed})`, () => {
     expect(Array.from(await ctx.read(flags))).toEqual([0, 1, 1, 1]);
     expect((await ctx.read(sums)).subarray(0, 2)).toEqual(Float32Array.from([1 + 65504 + 65504, 0]));
     [flags, sums].forEach((t) => t.release());
+  });
+
+  it('skips the final pass where one workgroup does it all, writing the slot itself', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 6);
+    const out = ctx.empty([8]);
+    const flags = ctx.zeros([1], 'u32');
+    const dispatch = vi.spyOn(ctx, 'dispatch');
+    // (fill: the test context poisons each new scratch tensor)
+    const shaders = () => dispatch.mock.calls.splice(0).map(([kernel]) => kernel.shader).filter((s) => s !== 'fill');
+    const refs: [number, number][] = [];
+    try {
+      for (const [slot, n, fused, expected] of [
+        [0, 16384, false, ['reduce_l1']], // 64 per thread: one workgroup
+        [1, 16385, false, ['reduce_l1', 'reduce_l1']],
+        [2, 32768, true, ['reduce_l1_store']], // 128 per thread: one workgroup
+        [3, 32769, true, ['reduce_l1_store', 'reduce_l1']],
+      ] as const) {
+        const aData = randomArray(n, rand, 2);
+        const bData = Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1);
+        const [a, b] = [ctx.upload(aData, [n]), ctx.upload(bData, [n])];
+        shaders();
+        if (fused) relativeL1AndStore(ctx, a, b, out, slot, flags, 0);
+        else relativeL1(ctx, a, b, out, slot);
+        expect(shaders(), `n ${n}`).toEqual(expected);
+        refs.push(l1Sums(aData, bData));
+        [a, b].forEach((t) => t.release());
+      }
+    } finally {
+      dispatch.mockRestore();
+    }
+    const got = await ctx.read(out);
+    refs.forEach(([diff, norm], slot) => {
+      expect(relative(got[2 * slot], diff), `slot ${slot}`).toBeLessThan(1e-5);
+      expect(relative(got[2 * slot + 1], norm), `slot ${slot}`).toBeLessThan(1e-5);
+    });
+    [out, flags].forEach((t) => t.release());
   });
 
   it('leaves no scratch tensors alive', async () => {

@@ -13,6 +13,12 @@ const MAX_PARTIALS = 1024;
 /** Below this many elements per thread, fewer workgroups are launched (CPU adapters pay per barrier). */
 const MIN_PER_THREAD = 64;
 
+/**
+ * Up to this many elements, `relativeL1AndStore` runs one workgroup (128 per thread), which writes the
+ * slot itself: a second dispatch would cost more than the first pass saves by spreading the data.
+ */
+const ONE_GROUP_MAX = THREADS * 128;
+
 function partialCount(count: number): number {
   return Math.min(MAX_PARTIALS, Math.max(1, Math.ceil(count / (THREADS * MIN_PER_THREAD))));
 }
@@ -51,6 +57,14 @@ function reduceInSegments(
     partials: scratch,
     out,
   });
+  if (total === 1 && shader === 'reduce_l1') {
+    // One workgroup: its pair is the result (the final pass would add zeros to it), written to the slot
+    // directly, the scratch standing in for the `out` the first pass does not write.
+    const uniforms = { ...extraUniforms, count, partialCount: 1, slot, partialBase: slot };
+    ctx.dispatch({ shader, constants: { ...constants, FINAL: 0 } }, { bindings: { ...bind(segments[0]), partials: out, out: scratch }, uniforms, workgroups: 1, label: op });
+    scratch.release();
+    return;
+  }
   let base = 0;
   segments.forEach((segment, i) => {
     const uniforms = { ...extraUniforms, count: segment.count, partialCount: partialsOf[i], slot, partialBase: base };
@@ -99,20 +113,26 @@ export function relativeL1AndStore(ctx: GpuContext, a: Tensor, stored: Tensor, o
   const storedBytes = half ? 2 : 4;
   const count = a.size;
   const segments = rowSegments(ctx, op, count, [{ tensor: a, rowBytes: 4 }, { tensor: stored, rowBytes: storedBytes }], [out, flags]);
+  const pass = (segment: RowSegment, partials: Tensor, workgroups: number, partialBase: number) =>
+    ctx.dispatch(
+      { shader: 'reduce_l1_store', constants: { B_F16: half } },
+      {
+        bindings: { a: rowRange(a, 4, segment, count), b: rowRange(stored, storedBytes, segment, count), partials, flags },
+        uniforms: { count: segment.count, partialCount: workgroups, zero: 0, partialBase, flagIndex },
+        workgroups,
+        label: op,
+      },
+    );
+  if (segments.length === 1 && count <= ONE_GROUP_MAX) {
+    pass(segments[0], out, 1, slot); // one workgroup writes its pair, the result, into the slot
+    return;
+  }
   const partialsOf = segments.map((s) => partialCount(s.count));
   const total = partialsOf.reduce((x, y) => x + y, 0);
   const scratch = ctx.empty([2 * total], 'f32', `${op} partials`);
   let base = 0;
   segments.forEach((segment, i) => {
-    ctx.dispatch(
-      { shader: 'reduce_l1_store', constants: { B_F16: half } },
-      {
-        bindings: { a: rowRange(a, 4, segment, count), b: rowRange(stored, storedBytes, segment, count), partials: scratch, flags },
-        uniforms: { count: segment.count, partialCount: partialsOf[i], zero: 0, partialBase: base, flagIndex },
-        workgroups: partialsOf[i],
-        label: op,
-      },
-    );
+    pass(segment, scratch, partialsOf[i], base);
     base += partialsOf[i];
   });
   const first = segments[0];
