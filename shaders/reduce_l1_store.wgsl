@@ -1,7 +1,9 @@
 // reduce_l1.wgsl's first pass fused with the store that follows it: Σ|a − b| and Σ|b| per workgroup
-// (into partials[2g], partials[2g + 1], summed by reduce_l1.wgsl's FINAL pass), and a then replaces b
-// in the same pass, so the data is read once and one dispatch is saved.
-//   B_F16 = false: b is f32; one element per thread and step, the order of reduce_l1.wgsl (same sums).
+// (into partials[2g], partials[2g + 1], summed by reduce_l1.wgsl's FINAL pass; or, with one workgroup
+// and the results bound as partials from partialBase = slot on, the result itself), and a then replaces
+// b in the same pass, so the data is read once and a dispatch is saved.
+//   B_F16 = false: b is f32; one element per thread and step, as reduce_l1.wgsl reads it (the same sums
+//     for the same workgroup count).
 //   B_F16 = true: b is f16 packed two per word (element 2i in the low half); each thread owns whole
 //     words, so no word is read by one invocation while another writes it; the new word is packed as
 //     cast_f16_checked.wgsl does, raising flags[flagIndex] for a value that is not finite or beyond

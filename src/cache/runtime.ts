@@ -159,17 +159,15 @@ export class CacheRuntime {
   }
 
   /**
-   * Measures an indicator block's change against its previous computed step and stores its features
-   * over the previous ones, in one pass over the data (the first step only stores).
+   * Measures `t` against `previous` (its value at an earlier step) into the sums slot of (branch, step,
+   * block) and stores it over `previous`, in one pass over the data; without `previous`, only stores.
+   * Returns the stored tensor.
    */
-  private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
-    const previous = b.prevFeatures[i];
-    if (!previous) {
-      b.prevFeatures[i] = this.store(b, features, undefined);
-      return;
-    }
-    const slot = (b.index * this.steps + step) * this.numLayers + i;
-    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1AndStore(this.ctx, features, previous, this.sums, slot, this.overflow, b.index));
+  measureAndStore(b: BranchCache, step: number, block: number, t: Tensor, previous: Tensor | undefined): Tensor {
+    if (!previous) return this.store(b, t, undefined);
+    const slot = (b.index * this.steps + step) * this.numLayers + block;
+    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1AndStore(this.ctx, t, previous, this.sums, slot, this.overflow, b.index));
+    return previous;
   }
 
   /**
@@ -185,7 +183,7 @@ export class CacheRuntime {
         const next = runBlock(i, h);
         if (h !== input) h.release();
         h = next;
-        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, h);
+        if (this.indicatorBlocks.has(i)) b.prevFeatures[i] = this.measureAndStore(b, step, i, h, b.prevFeatures[i]);
       }
       b.stackResidual = this.storeResidual(b, h, input, b.stackResidual);
       return h;
@@ -206,7 +204,7 @@ export class CacheRuntime {
       const compute = () => {
         const next = runBlock(i, blockInput);
         b.blockResiduals[i] = this.storeResidual(b, next, blockInput, cached);
-        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, next);
+        if (this.indicatorBlocks.has(i)) b.prevFeatures[i] = this.measureAndStore(b, step, i, next, b.prevFeatures[i]);
         return next;
       };
       let next: Tensor;

@@ -1,6 +1,7 @@
 // Reductions over large buffers whose results stay on the GPU, one slot of a results tensor per
 // call, so a caller can record many (one per block) and read them back together. A tensor over the
-// binding limit is reduced in segments (each writes its own partials) before the one final pass.
+// binding limit is reduced in segments (each writes its own partials) before the one final pass; a
+// relative L1 that one workgroup reduces whole needs no final pass (that workgroup writes the slot).
 
 import type { GpuContext } from '../context.ts';
 import { formatShape, type Tensor } from '../tensor.ts';
@@ -100,8 +101,9 @@ export function relativeL1(ctx: GpuContext, a: Tensor, b: Tensor, out: Tensor, s
 /**
  * `relativeL1(a, stored)` into the slot, then a stored into `stored` (f32: copied; f16: packed as
  * `castToHalfChecked` does, raising `flags[flagIndex]` for a value f16 cannot hold), with the first pass
- * and the store fused: the data is read once. For f16 the sums may differ from `relativeL1`'s in their
- * last bits (each thread sums whole f16 words). Nothing is read back.
+ * and the store fused: the data is read once. Up to `ONE_GROUP_MAX` elements that is the only dispatch.
+ * The work is split otherwise than `relativeL1` splits it (whole f16 words per thread; one workgroup for
+ * small tensors), so the sums may differ from its in their last bits. Nothing is read back.
  */
 export function relativeL1AndStore(ctx: GpuContext, a: Tensor, stored: Tensor, out: Tensor, slot: number, flags: Tensor, flagIndex: number): void {
   const op = 'relativeL1AndStore';
