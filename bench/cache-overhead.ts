@@ -1,6 +1,6 @@
 // What a cache's GPU-decided paths cost on this adapter, measured two ways.
 //
-//   npx tsx bench/cache-overhead.ts [--specs 'none;bwcache;static'] [--repeats N] [--dispatches]
+//   npx tsx bench/cache-overhead.ts [--specs 'none;bwcache;static'] [--repeats N] [--dispatches | --stores]
 //
 // Generations: each cache spec (`npx webdit bench --help`) on the shipped toy model, seed 0, run in turn
 // `repeats` times over; per spec the median wall time and the median CPU time of this process (user +
@@ -11,9 +11,17 @@
 // --dispatches: the cost of one dispatch of a small kernel (an add of 4096 floats) recorded directly,
 // inside a conditional scope whose flag is set (it runs), and inside one whose flag is clear (skipped),
 // as host recording time and as total CPU time per dispatch.
+// --stores: what a computed step stores per 256×128 feature map (the toy's), f16 storage, directly and
+// inside a taken conditional scope: an indicator block's measure and store (relativeL1 then the checked
+// cast, against the fused relativeL1AndStore) and the residual (float-float linearCombination then the
+// checked cast, against subtractInto); median host CPU and wall time per call.
 
 import { createNodeContext } from '../src/gpu/node.ts';
 import { add } from '../src/gpu/kernels/add.ts';
+import { castToHalfChecked } from '../src/gpu/kernels/cast.ts';
+import { linearCombination } from '../src/gpu/kernels/linear-combination.ts';
+import { relativeL1, relativeL1AndStore } from '../src/gpu/kernels/reduce.ts';
+import { subtractInto } from '../src/gpu/kernels/subtract-store.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { loadBundleFromArgs } from '../src/cli/model-args.ts';
 import { generateVideo } from '../src/pipeline/generate-video.ts';
@@ -61,9 +69,55 @@ async function dispatchCosts(ctx: GpuContext): Promise<void> {
   [a, b, out, flags].forEach((t) => t.release());
 }
 
+async function storeCosts(ctx: GpuContext): Promise<void> {
+  const n = 256 * 128;
+  const N = 40;
+  const random = () => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+  const [h, input] = [ctx.upload(random(), [n]), ctx.upload(random(), [n])];
+  const [previous, residual] = [ctx.zeros([n], 'f16'), ctx.zeros([n], 'f16')];
+  const overflow = ctx.zeros([2], 'u32');
+  const flags = ctx.upload(Uint32Array.from([1]), [1], 'u32');
+  const sums = ctx.zeros([2]);
+  const variants: [string, () => void][] = [
+    ['measure + store: relativeL1, checked cast', () => (relativeL1(ctx, h, previous, sums, 0), castToHalfChecked(ctx, h, previous, overflow, 0))],
+    ['measure + store: relativeL1AndStore', () => relativeL1AndStore(ctx, h, previous, sums, 0, overflow, 0)],
+    [
+      'residual: linearCombination, checked cast',
+      () => {
+        const r = linearCombination(ctx, [{ tensor: h, coef: 1 }, { tensor: input, coef: -1 }]);
+        castToHalfChecked(ctx, r, residual, overflow, 1);
+        r.release();
+      },
+    ],
+    ['residual: subtractInto', () => subtractInto(ctx, h, input, residual, overflow, 1)],
+  ];
+  const times = new Map<string, { cpu: number[]; wall: number[] }>();
+  for (let r = 0; r < 9; r++) {
+    for (const [name, record] of variants) {
+      for (const scoped of [false, true]) {
+        const key = `${name}${scoped ? ' (in a taken conditional)' : ''}`;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        for (let i = 0; i < N; i++) scoped ? ctx.conditional(flags, 0, record) : record();
+        ctx.flush('bench');
+        await ctx.sync();
+        if (!times.has(key)) times.set(key, { cpu: [], wall: [] });
+        if (r >= 2) {
+          times.get(key)!.cpu.push((cpuSeconds(c0) * 1e6) / N); // the first two compile and warm up
+          times.get(key)!.wall.push(((performance.now() - t0) * 1000) / N);
+        }
+      }
+    }
+  }
+  for (const [store, t] of times) console.log(JSON.stringify({ store, cpuUs: Math.round(median(t.cpu)), wallUs: Math.round(median(t.wall)) }));
+  [h, input, previous, residual, overflow, flags, sums].forEach((t) => t.release());
+}
+
 const ctx = await createNodeContext();
 if (args.includes('--dispatches')) {
   await dispatchCosts(ctx);
+} else if (args.includes('--stores')) {
+  await storeCosts(ctx);
 } else {
   const bundle = await loadBundleFromArgs(ctx, undefined, undefined);
   for (const cache of specs) await generateVideo(ctx, bundle, { prompt: DEFAULT_PROMPT, seed: 0, cache, steps: 4 }); // compiles every kernel

@@ -7,8 +7,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { add } from '../gpu/kernels/add.ts';
 import { castToHalfChecked } from '../gpu/kernels/cast.ts';
-import { linearCombination } from '../gpu/kernels/linear-combination.ts';
-import { relativeL1 } from '../gpu/kernels/reduce.ts';
+import { relativeL1, relativeL1AndStore } from '../gpu/kernels/reduce.ts';
+import { subtractInto } from '../gpu/kernels/subtract-store.ts';
 import {
   DECISION_NONE,
   DECISION_SLOTS,
@@ -152,11 +152,22 @@ export class CacheRuntime {
     return target;
   }
 
-  /** Measures an indicator block's change against its previous computed step, then stores its features. */
-  private measureAndStore(b: BranchCache, step: number, i: number, features: Tensor): void {
-    const previous = b.prevFeatures[i];
-    if (previous) this.measure(b, step, i, features, previous);
-    b.prevFeatures[i] = this.store(b, features, previous);
+  /** Stores `output − input` as cache storage (into `previous` when there is one), in one dispatch. */
+  private storeResidual(b: BranchCache, output: Tensor, input: Tensor, previous: Tensor | undefined): Tensor {
+    const target = previous ?? this.ctx.empty(output.shape, this.storage, 'cached features');
+    return subtractInto(this.ctx, output, input, target, this.overflow, b.index);
+  }
+
+  /**
+   * Measures `t` against `previous` (its value at an earlier step) into the sums slot of (branch, step,
+   * block) and stores it over `previous`, in one pass over the data; without `previous`, only stores.
+   * Returns the stored tensor.
+   */
+  measureAndStore(b: BranchCache, step: number, block: number, t: Tensor, previous: Tensor | undefined): Tensor {
+    if (!previous) return this.store(b, t, undefined);
+    const slot = (b.index * this.steps + step) * this.numLayers + block;
+    this.ctx.withLabel(INDICATOR_LABEL, () => relativeL1AndStore(this.ctx, t, previous, this.sums, slot, this.overflow, b.index));
+    return previous;
   }
 
   /**
@@ -172,14 +183,9 @@ export class CacheRuntime {
         const next = runBlock(i, h);
         if (h !== input) h.release();
         h = next;
-        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, h);
+        if (this.indicatorBlocks.has(i)) b.prevFeatures[i] = this.measureAndStore(b, step, i, h, b.prevFeatures[i]);
       }
-      const residual = linearCombination(this.ctx, [
-        { tensor: h, coef: 1 },
-        { tensor: input, coef: -1 },
-      ]);
-      b.stackResidual = this.store(b, residual, b.stackResidual);
-      residual.release();
+      b.stackResidual = this.storeResidual(b, h, input, b.stackResidual);
       return h;
     };
     const cached = b.stackResidual;
@@ -197,13 +203,8 @@ export class CacheRuntime {
       const blockInput = h;
       const compute = () => {
         const next = runBlock(i, blockInput);
-        const residual = linearCombination(this.ctx, [
-          { tensor: next, coef: 1 },
-          { tensor: blockInput, coef: -1 },
-        ]);
-        b.blockResiduals[i] = this.store(b, residual, cached);
-        residual.release();
-        if (this.indicatorBlocks.has(i)) this.measureAndStore(b, step, i, next);
+        b.blockResiduals[i] = this.storeResidual(b, next, blockInput, cached);
+        if (this.indicatorBlocks.has(i)) b.prevFeatures[i] = this.measureAndStore(b, step, i, next, b.prevFeatures[i]);
         return next;
       };
       let next: Tensor;

@@ -47,7 +47,8 @@ describe('cached sampling under a 64 KiB binding cap (tiny Wan2.1 folder)', () =
   // 17 frames of 128×192: 5 latent frames of 16×24 (120 KiB of latents), 480 tokens of width 48 (90 KiB
   // a hidden state: two segments of the indicator's reduction).
   const size = { frames: 17, height: 128, width: 192, steps: 4, guidance: 5, seed: 7 };
-  // f16 feature storage (the default) stores through the checked cast; f32 through the scope's copy kernel.
+  // Residuals are stored by subtract_store; BWCache's features and TeaCache's probe measured and stored
+  // by reduce_l1_store; First Block Cache's probe (f16) by the checked cast.
   for (const cache of ['bwcache:threshold=2', 'teacache:threshold=2', 'first-block:threshold=2', 'bwcache:threshold=2,storage=f32']) {
     it(`${cache}: the uncapped latents bit for bit, the same reuse`, async () => {
       const run = { ...bundle, decoder: passThrough(bundle.decoder) };
@@ -62,8 +63,8 @@ describe('cached sampling under a 64 KiB binding cap (tiny Wan2.1 folder)', () =
         ctx.setBindingLimit(undefined);
       }
       const grew = (shader: string) => (ctx.rangeBindings[shader] ?? 0) - (before[shader] ?? 0);
-      const store = cache.endsWith('f32') ? 'copy' : 'cast_f16_checked';
-      for (const shader of ['reduce_l1', store, 'patchify', 'unpatchify', 'swap_outer']) expect(grew(shader), `${shader} in segments`).toBeGreaterThan(0);
+      const stores = ['subtract_store', cache.startsWith('first-block') ? 'cast_f16_checked' : 'reduce_l1_store'];
+      for (const shader of ['reduce_l1', ...stores, 'patchify', 'unpatchify', 'swap_outer']) expect(grew(shader), `${shader} in segments`).toBeGreaterThan(0);
       expect(whole.stats.computedFraction, 'some blocks reused').toBeLessThan(1);
       // The same decisions; the indicator's sums, added in another order, agree to float32 rounding.
       expect(split.stats.computedFraction).toBe(whole.stats.computedFraction);

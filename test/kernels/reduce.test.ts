@@ -1,8 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { testContext } from '../helpers/gpu.ts';
 import { randomArray, rng, runSeed } from '../helpers/reference.ts';
-import { maxAbs, relativeL1 } from '../../src/gpu/kernels/reduce.ts';
-import { cast } from '../../src/gpu/kernels/cast.ts';
+import { maxAbs, relativeL1, relativeL1AndStore } from '../../src/gpu/kernels/reduce.ts';
+import { cast, castToHalfChecked } from '../../src/gpu/kernels/cast.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import type { Tensor } from '../../src/gpu/tensor.ts';
 
 function l1Sums(a: Float32Array, b: Float32Array): [number, number] {
   let diff = 0;
@@ -21,6 +23,7 @@ function maxAbsReference(a: Float32Array): number {
 }
 
 const relative = (out: number, ref: number) => Math.abs(out - ref) / Math.abs(ref);
+const bytes = async (ctx: GpuContext, t: Tensor) => new Uint8Array(await ctx.readRaw(t)).slice(0, t.byteLength);
 
 describe(`reductions (seed ${runSeed})`, () => {
   it('relativeL1 writes both sums into the slot on awkward sizes', async () => {
@@ -183,6 +186,108 @@ describe(`reductions (seed ${runSeed})`, () => {
     [sums, maxima].forEach((t) => t.release());
   });
 
+  it('relativeL1AndStore measures against the stored features, then stores a over them (f32 and f16, odd sizes, segments)', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 5);
+    const sizes = [1, 2, 3, 255, 257, 4097, 65537];
+    const flags = ctx.zeros([2], 'u32');
+    const sums = ctx.empty([4 * sizes.length]); // fused, f32 and f16 stored
+    const plain = ctx.empty([2 * sizes.length]); // relativeL1 on the f32 stored, before the store
+    const refs: { f32: [number, number]; f16: [number, number] }[] = [];
+    for (const [slot, n] of sizes.entries()) {
+      const aData = randomArray(n, rand, 2);
+      const a = ctx.upload(aData, [n]);
+      const stored = ctx.upload(Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1), [n]);
+      const stored16 = cast(ctx, stored, 'f16');
+      refs.push({ f32: l1Sums(aData, await ctx.read(stored)), f16: l1Sums(aData, await ctx.read(stored16)) });
+      relativeL1(ctx, a, stored, plain, slot);
+      const segmented = n === 4097; // 4 KiB cap: 5 segments
+      if (segmented) ctx.setBindingLimit(4096);
+      try {
+        relativeL1AndStore(ctx, a, stored, sums, 2 * slot, flags, 0);
+        relativeL1AndStore(ctx, a, stored16, sums, 2 * slot + 1, flags, 1);
+      } finally {
+        ctx.setBindingLimit(undefined);
+      }
+      const checked = ctx.empty([n], 'f16');
+      castToHalfChecked(ctx, a, checked, flags, 0);
+      expect(await bytes(ctx, stored), `n ${n}: f32 stored is a`).toEqual(new Uint8Array(aData.buffer));
+      expect(await bytes(ctx, stored16), `n ${n}: f16 stored as the checked cast stores it`).toEqual(await bytes(ctx, checked));
+      [a, stored, stored16, checked].forEach((t) => t.release());
+    }
+    const [got, gotPlain] = [await ctx.read(sums), await ctx.read(plain)];
+    sizes.forEach((n, slot) => {
+      const { f32, f16 } = refs[slot];
+      expect(relative(got[4 * slot], f32[0]), `Σ|a − b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(got[4 * slot + 1], f32[1]), `Σ|b|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(got[4 * slot + 2], f16[0]), `Σ|a − b16|, n ${n}`).toBeLessThan(1e-5);
+      expect(relative(got[4 * slot + 3], f16[1]), `Σ|b16|, n ${n}`).toBeLessThan(1e-5);
+      // f32: reduce_l1.wgsl's order, so relativeL1's very sums (unsegmented).
+      if (n !== 4097) expect([got[4 * slot], got[4 * slot + 1]], `n ${n}: as relativeL1`).toEqual([gotPlain[2 * slot], gotPlain[2 * slot + 1]]);
+    });
+    expect(Array.from(await ctx.read(flags))).toEqual([0, 0]);
+    [flags, sums, plain].forEach((t) => t.release());
+  });
+
+  it('relativeL1AndStore raises its flag when an f16 store cannot hold a value, and only then', async () => {
+    const ctx = await testContext();
+    const flags = ctx.zeros([4], 'u32');
+    const sums = ctx.empty([8]);
+    const cases: [number[], number][] = [
+      [[1, 65504, -65504], 0],
+      [[1, 70000, 3], 1],
+      [[1, 2, Number.NaN], 2],
+      [[1, 2, 3, 4, 5, Number.POSITIVE_INFINITY, 7], 3],
+    ];
+    for (const [values, flag] of cases) {
+      const a = ctx.upload(Float32Array.from(values), [values.length]);
+      const stored = ctx.zeros([values.length], 'f16');
+      relativeL1AndStore(ctx, a, stored, sums, flag, flags, flag);
+      if (flag === 0) expect(Array.from(await ctx.read(stored))).toEqual(values);
+      [a, stored].forEach((t) => t.release());
+    }
+    expect(Array.from(await ctx.read(flags))).toEqual([0, 1, 1, 1]);
+    expect((await ctx.read(sums)).subarray(0, 2)).toEqual(Float32Array.from([1 + 65504 + 65504, 0]));
+    [flags, sums].forEach((t) => t.release());
+  });
+
+  it('skips the final pass where one workgroup does it all, writing the slot itself', async () => {
+    const ctx = await testContext();
+    const rand = rng(runSeed + 6);
+    const out = ctx.empty([8]);
+    const flags = ctx.zeros([1], 'u32');
+    const dispatch = vi.spyOn(ctx, 'dispatch');
+    // (fill: the test context poisons each new scratch tensor)
+    const shaders = () => dispatch.mock.calls.splice(0).map(([kernel]) => kernel.shader).filter((s) => s !== 'fill');
+    const refs: [number, number][] = [];
+    try {
+      for (const [slot, n, fused, expected] of [
+        [0, 16384, false, ['reduce_l1']], // 64 per thread: one workgroup
+        [1, 16385, false, ['reduce_l1', 'reduce_l1']],
+        [2, 32768, true, ['reduce_l1_store']], // 128 per thread: one workgroup
+        [3, 32769, true, ['reduce_l1_store', 'reduce_l1']],
+      ] as const) {
+        const aData = randomArray(n, rand, 2);
+        const bData = Float32Array.from(aData, (v) => v + (rand() * 2 - 1) * 0.1);
+        const [a, b] = [ctx.upload(aData, [n]), ctx.upload(bData, [n])];
+        shaders();
+        if (fused) relativeL1AndStore(ctx, a, b, out, slot, flags, 0);
+        else relativeL1(ctx, a, b, out, slot);
+        expect(shaders(), `n ${n}`).toEqual(expected);
+        refs.push(l1Sums(aData, bData));
+        [a, b].forEach((t) => t.release());
+      }
+    } finally {
+      dispatch.mockRestore();
+    }
+    const got = await ctx.read(out);
+    refs.forEach(([diff, norm], slot) => {
+      expect(relative(got[2 * slot], diff), `slot ${slot}`).toBeLessThan(1e-5);
+      expect(relative(got[2 * slot + 1], norm), `slot ${slot}`).toBeLessThan(1e-5);
+    });
+    [out, flags].forEach((t) => t.release());
+  });
+
   it('leaves no scratch tensors alive', async () => {
     const ctx = await testContext();
     const a = ctx.zeros([5000]);
@@ -190,6 +295,9 @@ describe(`reductions (seed ${runSeed})`, () => {
     const live = ctx.liveTensors;
     relativeL1(ctx, a, a, out, 0);
     maxAbs(ctx, a, out, 1);
+    const [stored, flags] = [ctx.zeros([5000]), ctx.zeros([1], 'u32')];
+    relativeL1AndStore(ctx, a, stored, out, 0, flags, 0);
+    [stored, flags].forEach((t) => t.release());
     expect(ctx.liveTensors).toBe(live);
     expect(Array.from(await ctx.read(out))).toEqual([0, 0]);
     [a, out].forEach((t) => t.release());
@@ -212,6 +320,14 @@ describe(`reductions (seed ${runSeed})`, () => {
     expect(() => maxAbs(ctx, a, out, 6)).toThrow(/slot 6 does not fit/);
     expect(() => maxAbs(ctx, a, out, -1)).toThrow(/slot -1/);
     expect(() => maxAbs(ctx, b, b, 0)).toThrow(/must not alias/);
+    const flags = ctx.zeros([2], 'u32');
+    const copy = ctx.zeros([12]);
+    expect(() => relativeL1AndStore(ctx, a, b, out, 0, flags, 0)).toThrow(/same shape/);
+    expect(() => relativeL1AndStore(ctx, b, copy, out, 0, flags, 2)).toThrow(/flag 2 outside/);
+    expect(() => relativeL1AndStore(ctx, b, copy, out, 0, out, 0)).toThrow(/flags must be u32/);
+    expect(() => relativeL1AndStore(ctx, b, b, out, 0, flags, 0)).toThrow(/distinct buffers/);
+    expect(() => relativeL1AndStore(ctx, b, copy, out, 3, flags, 0)).toThrow(/slot 3 does not fit/);
+    [flags, copy].forEach((t) => t.release());
     [a, b, ints, out, out2d].forEach((t) => t.release());
   });
 });

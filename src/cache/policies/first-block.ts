@@ -2,7 +2,7 @@
 // stack is reused while block 0's residual changed less than δ against the last fully computed step.
 // Decided on the GPU (shaders/cache_decide_step.wgsl, OP 1); `FirstBlockSchedule` is the host reference.
 
-import { linearCombination } from '../../gpu/kernels/linear-combination.ts';
+import { subtractInto } from '../../gpu/kernels/subtract-store.ts';
 import type { FirstBlockCacheConfig } from '../policies.ts';
 import type { CacheRuntime } from '../runtime.ts';
 import type { CachePolicy, StepCall } from './types.ts';
@@ -17,10 +17,7 @@ export const firstBlockPolicy: CachePolicy<FirstBlockCacheConfig> = {
     recordStep({ b, step, hidden, runBlock }: StepCall) {
       const { ctx } = rt;
       const first = runBlock(0, hidden);
-      const residual = linearCombination(ctx, [
-        { tensor: first, coef: 1 },
-        { tensor: hidden, coef: -1 },
-      ]);
+      const residual = subtractInto(ctx, first, hidden, ctx.empty(first.shape, 'f32', 'block 0 residual'), rt.overflow, b.index);
       const probe = b.probe;
       if (probe) rt.measure(b, step, 0, residual, probe);
       rt.decideStep('first-block', { step, branch: b.index, threshold: config.threshold, hasProbe: probe !== undefined, hasResidual: b.stackResidual !== undefined && rt.numLayers > 1 });

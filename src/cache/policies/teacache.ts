@@ -37,9 +37,8 @@ class TeaCacheHook implements CacheHook {
     const { rt, config } = this;
     if (!rt.model) throw new Error('teacache: the cache was given no model to take block 0’s modulated input from');
     const probe = rt.model.modulatedInput(0, hidden, stepState);
-    const previous = b.probe;
-    if (previous) rt.measure(b, step, 0, probe, previous);
-    b.probe = rt.store(b, probe, previous);
+    const hadProbe = b.probe !== undefined;
+    b.probe = rt.measureAndStore(b, step, 0, probe, b.probe);
     probe.release();
     rt.decideStep('teacache', {
       step,
@@ -48,7 +47,7 @@ class TeaCacheHook implements CacheHook {
       warmupSteps: config.warmupSteps,
       tailSteps: config.tailSteps,
       coefficients: this.coefficients,
-      hasProbe: previous !== undefined,
+      hasProbe: hadProbe,
       hasResidual: b.stackResidual !== undefined,
     });
     // Warm-up and tail steps compute whatever the indicator says (the kernel's `edge`): no reuse path to record.
