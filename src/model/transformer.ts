@@ -36,6 +36,8 @@ export interface StepState {
   modulations: (Tensor | undefined)[];
   /** The head's shift and scale rows at this step (shared by the branches likewise). */
   headModulation?: Tensor;
+  /** temb, timestepProj and headModulation belong to a timestep table (not released with the step). */
+  borrowedTimeEmbedding?: boolean;
 }
 
 /** The prompt after the text embedder, with each block's cross-attention keys and values. */
@@ -68,14 +70,14 @@ export interface FixedChannelsState {
 }
 
 /**
- * The timestep embedding (temb [S, dim]) and its projection (timestep_proj [S, 6·dim]) of every step of
- * a schedule, made before sampling in a few batched products instead of three per step. Owned by the
- * caller (`release`).
+ * The timestep embedding (temb [1, dim]) and its projection (timestep_proj [1, 6·dim]) of every step of a
+ * schedule, made before sampling in a few batched products instead of three per step; a step borrows its
+ * row's tensors. Owned by the caller (`release`).
  */
 export interface TimestepTable {
   timesteps: readonly number[];
-  temb: Tensor;
-  proj: Tensor;
+  /** Per step: temb, timestep_proj and the head's modulation rows (scale_shift_table + temb, [2, dim]). */
+  rows: { temb: Tensor; proj: Tensor; head: Tensor }[];
   release(): void;
 }
 
@@ -270,28 +272,31 @@ export class WanTransformer {
    */
   embedTimesteps(timesteps: readonly number[]): TimestepTable {
     const { dim, freqDim } = this.config;
-    const S = timesteps.length;
-    const temb = this.ctx.empty([S, dim], 'f32', 'temb table');
-    const proj = this.ctx.empty([S, 6 * dim], 'f32', 'timestep_proj table');
+    const rows: TimestepTable['rows'] = [];
+    const release = () => rows.forEach((r) => [r.temb, r.proj, r.head].forEach((t) => t.release()));
     try {
-      for (let first = 0; first < S; first += VECTOR_ROWS) {
-        const rows = Math.min(VECTOR_ROWS, S - first);
-        const sinusoids = new Float32Array(rows * freqDim);
-        for (let r = 0; r < rows; r++) sinusoids.set(timestepSinusoid(timesteps[first + r], freqDim), r * freqDim);
-        const sinusoid = this.ctx.upload(sinusoids, [rows, freqDim], 'f32', 'timestep sinusoids');
+      for (let first = 0; first < timesteps.length; first += VECTOR_ROWS) {
+        const count = Math.min(VECTOR_ROWS, timesteps.length - first);
+        const sinusoids = new Float32Array(count * freqDim);
+        for (let r = 0; r < count; r++) sinusoids.set(timestepSinusoid(timesteps[first + r], freqDim), r * freqDim);
+        const sinusoid = this.ctx.upload(sinusoids, [count, freqDim], 'f32', 'timestep sinusoids');
         const part = this.timeEmbedding(sinusoid);
         sinusoid.release();
-        this.ctx.copy(part.temb, temb, rows * dim * 4, 0, first * dim * 4);
-        this.ctx.copy(part.proj, proj, rows * 6 * dim * 4, 0, first * 6 * dim * 4);
+        for (let r = 0; r < count; r++) {
+          const temb = this.ctx.empty([1, dim], 'f32', 'temb');
+          const proj = this.ctx.empty([1, 6 * dim], 'f32', 'timestep_proj');
+          this.ctx.copy(part.temb, temb, dim * 4, r * dim * 4);
+          this.ctx.copy(part.proj, proj, 6 * dim * 4, r * 6 * dim * 4);
+          rows.push({ temb, proj, head: this.headModulationOf(temb) });
+        }
         part.temb.release();
         part.proj.release();
       }
     } catch (e) {
-      temb.release();
-      proj.release();
+      release();
       throw e;
     }
-    return { timesteps: [...timesteps], temb, proj, release: () => (temb.release(), proj.release()) };
+    return { timesteps: [...timesteps], rows, release };
   }
 
   /** Patch embedding and timestep embedding: tokens [L, dim] and the step's shared state. */
@@ -318,28 +323,28 @@ export class WanTransformer {
     const row = table ? table.timesteps.indexOf(timestep) : -1;
     let temb: Tensor;
     let proj: Tensor;
+    let headModulation: Tensor | undefined;
     if (table && row >= 0) {
-      table.temb.assertLive('embed');
-      temb = this.ctx.empty([1, dim], 'f32', 'temb');
-      proj = this.ctx.empty([1, 6 * dim], 'f32', 'timestep_proj');
-      this.ctx.copy(table.temb, temb, dim * 4, row * dim * 4);
-      this.ctx.copy(table.proj, proj, 6 * dim * 4, row * 6 * dim * 4);
+      ({ temb, proj, head: headModulation } = table.rows[row]);
+      temb.assertLive('embed');
     } else {
       const sinusoid = this.ctx.upload(timestepSinusoid(timestep, freqDim), [1, freqDim], 'f32', 'timestep sinusoid');
       ({ temb, proj } = this.timeEmbedding(sinusoid));
       sinusoid.release();
     }
     const modulations = new Array<Tensor | undefined>(this.config.numLayers).fill(undefined);
-    const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid), modulations };
+    const step: StepState = { grid, timestep, temb, timestepProj: proj, rope: this.ropeFor(grid), modulations, headModulation, borrowedTimeEmbedding: row >= 0 };
     return { hidden, step };
   }
 
   releaseStep(step: StepState): void {
-    step.temb.release();
-    step.timestepProj.release();
+    if (!step.borrowedTimeEmbedding) {
+      step.temb.release();
+      step.timestepProj.release();
+      step.headModulation?.release();
+    }
     for (const mod of step.modulations) mod?.release();
     step.modulations.fill(undefined);
-    step.headModulation?.release();
     step.headModulation = undefined;
   }
 
@@ -450,15 +455,18 @@ export class WanTransformer {
 
   /** (scale_shift_table [1, 2, dim] + temb) → rows shift, scale; owned by `step`. */
   private headModulation(step: StepState): Tensor {
-    if (!step.headModulation) {
-      const { dim } = this.config;
-      const tembTwice = this.ctx.empty([2, dim], 'f32', 'temb ×2');
-      this.ctx.copy(step.temb, tembTwice, dim * 4, 0, 0);
-      this.ctx.copy(step.temb, tembTwice, dim * 4, 0, dim * 4);
-      step.headModulation = add(this.ctx, this.w('scale_shift_table').reshape([2, dim]), tembTwice);
-      tembTwice.release();
-    }
+    step.headModulation ??= this.headModulationOf(step.temb);
     return step.headModulation;
+  }
+
+  private headModulationOf(temb: Tensor): Tensor {
+    const { dim } = this.config;
+    const tembTwice = this.ctx.empty([2, dim], 'f32', 'temb ×2');
+    this.ctx.copy(temb, tembTwice, dim * 4, 0, 0);
+    this.ctx.copy(temb, tembTwice, dim * 4, 0, dim * 4);
+    const modulation = add(this.ctx, this.w('scale_shift_table').reshape([2, dim]), tembTwice);
+    tembTwice.release();
+    return modulation;
   }
 
   /** Tokens [L, prod(patch)·C_out] → video [C_out, F, H, W]. */
