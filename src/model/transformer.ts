@@ -505,9 +505,8 @@ export class WanTransformer {
         normed.forEach((t) => t.release());
         normed.splice(0, normed.length, guided);
       }
-      branches.forEach((branch, i) => {
-        if (i < normed.length) outputs.push(this.finishHead(normed[i], step, inputs.guidance === undefined ? branch.intermediates : undefined));
-      });
+      // One head per branch, or one on the guided tokens (whose intermediates belong to no branch).
+      normed.forEach((tokens, i) => outputs.push(this.finishHead(tokens, step, inputs.guidance === undefined ? branches[i].intermediates : undefined)));
       return outputs;
     } catch (e) {
       outputs.forEach((t) => t.release());
